@@ -1,0 +1,256 @@
+//! The application: the operations the service offers, in domain terms. Both the gRPC layer and
+//! the command line's local tools (demo loading, benchmarks) call these; none of it knows gRPC.
+//!
+//! Writes: check every record's fields (collecting all violations), replace personal references
+//! by pseudonyms, then submit one job to the single writer, which checks against the store and
+//! commits durably before the call returns. Reads go straight to the store on tokio's blocking
+//! pool, because sled calls may block on disk.
+
+use crate::domain::{
+    CreditCode, CreditEvent, Enterprise, EnterpriseVersion, Inspection, Inspector,
+    InspectorVersion, Pseudonymizer, StoredEvent, Violations,
+};
+use crate::error::{Error, Result};
+use crate::ingest::{self, MAX_BATCH};
+use crate::storage::{
+    Engine, EnterpriseFilter, InspectorFilter, Page, Pending, Records, SledEngine, WriteOutcome,
+    Writer, WriterThread,
+};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The service's state: cheap to clone, shared by every call.
+#[derive(Clone)]
+pub struct App {
+    records: Records,
+    writer: Writer,
+    pseudo: Arc<Pseudonymizer>,
+}
+
+/// Owns what must be closed in order when the service stops.
+pub struct Stopper {
+    writer: WriterThread,
+}
+
+impl Stopper {
+    /// Lets queued writes finish, flushes and stops the writer.
+    pub fn close(self) {
+        self.writer.close();
+    }
+}
+
+impl App {
+    /// Opens the sled store and the pseudonym key in `data_dir`, creating both if missing.
+    pub fn open(data_dir: &Path, cache_mb: u64) -> Result<(App, Stopper)> {
+        std::fs::create_dir_all(data_dir)?;
+        let key = load_or_create_key(&data_dir.join("pseudonym.key"))?;
+        let engine = SledEngine::open(&data_dir.join("db"), cache_mb * 1024 * 1024)?;
+        App::with_engine(Arc::new(engine), Pseudonymizer::new(key))
+    }
+
+    /// Runs on any engine (tests use the in-memory one).
+    pub fn with_engine(engine: Arc<dyn Engine>, pseudo: Pseudonymizer) -> Result<(App, Stopper)> {
+        let records = Records::new(engine);
+        let (writer, thread) = Writer::start(records.clone())?;
+        Ok((
+            App {
+                records,
+                writer,
+                pseudo: Arc::new(pseudo),
+            },
+            Stopper { writer: thread },
+        ))
+    }
+
+    /// Read access to the store.
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    /// The writer, for modules that add their own jobs.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Creates or replaces enterprises; atomic.
+    pub async fn upsert_enterprises(&self, mut batch: Vec<Enterprise>) -> Result<WriteOutcome> {
+        check_size(batch.len())?;
+        let mut v = Violations::new();
+        for (i, e) in batch.iter_mut().enumerate() {
+            e.validate(&format!("records[{i}]"), &mut v);
+            // A code whose check character is right is not legacy, whatever the caller said.
+            e.legacy_code = e.legacy_code && !e.credit_code.check_ok();
+            e.legal_representative = self.pseudo.pseudonym(&e.legal_representative);
+        }
+        reject(v)?;
+        self.writer.submit(ingest::upsert_enterprises(batch)).await
+    }
+
+    /// Appends credit events; atomic.
+    pub async fn append_events(&self, batch: Vec<CreditEvent>) -> Result<WriteOutcome> {
+        self.writer.submit(events_job(batch)?).await
+    }
+
+    /// Checks the events and queues them behind everything queued before; the returned
+    /// [`Pending`] resolves when they are durable. For pipelined bulk ingest.
+    pub async fn enqueue_events(&self, batch: Vec<CreditEvent>) -> Result<Pending> {
+        self.writer.enqueue(events_job(batch)?).await
+    }
+
+    /// Records inspections as credit events; atomic.
+    pub async fn record_inspections(&self, batch: Vec<Inspection>) -> Result<WriteOutcome> {
+        self.append_events(batch.into_iter().map(Inspection::into_event).collect())
+            .await
+            .map_err(rename_event_paths)
+    }
+
+    /// Creates or replaces inspectors; atomic.
+    pub async fn upsert_inspectors(&self, mut batch: Vec<Inspector>) -> Result<WriteOutcome> {
+        check_size(batch.len())?;
+        let mut v = Violations::new();
+        for (i, ins) in batch.iter_mut().enumerate() {
+            ins.validate(&format!("records[{i}]"), &mut v);
+            for r in ins.conflict_legal_representatives.iter_mut() {
+                *r = self.pseudo.pseudonym(r);
+            }
+        }
+        reject(v)?;
+        self.writer.submit(ingest::upsert_inspectors(batch)).await
+    }
+
+    /// The current version of an enterprise, or `NotFound`.
+    pub async fn enterprise(&self, code: CreditCode) -> Result<EnterpriseVersion> {
+        self.blocking(move |r| r.enterprise(&code))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("enterprise `{code}`")))
+    }
+
+    /// A page of enterprises.
+    pub async fn list_enterprises(
+        &self,
+        filter: EnterpriseFilter,
+        after: Option<CreditCode>,
+        limit: usize,
+    ) -> Result<Page<EnterpriseVersion, CreditCode>> {
+        self.blocking(move |r| r.list_enterprises(&filter, after, limit))
+            .await
+    }
+
+    /// A page of an enterprise's events; `NotFound` if the enterprise is unknown.
+    pub async fn events(
+        &self,
+        code: CreditCode,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<StoredEvent, u64>> {
+        self.blocking(move |r| {
+            if r.enterprise(&code)?.is_none() {
+                return Err(Error::NotFound(format!("enterprise `{code}`")));
+            }
+            r.events_of(&code, after_seq, limit)
+        })
+        .await
+    }
+
+    /// A page of inspectors.
+    pub async fn list_inspectors(
+        &self,
+        filter: InspectorFilter,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Page<InspectorVersion, String>> {
+        self.blocking(move |r| r.list_inspectors(&filter, after.as_deref(), limit))
+            .await
+    }
+
+    /// Runs a read on the blocking pool.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Records) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let r = self.records.clone();
+        tokio::task::spawn_blocking(move || f(&r))
+            .await
+            .map_err(|e| Error::Internal(format!("read task failed: {e}")))?
+    }
+}
+
+fn events_job(batch: Vec<CreditEvent>) -> Result<crate::storage::Job> {
+    check_size(batch.len())?;
+    let mut v = Violations::new();
+    for (i, e) in batch.iter().enumerate() {
+        e.validate(&format!("records[{i}]"), &mut v);
+    }
+    reject(v)?;
+    Ok(ingest::append_events(batch))
+}
+
+fn check_size(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::invalid("records", "the batch is empty"));
+    }
+    if n > MAX_BATCH {
+        return Err(Error::invalid(
+            "records",
+            format!("`{n}` records exceed the limit of {MAX_BATCH} per call; split the batch"),
+        ));
+    }
+    Ok(())
+}
+
+fn reject(v: Violations) -> Result<()> {
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(v.into_vec()))
+    }
+}
+
+/// Inspections are validated as events; name their fields as the caller sent them.
+fn rename_event_paths(e: Error) -> Error {
+    let fix = |mut v: Vec<crate::domain::FieldViolation>| {
+        for f in &mut v {
+            f.field = f
+                .field
+                .replace(".inspection.", ".")
+                .replace(".event_id", ".inspection_id")
+                .replace(".effective_date", ".date")
+                .replace(".source_department", ".department");
+        }
+        v
+    };
+    match e {
+        Error::InvalidInput(v) => Error::InvalidInput(fix(v)),
+        Error::Conflict(v) => Error::Conflict(fix(v)),
+        other => other,
+    }
+}
+
+/// Reads the 32-byte pseudonym key, or creates it from the operating system's randomness.
+fn load_or_create_key(path: &Path) -> Result<Vec<u8>> {
+    if let Ok(k) = std::fs::read(path) {
+        if k.len() == 32 {
+            return Ok(k);
+        }
+        return Err(Error::Storage(format!(
+            "`{}` should hold 32 bytes, found {}",
+            path.display(),
+            k.len()
+        )));
+    }
+    let key = crate::os_random(32)?;
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(key)
+}

@@ -1,0 +1,61 @@
+//! `creditrisk serve`: open the store, optionally load the demo population, serve until SIGINT
+//! or SIGTERM, then finish calls in flight and flush.
+
+use crate::app::App;
+use crate::config::Config;
+use crate::server::{self, Limits};
+use std::time::Duration;
+
+/// Runs the service with `config` until a termination signal.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let (app, stopper) = App::open(&config.data_dir, config.cache_mb)?;
+    if config.demo {
+        crate::cli::import::load_demo_if_empty(&app, config.demo_entities, config.demo_seed)
+            .await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    // Scripts and tests read this line to find the port when listening on port 0.
+    println!("creditrisk listening on {addr}");
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+    let limits = Limits {
+        max_message_bytes: config.max_message_mb * 1024 * 1024,
+        max_call: Duration::from_secs(config.max_call_seconds),
+        concurrency_per_connection: config.concurrency_per_connection,
+    };
+    let result = server::serve(listener, app, limits, termination()).await;
+    tracing::info!("stopped accepting calls; flushing storage");
+    // The writer drains what was queued by the calls that just finished, then flushes.
+    tokio::task::spawn_blocking(move || stopper.close()).await?;
+    tracing::info!("storage flushed; bye");
+    result?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn termination() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}

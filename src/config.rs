@@ -1,0 +1,121 @@
+//! Service configuration: defaults, then a TOML file, then `CREDITRISK_*` environment variables,
+//! then command-line flags (applied by `main`). `creditrisk.example.toml` documents every field.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything `creditrisk serve` can be told.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:50051`.
+    pub listen: SocketAddr,
+    /// Directory holding the database and the pseudonym key. Default `./data`.
+    pub data_dir: PathBuf,
+    /// sled page-cache size in MiB. Default 512.
+    pub cache_mb: u64,
+    /// Largest gRPC message accepted or sent, in MiB. Default 16.
+    pub max_message_mb: usize,
+    /// Longest any call may run, in seconds, whatever deadline the client asks for. Default 600.
+    pub max_call_seconds: u64,
+    /// Calls served concurrently per connection. Default 256.
+    pub concurrency_per_connection: usize,
+    /// Load a synthetic population into an empty store on start. Default false.
+    pub demo: bool,
+    /// Size of the demo population. Default 10,000.
+    pub demo_entities: usize,
+    /// Seed of the demo population. Default 20231.
+    pub demo_seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::from("./data"),
+            cache_mb: 512,
+            max_message_mb: 16,
+            max_call_seconds: 600,
+            concurrency_per_connection: 256,
+            demo: false,
+            demo_entities: 10_000,
+            demo_seed: 20231,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, overridden by the file (if given) and then by the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Config, String> {
+        let mut c = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read config `{}`: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| format!("config `{}`: {e}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        c.apply_env(|k| std::env::var(k).ok())?;
+        Ok(c)
+    }
+
+    /// Applies `CREDITRISK_<FIELD>` variables read through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        fn parse<T: std::str::FromStr>(k: &str, v: &str) -> Result<T, String>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.parse()
+                .map_err(|e| format!("environment variable {k}=`{v}`: {e}"))
+        }
+        macro_rules! env {
+            ($field:ident, $name:literal) => {
+                if let Some(v) = get($name) {
+                    self.$field = parse($name, &v)?;
+                }
+            };
+        }
+        env!(listen, "CREDITRISK_LISTEN");
+        env!(data_dir, "CREDITRISK_DATA_DIR");
+        env!(cache_mb, "CREDITRISK_CACHE_MB");
+        env!(max_message_mb, "CREDITRISK_MAX_MESSAGE_MB");
+        env!(max_call_seconds, "CREDITRISK_MAX_CALL_SECONDS");
+        env!(
+            concurrency_per_connection,
+            "CREDITRISK_CONCURRENCY_PER_CONNECTION"
+        );
+        env!(demo, "CREDITRISK_DEMO");
+        env!(demo_entities, "CREDITRISK_DEMO_ENTITIES");
+        env!(demo_seed, "CREDITRISK_DEMO_SEED");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let mut c: Config = toml::from_str("listen = \"127.0.0.1:6000\"\ncache_mb = 64").unwrap();
+        assert_eq!(c.cache_mb, 64);
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        c.apply_env(|k| (k == "CREDITRISK_CACHE_MB").then(|| "128".to_string()))
+            .unwrap();
+        assert_eq!(c.cache_mb, 128);
+        assert_eq!(c.listen.port(), 6000);
+        let err = c
+            .apply_env(|k| (k == "CREDITRISK_LISTEN").then(|| "nowhere".to_string()))
+            .unwrap_err();
+        assert!(err.contains("CREDITRISK_LISTEN=`nowhere`"), "{err}");
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn example_config_parses_and_matches_defaults() {
+        let text = include_str!("../creditrisk.example.toml");
+        let c: Config = toml::from_str(text).unwrap();
+        assert_eq!(c, Config::default());
+    }
+}

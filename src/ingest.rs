@@ -1,0 +1,237 @@
+//! Ingest: the state-dependent checks and writes for each record kind, run as jobs of the
+//! single writer so that each batch is checked against everything stored before it.
+//!
+//! Field-level checks happen before a batch reaches the writer (in the domain's `validate`);
+//! here come the checks that need the store: duplicates and conflicts, the enterprise an event
+//! names must exist (and must be a known legacy code if its check character is wrong), the event
+//! a credit repair names must exist for the same enterprise, and the inspectors an inspection
+//! names must be on the roster. A batch with any problem writes nothing.
+
+use crate::domain::{
+    CreditCode, CreditEvent, Enterprise, EnterpriseVersion, EventBody, FieldViolation, Inspector,
+    InspectorVersion, StoredEvent,
+};
+use crate::error::{Error, Result};
+use crate::storage::codec::{decode, encode};
+use crate::storage::{Job, Key, Tx, WriteOutcome};
+
+/// Largest batch a single call may carry.
+pub const MAX_BATCH: usize = 10_000;
+
+fn violation(field: String, description: String) -> FieldViolation {
+    FieldViolation { field, description }
+}
+
+fn finish(
+    invalid: Vec<FieldViolation>,
+    conflicts: Vec<FieldViolation>,
+    outcome: WriteOutcome,
+) -> Result<WriteOutcome> {
+    if !invalid.is_empty() {
+        let mut all = invalid;
+        all.extend(conflicts);
+        return Err(Error::InvalidInput(all));
+    }
+    if !conflicts.is_empty() {
+        return Err(Error::Conflict(conflicts));
+    }
+    Ok(outcome)
+}
+
+/// Seq-log value: tag byte and the written key's identity.
+fn seq_target(kind: u8, id: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + id.len());
+    v.push(kind);
+    v.extend_from_slice(id);
+    v
+}
+
+/// Job that creates or replaces enterprises. Identical re-sends are duplicates.
+pub fn upsert_enterprises(records: Vec<Enterprise>) -> Job {
+    Box::new(move |tx: &mut Tx<'_>| {
+        let mut out = WriteOutcome::default();
+        for e in records {
+            let code = e.credit_code;
+            let current: Option<EnterpriseVersion> = tx
+                .get(&Key::Enterprise(code))?
+                .map(|v| decode(&v, &format_args!("enterprise `{code}`")))
+                .transpose()?;
+            if let Some(cur) = &current {
+                if cur.enterprise == e {
+                    out.duplicates += 1;
+                    out.seqs.push(cur.seq);
+                    continue;
+                }
+            }
+            let seq = tx.alloc_seq();
+            if let Some(cur) = current {
+                if cur.enterprise.jurisdiction != e.jurisdiction {
+                    tx.delete(&Key::Jurisdiction(&cur.enterprise.jurisdiction, code));
+                }
+                tx.put(&Key::EnterpriseHistory(code, cur.seq), encode(&cur)?);
+            }
+            tx.put(&Key::Jurisdiction(&e.jurisdiction, code), Vec::new());
+            tx.put(&Key::Seq(seq), seq_target(b'E', code.as_bytes()));
+            tx.put(
+                &Key::Enterprise(code),
+                encode(&EnterpriseVersion { seq, enterprise: e })?,
+            );
+            out.accepted += 1;
+            out.seqs.push(seq);
+        }
+        Ok(out)
+    })
+}
+
+/// Job that appends credit events (inspections included). Identical re-sends are duplicates;
+/// a known id with other content is a conflict.
+pub fn append_events(records: Vec<CreditEvent>) -> Job {
+    Box::new(move |tx: &mut Tx<'_>| {
+        let mut out = WriteOutcome::default();
+        let mut invalid = Vec::new();
+        let mut conflicts = Vec::new();
+        for (i, ev) in records.into_iter().enumerate() {
+            let at = |f: &str| format!("records[{i}].{f}");
+            let code = ev.credit_code;
+            if let Some(loc) = tx.get(&Key::EventId(&ev.event_id))? {
+                let (c, seq) = location(&loc, &ev.event_id)?;
+                let stored = tx.get(&Key::Event(c, seq))?.ok_or_else(|| {
+                    Error::Corrupt(format!("event `{}` indexed but missing", ev.event_id))
+                })?;
+                let same = encode(&StoredEvent {
+                    seq,
+                    event: ev.clone(),
+                })? == stored;
+                if same {
+                    out.duplicates += 1;
+                    out.seqs.push(seq);
+                } else {
+                    conflicts.push(violation(
+                        at("event_id"),
+                        format!(
+                            "`{}` is already stored (seq {seq}) with different content; events are never changed, send a new event instead",
+                            ev.event_id
+                        ),
+                    ));
+                }
+                continue;
+            }
+            match enterprise_of(tx, &code)? {
+                None => invalid.push(violation(
+                    at("credit_code"),
+                    format!("no enterprise `{code}` is registered; create it before its events"),
+                )),
+                Some(e) if !code.check_ok() && !e.legacy_code => invalid.push(violation(
+                    at("credit_code"),
+                    format!(
+                        "`{code}` has a wrong check character and is not a registered legacy code"
+                    ),
+                )),
+                Some(_) => {}
+            }
+            match &ev.body {
+                EventBody::CreditRepair {
+                    repairs_event_id, ..
+                } => match tx.get(&Key::EventId(repairs_event_id))? {
+                    None => invalid.push(violation(
+                        at("credit_repair.repairs_event_id"),
+                        format!("no event `{repairs_event_id}` is stored"),
+                    )),
+                    Some(loc) => {
+                        let (c, _) = location(&loc, repairs_event_id)?;
+                        if c != code {
+                            invalid.push(violation(
+                                at("credit_repair.repairs_event_id"),
+                                format!(
+                                    "event `{repairs_event_id}` belongs to `{c}`, not `{code}`"
+                                ),
+                            ));
+                        }
+                    }
+                },
+                EventBody::Inspection { inspector_ids, .. } => {
+                    for (j, id) in inspector_ids.iter().enumerate() {
+                        if tx.get(&Key::Inspector(id))?.is_none() {
+                            invalid.push(violation(
+                                at(&format!("inspection.inspector_ids[{j}]")),
+                                format!("no inspector `{id}` is on the roster"),
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if !invalid.is_empty() || !conflicts.is_empty() {
+                continue;
+            }
+            let seq = tx.alloc_seq();
+            let mut loc = code.as_bytes().to_vec();
+            loc.extend_from_slice(&seq.to_be_bytes());
+            tx.put(&Key::EventId(&ev.event_id), loc);
+            tx.put(&Key::Seq(seq), seq_target(b'V', code.as_bytes()));
+            tx.put(
+                &Key::Event(code, seq),
+                encode(&StoredEvent { seq, event: ev })?,
+            );
+            out.accepted += 1;
+            out.seqs.push(seq);
+        }
+        finish(invalid, conflicts, out)
+    })
+}
+
+/// Job that creates or replaces inspectors.
+pub fn upsert_inspectors(records: Vec<Inspector>) -> Job {
+    Box::new(move |tx: &mut Tx<'_>| {
+        let mut out = WriteOutcome::default();
+        for ins in records {
+            let id = ins.inspector_id.clone();
+            let current: Option<InspectorVersion> = tx
+                .get(&Key::Inspector(&id))?
+                .map(|v| decode(&v, &format_args!("inspector `{id}`")))
+                .transpose()?;
+            if let Some(cur) = &current {
+                if cur.inspector == ins {
+                    out.duplicates += 1;
+                    out.seqs.push(cur.seq);
+                    continue;
+                }
+            }
+            let seq = tx.alloc_seq();
+            if let Some(cur) = current {
+                tx.put(&Key::InspectorHistory(&id, cur.seq), encode(&cur)?);
+            }
+            tx.put(&Key::Seq(seq), seq_target(b'I', id.as_bytes()));
+            tx.put(
+                &Key::Inspector(&id),
+                encode(&InspectorVersion {
+                    seq,
+                    inspector: ins,
+                })?,
+            );
+            out.accepted += 1;
+            out.seqs.push(seq);
+        }
+        Ok(out)
+    })
+}
+
+fn enterprise_of(tx: &Tx<'_>, code: &CreditCode) -> Result<Option<Enterprise>> {
+    Ok(tx
+        .get(&Key::Enterprise(*code))?
+        .map(|v| decode::<EnterpriseVersion>(&v, &format_args!("enterprise `{code}`")))
+        .transpose()?
+        .map(|v| v.enterprise))
+}
+
+fn location(loc: &[u8], id: &str) -> Result<(CreditCode, u64)> {
+    let code = loc.get(..18).and_then(CreditCode::from_bytes);
+    let seq = loc
+        .get(18..26)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes);
+    match (code, seq) {
+        (Some(c), Some(s)) => Ok((c, s)),
+        _ => Err(Error::Corrupt(format!("event id index of `{id}`"))),
+    }
+}

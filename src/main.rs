@@ -1,0 +1,306 @@
+//! The `creditrisk` command: parses the command line, loads configuration, starts tracing and
+//! calls into the library.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use creditrisk::cli;
+use creditrisk::config::Config;
+use creditrisk::server::pb;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "creditrisk",
+    version,
+    about = "Credit-risk tiers and double-random inspections"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct ServerArg {
+    /// Server to talk to.
+    #[arg(
+        long,
+        env = "CREDITRISK_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    server: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC service.
+    Serve {
+        /// Config file (TOML); see creditrisk.example.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on (overrides config and environment).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Data directory (overrides config and environment).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Load the synthetic demo population into an empty store.
+        #[arg(long)]
+        demo: bool,
+        /// Size of the demo population.
+        #[arg(long)]
+        demo_entities: Option<usize>,
+    },
+    /// Write a deterministic synthetic data set as JSON lines.
+    DemoData {
+        /// Number of enterprises.
+        #[arg(long, default_value_t = 10_000)]
+        entities: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 20231)]
+        seed: u64,
+        /// Output file (standard output if absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Stream a data file (JSON lines, or CSV of enterprises) into a running server.
+    Import {
+        /// The file, or `-` for standard input.
+        file: PathBuf,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Enterprises.
+    #[command(subcommand)]
+    Enterprise(EnterpriseCmd),
+    /// Credit events.
+    #[command(subcommand)]
+    Events(EventsCmd),
+    /// The inspector roster.
+    #[command(subcommand)]
+    Inspector(InspectorCmd),
+    /// Inspections.
+    #[command(subcommand)]
+    Inspection(InspectionCmd),
+    /// Benchmarks that print their figures.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum EnterpriseCmd {
+    /// Print one enterprise.
+    Get {
+        /// Credit code.
+        code: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// List enterprises (JSON lines).
+    List {
+        #[arg(long, default_value = "")]
+        jurisdiction: String,
+        /// GB/T 4754 section letter.
+        #[arg(long, default_value = "")]
+        section: String,
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+        /// Follow every page.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Create or replace enterprises from JSON lines (a file or `-`).
+    Put {
+        file: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCmd {
+    /// Print an enterprise's events in ingest order.
+    List {
+        code: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Append events from JSON lines (a file or `-`), atomically.
+    Append {
+        file: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum InspectorCmd {
+    /// List inspectors.
+    List {
+        #[arg(long, default_value = "")]
+        department: String,
+        #[arg(long, default_value = "")]
+        jurisdiction: String,
+        #[arg(long)]
+        active_only: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Create or replace inspectors from JSON lines.
+    Put {
+        file: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum InspectionCmd {
+    /// Record inspections from JSON lines.
+    Record {
+        file: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Durable bulk ingest over gRPC against a child server process.
+    Ingest {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 20_000)]
+        enterprises: u64,
+        #[arg(long, default_value_t = 1000)]
+        chunk: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(run(cli.command))
+}
+
+async fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+            demo,
+            demo_entities,
+        } => {
+            let mut c = Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
+            if let Some(l) = listen {
+                c.listen = l;
+            }
+            if let Some(d) = data_dir {
+                c.data_dir = d;
+            }
+            c.demo |= demo;
+            if let Some(n) = demo_entities {
+                c.demo_entities = n;
+            }
+            cli::serve::run(c).await
+        }
+        Command::DemoData {
+            entities,
+            seed,
+            out,
+        } => match out {
+            Some(p) => {
+                let mut f = std::fs::File::create(&p)
+                    .with_context(|| format!("cannot create `{}`", p.display()))?;
+                cli::import::write_demo(entities, seed, &mut f)
+            }
+            None => cli::import::write_demo(entities, seed, &mut std::io::stdout().lock()),
+        },
+        Command::Import { file, server } => {
+            let s = cli::import::run(&server.server, &file, true).await?;
+            for e in &s.errors {
+                eprintln!("{e}");
+            }
+            println!(
+                "accepted {}, duplicates {}, rejected {}",
+                s.accepted, s.duplicates, s.rejected
+            );
+            if s.rejected > 0 {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+        Command::Enterprise(c) => match c {
+            EnterpriseCmd::Get { code, server } => {
+                cli::client::get_enterprise(&server.server, &code).await
+            }
+            EnterpriseCmd::List {
+                jurisdiction,
+                section,
+                page_size,
+                page_token,
+                all,
+                server,
+            } => {
+                let req = pb::ListEnterprisesRequest {
+                    page_size,
+                    page_token,
+                    jurisdiction,
+                    industry_section: section,
+                    ..Default::default()
+                };
+                cli::client::list_enterprises(&server.server, req, all).await
+            }
+            EnterpriseCmd::Put { file, server } => {
+                cli::client::put_enterprises(&server.server, &file).await
+            }
+        },
+        Command::Events(c) => match c {
+            EventsCmd::List { code, server } => {
+                cli::client::list_events(&server.server, &code).await
+            }
+            EventsCmd::Append { file, server } => {
+                cli::client::append_events(&server.server, &file).await
+            }
+        },
+        Command::Inspector(c) => match c {
+            InspectorCmd::List {
+                department,
+                jurisdiction,
+                active_only,
+                server,
+            } => {
+                let req = pb::ListInspectorsRequest {
+                    department,
+                    jurisdiction,
+                    active_only,
+                    ..Default::default()
+                };
+                cli::client::list_inspectors(&server.server, req).await
+            }
+            InspectorCmd::Put { file, server } => {
+                cli::client::put_inspectors(&server.server, &file).await
+            }
+        },
+        Command::Inspection(InspectionCmd::Record { file, server }) => {
+            cli::client::record_inspections(&server.server, &file).await
+        }
+        Command::Bench(BenchCmd::Ingest {
+            events,
+            enterprises,
+            chunk,
+        }) => cli::bench::ingest(events, enterprises, chunk).await,
+    }
+}

@@ -1,0 +1,101 @@
+//! The gRPC server: the only layer that sees both domain and generated proto types.
+//!
+//! [`serve`] takes a bound listener and a shutdown future, so tests start a real server on
+//! `127.0.0.1:0` and stop it cleanly. Every call gets a tracing span with its method, and its
+//! outcome (gRPC status, latency) is logged when it ends.
+
+pub mod convert;
+pub mod pb;
+pub mod records;
+pub mod status;
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use pb::record_service_server::RecordServiceServer;
+use std::future::Future;
+use std::time::Duration;
+use tonic::transport::Server;
+use tower_http::classify::GrpcFailureClass;
+use tower_http::trace::TraceLayer;
+
+/// Limits the server enforces.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest message accepted or sent, in bytes.
+    pub max_message_bytes: usize,
+    /// Longest a call may run, whatever the client's deadline.
+    pub max_call: Duration,
+    /// Calls in flight per connection.
+    pub concurrency_per_connection: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 16 * 1024 * 1024,
+            max_call: Duration::from_secs(600),
+            concurrency_per_connection: 256,
+        }
+    }
+}
+
+/// Serves every creditrisk service, gRPC health checking and server reflection on `listener`
+/// until `shutdown` resolves; then stops accepting, lets calls in flight finish and returns.
+/// The caller closes the store afterwards.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<RecordServiceServer<records::RecordApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let records = RecordServiceServer::new(records::RecordApi::new(app))
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+
+    let trace = TraceLayer::new_for_grpc()
+        .make_span_with(
+            |req: &http::Request<_>| tracing::info_span!("call", method = %req.uri().path()),
+        )
+        .on_request(())
+        .on_response(
+            |res: &http::Response<_>, latency: Duration, _span: &tracing::Span| {
+                // A unary error is answered "trailers-only": the status is in the headers.
+                let code = res
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("0");
+                tracing::info!(
+                    grpc.code = code,
+                    latency_us = latency.as_micros() as u64,
+                    "answered"
+                );
+            },
+        )
+        .on_failure(
+            |class: GrpcFailureClass, latency: Duration, _span: &tracing::Span| {
+                tracing::warn!(failure = %class, latency_us = latency.as_micros() as u64, "failed");
+            },
+        );
+
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    Server::builder()
+        .timeout(limits.max_call)
+        .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .layer(trace)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(records)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| Error::Unavailable(format!("server: {e}")))
+}

@@ -1,0 +1,178 @@
+//! The key space. Every stored key is a [`Key`], encoded so that byte order equals the logical
+//! order: a one-byte tag, then fixed-width fields (credit codes are 18 bytes, sequence numbers
+//! big-endian u64) and variable strings terminated by 0x00 (validated ids never contain 0x00).
+//! Prefix and range scans are therefore right by construction: all events of one enterprise are
+//! contiguous and in ingest order, all versions of one record likewise.
+
+use crate::domain::CreditCode;
+
+/// A key of the record store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Key<'a> {
+    /// Service metadata, e.g. `next_seq`.
+    Meta(&'a str),
+    /// Current version of an enterprise.
+    Enterprise(CreditCode),
+    /// A superseded version of an enterprise, by the seq that wrote it.
+    EnterpriseHistory(CreditCode, u64),
+    /// Index: enterprises by jurisdiction (value empty).
+    Jurisdiction(&'a str, CreditCode),
+    /// An event, clustered by enterprise and ordered by seq.
+    Event(CreditCode, u64),
+    /// Index: event id to its enterprise and seq (value: 18-byte code + u64 seq).
+    EventId(&'a str),
+    /// Current version of an inspector.
+    Inspector(&'a str),
+    /// A superseded version of an inspector.
+    InspectorHistory(&'a str, u64),
+    /// Global ingest order: what each seq wrote (value: a [`SeqTarget`] encoding).
+    Seq(u64),
+}
+
+const META: u8 = 0x01;
+const ENTERPRISE: u8 = 0x10;
+const ENTERPRISE_HISTORY: u8 = 0x11;
+const JURISDICTION: u8 = 0x12;
+const EVENT: u8 = 0x20;
+const EVENT_ID: u8 = 0x21;
+const INSPECTOR: u8 = 0x30;
+const INSPECTOR_HISTORY: u8 = 0x31;
+const SEQ: u8 = 0x40;
+
+impl Key<'_> {
+    /// The order-preserving encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(32);
+        match self {
+            Key::Meta(name) => str0(&mut k, META, name),
+            Key::Enterprise(c) => {
+                k.push(ENTERPRISE);
+                k.extend_from_slice(c.as_bytes());
+            }
+            Key::EnterpriseHistory(c, seq) => {
+                k.push(ENTERPRISE_HISTORY);
+                k.extend_from_slice(c.as_bytes());
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
+            Key::Jurisdiction(j, c) => {
+                str0(&mut k, JURISDICTION, j);
+                k.extend_from_slice(c.as_bytes());
+            }
+            Key::Event(c, seq) => {
+                k.push(EVENT);
+                k.extend_from_slice(c.as_bytes());
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
+            Key::EventId(id) => str0(&mut k, EVENT_ID, id),
+            Key::Inspector(id) => str0(&mut k, INSPECTOR, id),
+            Key::InspectorHistory(id, seq) => {
+                str0(&mut k, INSPECTOR_HISTORY, id);
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
+            Key::Seq(seq) => {
+                k.push(SEQ);
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
+        }
+        k
+    }
+}
+
+fn str0(k: &mut Vec<u8>, tag: u8, s: &str) {
+    k.push(tag);
+    k.extend_from_slice(s.as_bytes());
+    k.push(0);
+}
+
+/// Key prefixes for scans.
+pub mod prefix {
+    use super::*;
+
+    /// All current enterprises.
+    pub fn enterprises() -> Vec<u8> {
+        vec![ENTERPRISE]
+    }
+    /// All enterprises of one jurisdiction.
+    pub fn jurisdiction(j: &str) -> Vec<u8> {
+        let mut k = Vec::new();
+        str0(&mut k, JURISDICTION, j);
+        k
+    }
+    /// All events of one enterprise.
+    pub fn events_of(c: &CreditCode) -> Vec<u8> {
+        let mut k = vec![EVENT];
+        k.extend_from_slice(c.as_bytes());
+        k
+    }
+    /// All superseded versions of one enterprise.
+    pub fn enterprise_history(c: &CreditCode) -> Vec<u8> {
+        let mut k = vec![ENTERPRISE_HISTORY];
+        k.extend_from_slice(c.as_bytes());
+        k
+    }
+    /// All current inspectors.
+    pub fn inspectors() -> Vec<u8> {
+        vec![INSPECTOR]
+    }
+    /// The global ingest log.
+    pub fn seqs() -> Vec<u8> {
+        vec![SEQ]
+    }
+}
+
+/// Reads the trailing big-endian u64 of a key (the seq of history and event keys).
+pub fn trailing_seq(key: &[u8]) -> Option<u64> {
+    let b: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(b))
+}
+
+/// Reads the credit code of an enterprise, event or jurisdiction-index key.
+pub fn code_in(key: &[u8]) -> Option<CreditCode> {
+    match key.first()? {
+        &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT => CreditCode::from_bytes(key.get(1..19)?),
+        &JURISDICTION => CreditCode::from_bytes(key.get(key.len().checked_sub(18)?..)?),
+        _ => None,
+    }
+}
+
+/// What a seq wrote, for the global ingest log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqTarget {
+    /// A version of this enterprise.
+    Enterprise(CreditCode),
+    /// An event of this enterprise.
+    Event(CreditCode),
+    /// A version of an inspector (id stored separately in the value).
+    Inspector,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> CreditCode {
+        CreditCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn order_is_logical_order() {
+        let a = code("91510100054946627W");
+        let b = code("91510132720386386A");
+        assert!(Key::Event(a, 5).encode() < Key::Event(a, 6).encode());
+        assert!(Key::Event(a, u64::MAX).encode() < Key::Event(b, 0).encode());
+        assert!(Key::Event(a, 256).encode() > Key::Event(a, 255).encode());
+        assert!(Key::Event(a, 7)
+            .encode()
+            .starts_with(&prefix::events_of(&a)));
+        // A jurisdiction that is a prefix of another does not leak into its scan.
+        assert!(!Key::Jurisdiction("chengdu-hitech2", a)
+            .encode()
+            .starts_with(&prefix::jurisdiction("chengdu-hitech")));
+        assert_eq!(
+            trailing_seq(&Key::EnterpriseHistory(a, 42).encode()),
+            Some(42)
+        );
+        assert_eq!(code_in(&Key::Jurisdiction("510104", b).encode()), Some(b));
+        assert_eq!(code_in(&Key::Event(b, 1).encode()), Some(b));
+    }
+}

@@ -1,0 +1,14 @@
+//! Durable storage: an ordered key-value [`Engine`] (sled by default), a typed key space,
+//! versioned value encoding, typed reads ([`Records`]) and the single group-committing
+//! [`Writer`].
+
+pub mod codec;
+pub mod engine;
+pub mod keys;
+pub mod records;
+pub mod writer;
+
+pub use engine::{Engine, MemoryEngine, SledEngine};
+pub use keys::Key;
+pub use records::{EnterpriseFilter, InspectorFilter, Page, Records};
+pub use writer::{Job, Pending, Tx, WriteOutcome, Writer, WriterThread};

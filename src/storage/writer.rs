@@ -1,0 +1,264 @@
+//! The single writer: serialises every change and commits them in groups.
+//!
+//! Why one thread: checks such as "is this event id new?" must see every earlier write, and
+//! sled's batches are atomic but not isolated. A single writer makes each job's read-check-write
+//! atomic without locks. It is an OS thread, not a tokio task, because sled blocks.
+//!
+//! Group commit: the thread takes every job waiting in its queue (up to [`MAX_GROUP`]), runs each
+//! against the store plus the group's pending writes, applies all successful jobs in one atomic
+//! batch, flushes once (fsync), and only then answers each caller. A job that fails (bad input,
+//! conflict) is answered with its error and contributes nothing; the others still commit. So an
+//! acknowledged job is durable, a failed job wrote nothing, and one fsync covers many callers.
+
+use super::engine::{Engine, Op};
+use super::keys::Key;
+use super::records::Records;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most jobs committed by one flush.
+pub const MAX_GROUP: usize = 256;
+/// Jobs that may wait in the queue before submitters are made to wait (back-pressure).
+pub const QUEUE_DEPTH: usize = 1024;
+
+/// What a job reports when it commits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Records written.
+    pub accepted: u32,
+    /// Records identical to stored ones: nothing written.
+    pub duplicates: u32,
+    /// The seq of each record in input order (the stored one for a duplicate).
+    pub seqs: Vec<u64>,
+}
+
+/// A job: reads and writes through a [`Tx`]; returning an error discards its writes.
+pub type Job = Box<dyn FnOnce(&mut Tx<'_>) -> Result<WriteOutcome> + Send>;
+
+enum Msg {
+    Job(Job, oneshot::Sender<Result<WriteOutcome>>),
+    Close,
+}
+
+/// A job's view of the store: its own writes, then the group's pending writes, then the engine.
+pub struct Tx<'a> {
+    engine: &'a dyn Engine,
+    group: &'a HashMap<Vec<u8>, Option<Vec<u8>>>,
+    local: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    ops: Vec<Op>,
+    next_seq: u64,
+}
+
+impl Tx<'_> {
+    /// The value of `key` as this job sees it.
+    pub fn get(&self, key: &Key<'_>) -> Result<Option<Vec<u8>>> {
+        let k = key.encode();
+        if let Some(v) = self.local.get(&k).or_else(|| self.group.get(&k)) {
+            return Ok(v.clone());
+        }
+        self.engine.get(&k)
+    }
+
+    /// Sets `key`.
+    pub fn put(&mut self, key: &Key<'_>, value: Vec<u8>) {
+        let k = key.encode();
+        self.local.insert(k.clone(), Some(value.clone()));
+        self.ops.push(Op::Put(k, value));
+    }
+
+    /// Removes `key`.
+    pub fn delete(&mut self, key: &Key<'_>) {
+        let k = key.encode();
+        self.local.insert(k.clone(), None);
+        self.ops.push(Op::Delete(k));
+    }
+
+    /// Takes the next ingest sequence number. Numbers of a failed job are not reused within the
+    /// group only if a later job succeeded; the counter itself is persisted with every commit.
+    pub fn alloc_seq(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
+}
+
+/// Handle for submitting jobs; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Msg>,
+}
+
+/// The answer to an enqueued job.
+pub struct Pending(oneshot::Receiver<Result<WriteOutcome>>);
+
+impl std::future::Future for Pending {
+    type Output = Result<WriteOutcome>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| {
+            r.map_err(|_| Error::Unavailable("the writer stopped before answering".into()))
+                .and_then(|x| x)
+        })
+    }
+}
+
+/// The writer thread; [`WriterThread::close`] drains, flushes and joins it.
+pub struct WriterThread {
+    tx: mpsc::Sender<Msg>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer thread over `records`.
+    pub fn start(records: Records) -> Result<(Writer, WriterThread)> {
+        let next_seq = records.next_seq()?;
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let engine = records.engine().clone();
+        let handle = std::thread::Builder::new()
+            .name("creditrisk-writer".into())
+            .spawn(move || run(engine, rx, next_seq))?;
+        Ok((
+            Writer { tx: tx.clone() },
+            WriterThread {
+                tx,
+                handle: Some(handle),
+            },
+        ))
+    }
+
+    /// Runs `job` in the writer and waits until it is durable (or failed).
+    pub async fn submit(&self, job: Job) -> Result<WriteOutcome> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Job(job, reply))
+            .await
+            .map_err(|_| Error::Unavailable("the store is shutting down".into()))?;
+        rx.await
+            .map_err(|_| Error::Unavailable("the writer stopped before answering".into()))?
+    }
+
+    /// Queues `job` in order and returns at once; the returned [`Pending`] resolves when the job is
+    /// durable (or failed). Jobs enqueued one after another run in that order.
+    pub async fn enqueue(&self, job: Job) -> Result<Pending> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Job(job, reply))
+            .await
+            .map_err(|_| Error::Unavailable("the store is shutting down".into()))?;
+        Ok(Pending(rx))
+    }
+
+    /// Blocking variant of [`Writer::submit`], for threads outside the runtime.
+    pub fn submit_blocking(&self, job: Job) -> Result<WriteOutcome> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(Msg::Job(job, reply))
+            .map_err(|_| Error::Unavailable("the store is shutting down".into()))?;
+        rx.blocking_recv()
+            .map_err(|_| Error::Unavailable("the writer stopped before answering".into()))?
+    }
+}
+
+impl WriterThread {
+    /// Finishes the jobs already queued, flushes and stops the thread. Jobs submitted afterwards
+    /// fail with `Unavailable`.
+    pub fn close(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = self.tx.blocking_send(Msg::Close);
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) {
+    let mut closing = false;
+    while !closing {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        let mut msgs = vec![first];
+        while msgs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(m) => msgs.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut group: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
+        let mut ops: Vec<Op> = Vec::new();
+        let mut answers = Vec::with_capacity(msgs.len());
+        let start_seq = next_seq;
+        for m in msgs {
+            let (job, reply) = match m {
+                Msg::Job(j, r) => (j, r),
+                Msg::Close => {
+                    closing = true;
+                    continue;
+                }
+            };
+            let mut tx = Tx {
+                engine: engine.as_ref(),
+                group: &group,
+                local: HashMap::new(),
+                ops: Vec::new(),
+                next_seq,
+            };
+            let result = job(&mut tx);
+            match result {
+                Ok(outcome) => {
+                    let Tx {
+                        local,
+                        ops: job_ops,
+                        next_seq: n,
+                        ..
+                    } = tx;
+                    if n != next_seq {
+                        next_seq = n;
+                    }
+                    group.extend(local);
+                    ops.extend(job_ops);
+                    answers.push((reply, Ok(outcome)));
+                }
+                Err(e) => answers.push((reply, Err(e))),
+            }
+        }
+        if next_seq != start_seq {
+            ops.push(Op::Put(
+                Key::Meta("next_seq").encode(),
+                next_seq.to_be_bytes().to_vec(),
+            ));
+        }
+        let committed = if ops.is_empty() {
+            Ok(())
+        } else {
+            engine.apply(ops).and_then(|()| engine.flush())
+        };
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "group commit failed; no job of the group is acknowledged");
+            next_seq = start_seq;
+        }
+        for (reply, r) in answers {
+            let r = match (&committed, r) {
+                (Err(e), Ok(_)) => Err(Error::Storage(format!("commit failed: {e}"))),
+                (_, r) => r,
+            };
+            let _ = reply.send(r);
+        }
+    }
+    if let Err(e) = engine.flush() {
+        tracing::error!(error = %e, "final flush failed");
+    }
+}
