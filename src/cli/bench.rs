@@ -20,9 +20,17 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `creditrisk serve` on `127.0.0.1:0` over `data_dir` and waits until it listens.
+    /// Starts this binary's `serve` on `127.0.0.1:0` over `data_dir` and waits until it listens.
     pub fn start(data_dir: &std::path::Path, extra: &[&str]) -> anyhow::Result<ServerProcess> {
-        let exe = std::env::current_exe()?;
+        Self::start_exe(&std::env::current_exe()?, data_dir, extra)
+    }
+
+    /// Starts `exe serve` (the creditrisk binary at that path) like [`ServerProcess::start`].
+    pub fn start_exe(
+        exe: &std::path::Path,
+        data_dir: &std::path::Path,
+        extra: &[&str],
+    ) -> anyhow::Result<ServerProcess> {
         let mut child = std::process::Command::new(exe)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -55,6 +63,13 @@ impl ServerProcess {
             .nth(1)?
             .parse()
             .ok()
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush) and waits for it.
+    pub fn kill9(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// Sends SIGTERM and waits for a clean exit.

@@ -67,7 +67,9 @@ pub enum RepairClass {
 
 /// What happened.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "type")]
+/// Externally tagged (`{"penalty": {...}}`, names as in the proto) because the storage encoding
+/// (postcard) cannot read internally tagged enums.
+#[serde(rename_all = "snake_case")]
 pub enum EventBody {
     /// An administrative penalty decision.
     Penalty {
@@ -86,14 +88,14 @@ pub enum EventBody {
         ground: AbnormalGround,
     },
     /// Left the abnormal-operations list.
-    AbnormalListExit,
+    AbnormalListExit {},
     /// Entered the serious illegal and dishonest list.
     SeriousListEntry {
         /// Why, in words.
         reason: String,
     },
     /// Left the serious list.
-    SeriousListExit,
+    SeriousListExit {},
     /// Product-quality spot check.
     SpotCheck {
         /// True when the product passed.
@@ -151,7 +153,7 @@ pub enum EventBody {
         /// Result codes (a set).
         result_codes: BTreeSet<ResultCode>,
         /// The draw it came from, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         draw_id: Option<String>,
     },
 }
@@ -162,9 +164,9 @@ impl EventBody {
         match self {
             EventBody::Penalty { .. } => "penalty",
             EventBody::AbnormalListEntry { .. } => "abnormal_list_entry",
-            EventBody::AbnormalListExit => "abnormal_list_exit",
+            EventBody::AbnormalListExit {} => "abnormal_list_exit",
             EventBody::SeriousListEntry { .. } => "serious_list_entry",
-            EventBody::SeriousListExit => "serious_list_exit",
+            EventBody::SeriousListExit {} => "serious_list_exit",
             EventBody::SpotCheck { .. } => "spot_check",
             EventBody::Complaint { .. } => "complaint",
             EventBody::Honour { .. } => "honour",
@@ -294,8 +296,8 @@ impl CreditEvent {
                 }
             }
             EventBody::AbnormalListEntry { .. }
-            | EventBody::AbnormalListExit
-            | EventBody::SeriousListExit
+            | EventBody::AbnormalListExit {}
+            | EventBody::SeriousListExit {}
             | EventBody::Complaint { .. } => {}
         }
     }

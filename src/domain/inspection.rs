@@ -147,7 +147,7 @@ pub struct Inspection {
     /// Result codes.
     pub result_codes: BTreeSet<ResultCode>,
     /// The draw it came from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub draw_id: Option<String>,
 }
 

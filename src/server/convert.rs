@@ -225,9 +225,9 @@ fn body_from(b: Option<pb::credit_event::Body>, at: &str, v: &mut Violations) ->
             )?;
             EventBody::AbnormalListEntry { ground }
         }
-        B::AbnormalListExit(_) => EventBody::AbnormalListExit,
+        B::AbnormalListExit(_) => EventBody::AbnormalListExit {},
         B::SeriousListEntry(e) => EventBody::SeriousListEntry { reason: e.reason },
-        B::SeriousListExit(_) => EventBody::SeriousListExit,
+        B::SeriousListExit(_) => EventBody::SeriousListExit {},
         B::SpotCheck(s) => EventBody::SpotCheck {
             passed: s.passed,
             product_category: s.product_category,
@@ -326,11 +326,11 @@ fn body_to(b: &EventBody) -> pb::credit_event::Body {
                 AbnormalGround::Unreachable => pb::AbnormalGround::Unreachable,
             } as i32,
         }),
-        EventBody::AbnormalListExit => B::AbnormalListExit(pb::AbnormalListExit {}),
+        EventBody::AbnormalListExit {} => B::AbnormalListExit(pb::AbnormalListExit {}),
         EventBody::SeriousListEntry { reason } => {
             B::SeriousListEntry(pb::SeriousListEntry { reason })
         }
-        EventBody::SeriousListExit => B::SeriousListExit(pb::SeriousListExit {}),
+        EventBody::SeriousListExit {} => B::SeriousListExit(pb::SeriousListExit {}),
         EventBody::SpotCheck {
             passed,
             product_category,
