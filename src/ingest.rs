@@ -38,14 +38,6 @@ fn finish(
     Ok(outcome)
 }
 
-/// Seq-log value: tag byte and the written key's identity.
-fn seq_target(kind: u8, id: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(1 + id.len());
-    v.push(kind);
-    v.extend_from_slice(id);
-    v
-}
-
 /// Job that creates or replaces enterprises. Identical re-sends are duplicates.
 pub fn upsert_enterprises(records: Vec<Enterprise>) -> Job {
     Box::new(move |tx: &mut Tx<'_>| {
@@ -68,10 +60,13 @@ pub fn upsert_enterprises(records: Vec<Enterprise>) -> Job {
                 if cur.enterprise.jurisdiction != e.jurisdiction {
                     tx.delete(&Key::Jurisdiction(&cur.enterprise.jurisdiction, code));
                 }
+                if cur.enterprise.legal_representative != e.legal_representative {
+                    tx.delete(&Key::LegalRep(&cur.enterprise.legal_representative, code));
+                }
                 tx.put(&Key::EnterpriseHistory(code, cur.seq), encode(&cur)?);
             }
             tx.put(&Key::Jurisdiction(&e.jurisdiction, code), Vec::new());
-            tx.put(&Key::Seq(seq), seq_target(b'E', code.as_bytes()));
+            tx.put(&Key::LegalRep(&e.legal_representative, code), Vec::new());
             tx.put(
                 &Key::Enterprise(code),
                 encode(&EnterpriseVersion { seq, enterprise: e })?,
@@ -116,18 +111,26 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
                 }
                 continue;
             }
-            match enterprise_of(tx, &code)? {
-                None => invalid.push(violation(
+            // Most codes are valid: then existence is all that matters and nothing is decoded.
+            let known = if code.check_ok() {
+                tx.contains(&Key::Enterprise(code))?
+            } else {
+                match enterprise_of(tx, &code)? {
+                    Some(e) if !e.legacy_code => {
+                        invalid.push(violation(
+                            at("credit_code"),
+                            format!("`{code}` has a wrong check character and is not a registered legacy code"),
+                        ));
+                        true
+                    }
+                    found => found.is_some(),
+                }
+            };
+            if !known {
+                invalid.push(violation(
                     at("credit_code"),
                     format!("no enterprise `{code}` is registered; create it before its events"),
-                )),
-                Some(e) if !code.check_ok() && !e.legacy_code => invalid.push(violation(
-                    at("credit_code"),
-                    format!(
-                        "`{code}` has a wrong check character and is not a registered legacy code"
-                    ),
-                )),
-                Some(_) => {}
+                ));
             }
             match &ev.body {
                 EventBody::CreditRepair {
@@ -168,7 +171,6 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
             let mut loc = code.as_bytes().to_vec();
             loc.extend_from_slice(&seq.to_be_bytes());
             tx.put(&Key::EventId(&ev.event_id), loc);
-            tx.put(&Key::Seq(seq), seq_target(b'V', code.as_bytes()));
             tx.put(
                 &Key::Event(code, seq),
                 encode(&StoredEvent { seq, event: ev })?,
@@ -201,7 +203,6 @@ pub fn upsert_inspectors(records: Vec<Inspector>) -> Job {
             if let Some(cur) = current {
                 tx.put(&Key::InspectorHistory(&id, cur.seq), encode(&cur)?);
             }
-            tx.put(&Key::Seq(seq), seq_target(b'I', id.as_bytes()));
             tx.put(
                 &Key::Inspector(&id),
                 encode(&InspectorVersion {

@@ -1,4 +1,41 @@
 //! creditrisk: credit-risk tiers and double-random inspection draws for market regulators.
+//!
+//! # Layout
+//!
+//! Dependencies point one way: `domain` knows nothing else; `storage` knows `domain`; `ingest`
+//! and `app` know both; only `server` sees generated proto types; `cli` and `main.rs` sit on top.
+//!
+//! - [`domain`]: the records (enterprises, credit events, inspections, inspectors), their
+//!   identifiers (credit codes with GB 32100 check characters, dates) and field validation.
+//!   Pure: no I/O, no clock, no randomness.
+//! - [`storage`]: an ordered key-value [`storage::Engine`] (sled by default), the key space
+//!   ([`storage::Key`], order-preserving), the versioned value codec, typed reads
+//!   ([`storage::Records`]) and the single group-committing [`storage::Writer`].
+//! - [`ingest`]: the checks that need the store (duplicates, conflicts, references), as writer
+//!   jobs.
+//! - [`app`]: the service's operations in domain terms, shared by the gRPC layer and local tools.
+//! - [`server`]: gRPC (tonic): conversions between proto and domain types, the one mapping from
+//!   [`Error`] to `tonic::Status`, the handlers, health and reflection.
+//! - [`cli`]: what the `creditrisk` command runs: `serve`, client commands, `import`, benchmarks.
+//! - [`demo`]: the deterministic synthetic population.
+//! - [`config`]: the typed configuration.
+//!
+//! # One request, step by step
+//!
+//! `AppendEvents` with a batch of events:
+//! 1. tonic decodes the message (refusing one above the size limit) and calls
+//!    [`server::records::RecordApi`]; the trace layer opens a span with the method.
+//! 2. [`server::convert`] parses each field into domain types, collecting every failure as a
+//!    field violation named `records[i].field`.
+//! 3. [`app::App::append_events`] runs the domain's `validate` on each record, then submits one
+//!    job ([`ingest::append_events`]) to the [`storage::Writer`].
+//! 4. The writer thread runs the job against the store plus the pending writes of its group:
+//!    duplicates are no-ops, conflicts and unknown references reject the whole batch. Each new
+//!    event gets the next ingest sequence number.
+//! 5. The group is applied as one atomic sled batch and flushed; only then is the caller answered.
+//! 6. The handler converts the outcome (accepted, duplicates, seqs) back to proto; an error goes
+//!    through [`server::status::to_status`], the only place errors become gRPC statuses.
+
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -8,6 +8,11 @@ use creditrisk::config::Config;
 use creditrisk::server::pb;
 use std::path::PathBuf;
 
+// The writer allocates many small buffers (keys, values, sled nodes); glibc malloc spent a
+// quarter of the ingest profile in its own bookkeeping. mimalloc is the usual cure.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "creditrisk",

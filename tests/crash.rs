@@ -24,12 +24,19 @@ async fn client(url: &str) -> RecordServiceClient<tonic::transport::Channel> {
     creditrisk::cli::client::connect(url).await.unwrap()
 }
 
-async fn stored_ids(c: &mut RecordServiceClient<tonic::transport::Channel>, enterprise: u64) -> BTreeSet<String> {
+async fn stored_ids(
+    c: &mut RecordServiceClient<tonic::transport::Channel>,
+    enterprise: u64,
+) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     let mut token = String::new();
     loop {
         let r = c
-            .list_events(pb::ListEventsRequest { credit_code: synthetic_code(enterprise).to_string(), page_size: 1000, page_token: token })
+            .list_events(pb::ListEventsRequest {
+                credit_code: synthetic_code(enterprise).to_string(),
+                page_size: 1000,
+                page_token: token,
+            })
             .await
             .unwrap()
             .into_inner();
@@ -46,9 +53,11 @@ async fn acknowledged_events_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap();
     let mut c = client(&server.url).await;
-    c.upsert_enterprises(pb::UpsertEnterprisesRequest { records: (0..ROUNDS).map(synthetic_enterprise).collect() })
-        .await
-        .unwrap();
+    c.upsert_enterprises(pb::UpsertEnterprisesRequest {
+        records: (0..ROUNDS).map(synthetic_enterprise).collect(),
+    })
+    .await
+    .unwrap();
     drop(c);
     let mut server = Some(server);
     let mut rng = 0x5eed_u64;
@@ -104,16 +113,32 @@ async fn acknowledged_events_survive_kill_9() {
             killed_mid_stream += 1;
         }
         let acked = acked.lock().unwrap().clone();
-        assert!(!acked.is_empty(), "round {round}: nothing was acknowledged before the kill");
+        assert!(
+            !acked.is_empty(),
+            "round {round}: nothing was acknowledged before the kill"
+        );
 
         let srv = ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap();
         let mut c = client(&srv.url).await;
         let stored = stored_ids(&mut c, round).await;
-        let missing: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).take(5).collect();
-        assert!(missing.is_empty(), "round {round}: acknowledged but lost after kill -9: {missing:?}");
+        let missing: Vec<_> = acked
+            .iter()
+            .filter(|id| !stored.contains(*id))
+            .take(5)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "round {round}: acknowledged but lost after kill -9: {missing:?}"
+        );
         // Re-sending an acknowledged chunk is a no-op.
-        let first: Vec<_> = (0..CHUNK).map(|i| synthetic_event(&format!("r{round}"), i, round)).collect();
-        let again = c.append_events(pb::AppendEventsRequest { records: first }).await.unwrap().into_inner();
+        let first: Vec<_> = (0..CHUNK)
+            .map(|i| synthetic_event(&format!("r{round}"), i, round))
+            .collect();
+        let again = c
+            .append_events(pb::AppendEventsRequest { records: first })
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(again.duplicates as u64, CHUNK);
         acked_per_round.push(acked);
         server = Some(srv);
@@ -123,8 +148,14 @@ async fn acknowledged_events_survive_kill_9() {
     let mut c = client(&srv.url).await;
     for (round, acked) in acked_per_round.iter().enumerate() {
         let stored = stored_ids(&mut c, round as u64).await;
-        assert!(acked.iter().all(|id| stored.contains(id)), "round {round} lost events later");
+        assert!(
+            acked.iter().all(|id| stored.contains(id)),
+            "round {round} lost events later"
+        );
     }
     assert_eq!(srv.stop().unwrap().code(), Some(0), "SIGTERM exits cleanly");
-    assert!(killed_mid_stream >= ROUNDS / 2, "only {killed_mid_stream} kills hit a live stream");
+    assert!(
+        killed_mid_stream >= ROUNDS / 2,
+        "only {killed_mid_stream} kills hit a live stream"
+    );
 }

@@ -7,9 +7,14 @@ use common::*;
 use creditrisk::server::pb;
 use tonic::Code;
 
-async fn seed_enterprises(c: &mut pb::record_service_client::RecordServiceClient<tonic::transport::Channel>, n: u64) {
+async fn seed_enterprises(
+    c: &mut pb::record_service_client::RecordServiceClient<tonic::transport::Channel>,
+    n: u64,
+) {
     let records = (0..n).map(synthetic_enterprise).collect();
-    c.upsert_enterprises(pb::UpsertEnterprisesRequest { records }).await.unwrap();
+    c.upsert_enterprises(pb::UpsertEnterprisesRequest { records })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -18,35 +23,83 @@ async fn enterprise_round_trip_pseudonym_and_idempotency() {
     let mut c = s.client().await;
     let mut e = synthetic_enterprise(1);
     e.legal_representative = "510104199001011234".into();
-    let r = c.upsert_enterprises(pb::UpsertEnterprisesRequest { records: vec![e.clone()] }).await.unwrap().into_inner();
+    let r = c
+        .upsert_enterprises(pb::UpsertEnterprisesRequest {
+            records: vec![e.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((r.accepted, r.duplicates), (1, 0));
-    let got = c.get_enterprise(pb::GetEnterpriseRequest { credit_code: e.credit_code.clone() }).await.unwrap().into_inner();
+    let got = c
+        .get_enterprise(pb::GetEnterpriseRequest {
+            credit_code: e.credit_code.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got.name, e.name);
     assert_eq!(got.industry, "F5211");
     assert_eq!(got.registered_capital_yuan, 1_000_000);
     assert_eq!(got.seq, r.seqs[0]);
-    assert!(got.legal_representative.starts_with("lr:"), "{}", got.legal_representative);
+    assert!(
+        got.legal_representative.starts_with("lr:"),
+        "{}",
+        got.legal_representative
+    );
     assert!(!got.legal_representative.contains("1990"));
     assert!(got.warnings.is_empty());
 
     // The same record again is a no-op; so is the record read back (pseudonym kept).
-    let again = c.upsert_enterprises(pb::UpsertEnterprisesRequest { records: vec![e.clone()] }).await.unwrap().into_inner();
-    assert_eq!((again.accepted, again.duplicates, again.seqs.clone()), (0, 1, r.seqs.clone()));
+    let again = c
+        .upsert_enterprises(pb::UpsertEnterprisesRequest {
+            records: vec![e.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (again.accepted, again.duplicates, again.seqs.clone()),
+        (0, 1, r.seqs.clone())
+    );
     let mut back = got.clone();
     back.seq = 0;
     back.warnings.clear();
-    let same = c.upsert_enterprises(pb::UpsertEnterprisesRequest { records: vec![back.clone()] }).await.unwrap().into_inner();
+    let same = c
+        .upsert_enterprises(pb::UpsertEnterprisesRequest {
+            records: vec![back.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(same.duplicates, 1);
 
     // A change is a new version with a new seq.
     back.status = pb::EnterpriseStatus::Revoked as i32;
-    let upd = c.upsert_enterprises(pb::UpsertEnterprisesRequest { records: vec![back] }).await.unwrap().into_inner();
+    let upd = c
+        .upsert_enterprises(pb::UpsertEnterprisesRequest {
+            records: vec![back],
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(upd.accepted, 1);
     assert!(upd.seqs[0] > r.seqs[0]);
-    let got2 = c.get_enterprise(pb::GetEnterpriseRequest { credit_code: e.credit_code.clone() }).await.unwrap().into_inner();
+    let got2 = c
+        .get_enterprise(pb::GetEnterpriseRequest {
+            credit_code: e.credit_code.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got2.status, pb::EnterpriseStatus::Revoked as i32);
 
-    let missing = c.get_enterprise(pb::GetEnterpriseRequest { credit_code: synthetic_code(99).to_string() }).await.unwrap_err();
+    let missing = c
+        .get_enterprise(pb::GetEnterpriseRequest {
+            credit_code: synthetic_code(99).to_string(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
     assert!(missing.message().contains(&synthetic_code(99).to_string()));
     s.stop().await;
@@ -58,35 +111,80 @@ async fn wrong_check_character_and_legacy_codes() {
     let mut c = s.client().await;
     let mut e = synthetic_enterprise(2);
     e.credit_code = "91350100M0001TGQXM".into();
-    let err = c.upsert_enterprises(pb::UpsertEnterprisesRequest { records: vec![e.clone()] }).await.unwrap_err();
+    let err = c
+        .upsert_enterprises(pb::UpsertEnterprisesRequest {
+            records: vec![e.clone()],
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     let v = violations(&err);
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0].0, "records[0].credit_code");
-    assert!(v[0].1.contains("`91350100M0001TGQXM`") && v[0].1.contains("legacy"), "{}", v[0].1);
+    assert!(
+        v[0].1.contains("`91350100M0001TGQXM`") && v[0].1.contains("legacy"),
+        "{}",
+        v[0].1
+    );
 
     e.legacy_code = true;
-    c.upsert_enterprises(pb::UpsertEnterprisesRequest { records: vec![e.clone()] }).await.unwrap();
-    let got = c.get_enterprise(pb::GetEnterpriseRequest { credit_code: e.credit_code.clone() }).await.unwrap().into_inner();
+    c.upsert_enterprises(pb::UpsertEnterprisesRequest {
+        records: vec![e.clone()],
+    })
+    .await
+    .unwrap();
+    let got = c
+        .get_enterprise(pb::GetEnterpriseRequest {
+            credit_code: e.credit_code.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(got.legacy_code);
-    assert!(got.warnings.iter().any(|w| w.contains("legacy")), "{:?}", got.warnings);
-    let listed = c.list_enterprises(pb::ListEnterprisesRequest::default()).await.unwrap().into_inner();
-    assert!(listed.enterprises.iter().all(|x| x.warnings.iter().any(|w| w.contains("legacy"))));
+    assert!(
+        got.warnings.iter().any(|w| w.contains("legacy")),
+        "{:?}",
+        got.warnings
+    );
+    let listed = c
+        .list_enterprises(pb::ListEnterprisesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed
+        .enterprises
+        .iter()
+        .all(|x| x.warnings.iter().any(|w| w.contains("legacy"))));
 
     // Events may name the registered legacy code, but not an unregistered wrong one.
     let mut ev = synthetic_event("legacy", 1, 0);
     ev.credit_code = e.credit_code.clone();
-    c.append_events(pb::AppendEventsRequest { records: vec![ev] }).await.unwrap();
+    c.append_events(pb::AppendEventsRequest { records: vec![ev] })
+        .await
+        .unwrap();
     let mut bad = synthetic_event("legacy", 2, 0);
     bad.credit_code = "91510100054946627X".into();
-    let err = c.append_events(pb::AppendEventsRequest { records: vec![bad] }).await.unwrap_err();
+    let err = c
+        .append_events(pb::AppendEventsRequest { records: vec![bad] })
+        .await
+        .unwrap_err();
     assert_eq!(violations(&err)[0].0, "records[0].credit_code");
 
     // A valid code marked legacy is simply not legacy.
     let mut ok = synthetic_enterprise(3);
     ok.legacy_code = true;
-    c.upsert_enterprises(pb::UpsertEnterprisesRequest { records: vec![ok.clone()] }).await.unwrap();
-    let got = c.get_enterprise(pb::GetEnterpriseRequest { credit_code: ok.credit_code }).await.unwrap().into_inner();
+    c.upsert_enterprises(pb::UpsertEnterprisesRequest {
+        records: vec![ok.clone()],
+    })
+    .await
+    .unwrap();
+    let got = c
+        .get_enterprise(pb::GetEnterpriseRequest {
+            credit_code: ok.credit_code,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!got.legacy_code && got.warnings.is_empty());
     s.stop().await;
 }
@@ -97,11 +195,23 @@ async fn events_idempotent_conflicting_and_atomic() {
     let mut c = s.client().await;
     seed_enterprises(&mut c, 3).await;
     let batch: Vec<_> = (0..5).map(|i| synthetic_event("ev", i, i % 3)).collect();
-    let r = c.append_events(pb::AppendEventsRequest { records: batch.clone() }).await.unwrap().into_inner();
+    let r = c
+        .append_events(pb::AppendEventsRequest {
+            records: batch.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((r.accepted, r.duplicates), (5, 0));
     assert!(r.seqs.windows(2).all(|w| w[0] < w[1]));
 
-    let again = c.append_events(pb::AppendEventsRequest { records: batch.clone() }).await.unwrap().into_inner();
+    let again = c
+        .append_events(pb::AppendEventsRequest {
+            records: batch.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((again.accepted, again.duplicates), (0, 5));
     assert_eq!(again.seqs, r.seqs);
 
@@ -110,19 +220,30 @@ async fn events_idempotent_conflicting_and_atomic() {
     changed.effective_date = "2020-01-01".into();
     let fresh = synthetic_event("ev", 100, 0);
     let err = c
-        .append_events(pb::AppendEventsRequest { records: vec![fresh.clone(), changed] })
+        .append_events(pb::AppendEventsRequest {
+            records: vec![fresh.clone(), changed],
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
     assert_eq!(violations(&err)[0].0, "records[1].event_id");
     let evs = c
-        .list_events(pb::ListEventsRequest { credit_code: synthetic_code(0).to_string(), ..Default::default() })
+        .list_events(pb::ListEventsRequest {
+            credit_code: synthetic_code(0).to_string(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
         .events;
     assert!(evs.iter().all(|e| e.event_id != "ev-100"));
-    assert_eq!(evs.iter().find(|e| e.event_id == "ev-3").unwrap().effective_date, batch[3].effective_date);
+    assert_eq!(
+        evs.iter()
+            .find(|e| e.event_id == "ev-3")
+            .unwrap()
+            .effective_date,
+        batch[3].effective_date
+    );
 
     // One bad record rejects the whole batch; every problem is named.
     let mut bad = synthetic_event("atomic", 2, 1);
@@ -140,12 +261,18 @@ async fn events_idempotent_conflicting_and_atomic() {
     bad_date.effective_date = "2023-02-30".into();
     let good = synthetic_event("atomic", 1, 1);
     let err = c
-        .append_events(pb::AppendEventsRequest { records: vec![good, bad, bad_date] })
+        .append_events(pb::AppendEventsRequest {
+            records: vec![good, bad, bad_date],
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     let v = violations(&err);
-    assert!(v.iter().any(|(f, d)| f == "records[2].effective_date" && d.contains("`2023-02-30`")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|(f, d)| f == "records[2].effective_date" && d.contains("`2023-02-30`")),
+        "{v:?}"
+    );
     let err2 = c
         .append_events(pb::AppendEventsRequest {
             records: vec![synthetic_event("atomic", 1, 1), {
@@ -162,36 +289,68 @@ async fn events_idempotent_conflicting_and_atomic() {
         .await
         .unwrap_err();
     let v2 = violations(&err2);
-    assert!(v2.iter().any(|(f, d)| f == "records[1].penalty.amount_yuan" && d.contains("`-5`")), "{v2:?}");
+    assert!(
+        v2.iter()
+            .any(|(f, d)| f == "records[1].penalty.amount_yuan" && d.contains("`-5`")),
+        "{v2:?}"
+    );
     let evs = c
-        .list_events(pb::ListEventsRequest { credit_code: synthetic_code(1).to_string(), ..Default::default() })
+        .list_events(pb::ListEventsRequest {
+            credit_code: synthetic_code(1).to_string(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
         .events;
-    assert!(evs.iter().all(|e| !e.event_id.starts_with("atomic")), "nothing of a rejected batch is readable");
+    assert!(
+        evs.iter().all(|e| !e.event_id.starts_with("atomic")),
+        "nothing of a rejected batch is readable"
+    );
 
     // Unknown enterprise, missing body, unknown repaired event.
     let mut orphan = synthetic_event("orphan", 1, 0);
     orphan.credit_code = synthetic_code(500).to_string();
     let mut nobody = synthetic_event("nobody", 1, 0);
     nobody.body = None;
-    let err = c.append_events(pb::AppendEventsRequest { records: vec![nobody] }).await.unwrap_err();
+    let err = c
+        .append_events(pb::AppendEventsRequest {
+            records: vec![nobody],
+        })
+        .await
+        .unwrap_err();
     assert_eq!(violations(&err)[0].0, "records[0].body");
-    let err = c.append_events(pb::AppendEventsRequest { records: vec![orphan] }).await.unwrap_err();
+    let err = c
+        .append_events(pb::AppendEventsRequest {
+            records: vec![orphan],
+        })
+        .await
+        .unwrap_err();
     assert!(violations(&err)[0].1.contains("no enterprise"));
     let mut repair = synthetic_event("repair", 1, 0);
     repair.body = Some(pb::credit_event::Body::CreditRepair(pb::CreditRepair {
         repairs_event_id: "does-not-exist".into(),
         class: pb::RepairClass::Minor as i32,
     }));
-    let err = c.append_events(pb::AppendEventsRequest { records: vec![repair.clone()] }).await.unwrap_err();
-    assert_eq!(violations(&err)[0].0, "records[0].credit_repair.repairs_event_id");
+    let err = c
+        .append_events(pb::AppendEventsRequest {
+            records: vec![repair.clone()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violations(&err)[0].0,
+        "records[0].credit_repair.repairs_event_id"
+    );
     repair.body = Some(pb::credit_event::Body::CreditRepair(pb::CreditRepair {
         repairs_event_id: "ev-0".into(),
         class: pb::RepairClass::Minor as i32,
     }));
-    c.append_events(pb::AppendEventsRequest { records: vec![repair] }).await.unwrap();
+    c.append_events(pb::AppendEventsRequest {
+        records: vec![repair],
+    })
+    .await
+    .unwrap();
     s.stop().await;
 }
 
@@ -217,20 +376,52 @@ async fn every_event_kind_round_trips() {
     .await
     .unwrap();
     let bodies = vec![
-        B::Penalty(pb::Penalty { decision_number: "d-1".into(), amount_yuan: 30000, severity: pb::PenaltySeverity::Serious as i32, kind: "fine".into() }),
-        B::AbnormalListEntry(pb::AbnormalListEntry { ground: pb::AbnormalGround::Unreachable as i32 }),
+        B::Penalty(pb::Penalty {
+            decision_number: "d-1".into(),
+            amount_yuan: 30000,
+            severity: pb::PenaltySeverity::Serious as i32,
+            kind: "fine".into(),
+        }),
+        B::AbnormalListEntry(pb::AbnormalListEntry {
+            ground: pb::AbnormalGround::Unreachable as i32,
+        }),
         B::AbnormalListExit(pb::AbnormalListExit {}),
-        B::SeriousListEntry(pb::SeriousListEntry { reason: "heavy fine".into() }),
+        B::SeriousListEntry(pb::SeriousListEntry {
+            reason: "heavy fine".into(),
+        }),
         B::SeriousListExit(pb::SeriousListExit {}),
-        B::SpotCheck(pb::SpotCheck { passed: false, product_category: "dairy".into() }),
+        B::SpotCheck(pb::SpotCheck {
+            passed: false,
+            product_category: "dairy".into(),
+        }),
         B::Complaint(pb::Complaint { verified: true }),
-        B::Honour(pb::Honour { kind: "quality-award".into() }),
-        B::TaxGrade(pb::TaxCreditGrade { year: 2024, grade: pb::TaxGrade::M as i32 }),
-        B::AnnualReport(pb::AnnualReport { year: 2024, filed_on: "2025-05-20".into() }),
-        B::CreditRepair(pb::CreditRepair { repairs_event_id: "k-0".into(), class: pb::RepairClass::General as i32 }),
-        B::LicenceGranted(pb::Licence { kind: "food".into() }),
-        B::LicenceRevoked(pb::Licence { kind: "food".into() }),
-        B::Inspection(pb::InspectionResult { item_id: "item-1".into(), inspector_ids: vec!["insp-1".into()], result_codes: vec!["A".into(), "4".into()], draw_id: "draw-1".into() }),
+        B::Honour(pb::Honour {
+            kind: "quality-award".into(),
+        }),
+        B::TaxGrade(pb::TaxCreditGrade {
+            year: 2024,
+            grade: pb::TaxGrade::M as i32,
+        }),
+        B::AnnualReport(pb::AnnualReport {
+            year: 2024,
+            filed_on: "2025-05-20".into(),
+        }),
+        B::CreditRepair(pb::CreditRepair {
+            repairs_event_id: "k-0".into(),
+            class: pb::RepairClass::General as i32,
+        }),
+        B::LicenceGranted(pb::Licence {
+            kind: "food".into(),
+        }),
+        B::LicenceRevoked(pb::Licence {
+            kind: "food".into(),
+        }),
+        B::Inspection(pb::InspectionResult {
+            item_id: "item-1".into(),
+            inspector_ids: vec!["insp-1".into()],
+            result_codes: vec!["A".into(), "4".into()],
+            draw_id: "draw-1".into(),
+        }),
     ];
     let records: Vec<_> = bodies
         .into_iter()
@@ -244,9 +435,16 @@ async fn every_event_kind_round_trips() {
             seq: 0,
         })
         .collect();
-    c.append_events(pb::AppendEventsRequest { records: records.clone() }).await.unwrap();
+    c.append_events(pb::AppendEventsRequest {
+        records: records.clone(),
+    })
+    .await
+    .unwrap();
     let got = c
-        .list_events(pb::ListEventsRequest { credit_code: synthetic_code(0).to_string(), ..Default::default() })
+        .list_events(pb::ListEventsRequest {
+            credit_code: synthetic_code(0).to_string(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -275,18 +473,33 @@ async fn every_event_kind_round_trips() {
         result_codes: vec!["1".into()],
         draw_id: String::new(),
     };
-    let err = c.record_inspections(pb::RecordInspectionsRequest { records: vec![insp.clone()] }).await.unwrap_err();
+    let err = c
+        .record_inspections(pb::RecordInspectionsRequest {
+            records: vec![insp.clone()],
+        })
+        .await
+        .unwrap_err();
     let v = violations(&err);
     assert_eq!(v[0].0, "records[0].inspector_ids[1]", "{v:?}");
     let mut bad_code = insp.clone();
     bad_code.result_codes = vec!["2".into()];
-    let err = c.record_inspections(pb::RecordInspectionsRequest { records: vec![bad_code] }).await.unwrap_err();
+    let err = c
+        .record_inspections(pb::RecordInspectionsRequest {
+            records: vec![bad_code],
+        })
+        .await
+        .unwrap_err();
     assert_eq!(violations(&err)[0].0, "records[0].result_codes[0]");
     let mut ok = insp;
     ok.inspector_ids = vec!["insp-1".into()];
-    c.record_inspections(pb::RecordInspectionsRequest { records: vec![ok] }).await.unwrap();
+    c.record_inspections(pb::RecordInspectionsRequest { records: vec![ok] })
+        .await
+        .unwrap();
     let got = c
-        .list_events(pb::ListEventsRequest { credit_code: synthetic_code(0).to_string(), ..Default::default() })
+        .list_events(pb::ListEventsRequest {
+            credit_code: synthetic_code(0).to_string(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -309,9 +522,14 @@ async fn pagination_and_filters() {
             e
         })
         .collect();
-    c.upsert_enterprises(pb::UpsertEnterprisesRequest { records }).await.unwrap();
+    c.upsert_enterprises(pb::UpsertEnterprisesRequest { records })
+        .await
+        .unwrap();
     let mut all = Vec::new();
-    let mut req = pb::ListEnterprisesRequest { page_size: 100, ..Default::default() };
+    let mut req = pb::ListEnterprisesRequest {
+        page_size: 100,
+        ..Default::default()
+    };
     let mut pages = 0;
     loop {
         let r = c.list_enterprises(req.clone()).await.unwrap().into_inner();
@@ -330,10 +548,17 @@ async fn pagination_and_filters() {
     assert_eq!(sorted, all, "credit-code order, no repeats");
 
     let mut zone = Vec::new();
-    let mut req = pb::ListEnterprisesRequest { page_size: 7, jurisdiction: "chengdu-hitech".into(), ..Default::default() };
+    let mut req = pb::ListEnterprisesRequest {
+        page_size: 7,
+        jurisdiction: "chengdu-hitech".into(),
+        ..Default::default()
+    };
     loop {
         let r = c.list_enterprises(req.clone()).await.unwrap().into_inner();
-        assert!(r.enterprises.iter().all(|e| e.jurisdiction == "chengdu-hitech"));
+        assert!(r
+            .enterprises
+            .iter()
+            .all(|e| e.jurisdiction == "chengdu-hitech"));
         zone.extend(r.enterprises);
         if r.next_page_token.is_empty() {
             break;
@@ -342,39 +567,77 @@ async fn pagination_and_filters() {
     }
     assert_eq!(zone.len(), 50);
     let c_section = c
-        .list_enterprises(pb::ListEnterprisesRequest { page_size: 1000, industry_section: "C".into(), ..Default::default() })
+        .list_enterprises(pb::ListEnterprisesRequest {
+            page_size: 1000,
+            industry_section: "C".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(c_section.enterprises.len(), 50);
     let active = c
-        .list_enterprises(pb::ListEnterprisesRequest { page_size: 1000, status: pb::EnterpriseStatus::Revoked as i32, ..Default::default() })
+        .list_enterprises(pb::ListEnterprisesRequest {
+            page_size: 1000,
+            status: pb::EnterpriseStatus::Revoked as i32,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(active.enterprises.is_empty());
 
     // A token is bound to its filters; nonsense tokens and sizes are named.
-    let first = c.list_enterprises(pb::ListEnterprisesRequest { page_size: 10, ..Default::default() }).await.unwrap().into_inner();
+    let first = c
+        .list_enterprises(pb::ListEnterprisesRequest {
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let err = c
-        .list_enterprises(pb::ListEnterprisesRequest { page_size: 10, page_token: first.next_page_token, jurisdiction: "510104".into(), ..Default::default() })
+        .list_enterprises(pb::ListEnterprisesRequest {
+            page_size: 10,
+            page_token: first.next_page_token,
+            jurisdiction: "510104".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(violations(&err)[0].0, "page_token");
-    let err = c.list_enterprises(pb::ListEnterprisesRequest { page_token: "garbage!".into(), ..Default::default() }).await.unwrap_err();
+    let err = c
+        .list_enterprises(pb::ListEnterprisesRequest {
+            page_token: "garbage!".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(violations(&err)[0].0, "page_token");
-    let err = c.list_enterprises(pb::ListEnterprisesRequest { page_size: 5000, ..Default::default() }).await.unwrap_err();
+    let err = c
+        .list_enterprises(pb::ListEnterprisesRequest {
+            page_size: 5000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert!(violations(&err)[0].1.contains("`5000`"));
 
     // Events paginate too.
     let evs: Vec<_> = (0..25).map(|i| synthetic_event("p", i, 0)).collect();
-    c.append_events(pb::AppendEventsRequest { records: evs }).await.unwrap();
+    c.append_events(pb::AppendEventsRequest { records: evs })
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     let mut token = String::new();
     loop {
         let r = c
-            .list_events(pb::ListEventsRequest { credit_code: synthetic_code(0).to_string(), page_size: 10, page_token: token })
+            .list_events(pb::ListEventsRequest {
+                credit_code: synthetic_code(0).to_string(),
+                page_size: 10,
+                page_token: token,
+            })
             .await
             .unwrap()
             .into_inner();
@@ -396,14 +659,20 @@ async fn bulk_stream_acknowledges_each_chunk_in_order() {
     seed_enterprises(&mut c, 10).await;
     let mut chunks = Vec::new();
     for k in 0..12u64 {
-        let mut recs: Vec<_> = (0..100).map(|i| synthetic_event("bulk", k * 100 + i, i % 10)).collect();
+        let mut recs: Vec<_> = (0..100)
+            .map(|i| synthetic_event("bulk", k * 100 + i, i % 10))
+            .collect();
         if k == 5 {
             recs[42].effective_date = "not-a-date".into();
         }
         chunks.push(pb::AppendEventsRequest { records: recs });
     }
     let acks: Vec<pb::ChunkAck> = {
-        let mut stream = c.bulk_append_events(futures::stream::iter(chunks)).await.unwrap().into_inner();
+        let mut stream = c
+            .bulk_append_events(futures::stream::iter(chunks))
+            .await
+            .unwrap()
+            .into_inner();
         let mut v = Vec::new();
         while let Some(a) = stream.message().await.unwrap() {
             v.push(a);
@@ -427,11 +696,18 @@ async fn bulk_stream_acknowledges_each_chunk_in_order() {
         let mut token = String::new();
         loop {
             let r = c
-                .list_events(pb::ListEventsRequest { credit_code: synthetic_code(n).to_string(), page_size: 1000, page_token: token })
+                .list_events(pb::ListEventsRequest {
+                    credit_code: synthetic_code(n).to_string(),
+                    page_size: 1000,
+                    page_token: token,
+                })
                 .await
                 .unwrap()
                 .into_inner();
-            assert!(r.events.iter().all(|e| !(500..600).contains(&e.event_id[5..].parse::<u64>().unwrap())));
+            assert!(r
+                .events
+                .iter()
+                .all(|e| !(500..600).contains(&e.event_id[5..].parse::<u64>().unwrap())));
             total += r.events.len();
             if r.next_page_token.is_empty() {
                 break;
@@ -451,7 +727,11 @@ async fn inspectors_upsert_list_and_validate() {
         inspector_id: format!("insp-{i:03}"),
         name: format!("检查员{i}"),
         department: dept.into(),
-        jurisdictions: vec![if i % 2 == 0 { "510104".into() } else { "510105".into() }],
+        jurisdictions: vec![if i.is_multiple_of(2) {
+            "510104".into()
+        } else {
+            "510105".into()
+        }],
         qualifications: vec!["general".into()],
         certificate_number: format!("CD-{i}"),
         certificate_expiry: "2027-06-30".into(),
@@ -460,19 +740,47 @@ async fn inspectors_upsert_list_and_validate() {
         active,
         seq: 0,
     };
-    let recs: Vec<_> = (0..30).map(|i| mk(i, if i < 20 { "samr-chengdu" } else { "health-chengdu" }, i % 10 != 0)).collect();
-    c.upsert_inspectors(pb::UpsertInspectorsRequest { records: recs }).await.unwrap();
+    let recs: Vec<_> = (0..30)
+        .map(|i| {
+            mk(
+                i,
+                if i < 20 {
+                    "samr-chengdu"
+                } else {
+                    "health-chengdu"
+                },
+                i % 10 != 0,
+            )
+        })
+        .collect();
+    c.upsert_inspectors(pb::UpsertInspectorsRequest { records: recs })
+        .await
+        .unwrap();
     let r = c
-        .list_inspectors(pb::ListInspectorsRequest { department: "samr-chengdu".into(), jurisdiction: "510104".into(), active_only: true, page_size: 100, ..Default::default() })
+        .list_inspectors(pb::ListInspectorsRequest {
+            department: "samr-chengdu".into(),
+            jurisdiction: "510104".into(),
+            active_only: true,
+            page_size: 100,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(r.inspectors.len(), 8); // even ids below 20, minus 0 and 10
-    assert!(r.inspectors.iter().all(|i| i.conflict_legal_representatives[0].starts_with("lr:")));
+    assert!(r
+        .inspectors
+        .iter()
+        .all(|i| i.conflict_legal_representatives[0].starts_with("lr:")));
     let mut bad = mk(99, "samr-chengdu", true);
     bad.jurisdictions = vec!["chengdu".into()];
     bad.certificate_expiry = "2027-13-01".into();
-    let err = c.upsert_inspectors(pb::UpsertInspectorsRequest { records: vec![mk(98, "x", true), bad] }).await.unwrap_err();
+    let err = c
+        .upsert_inspectors(pb::UpsertInspectorsRequest {
+            records: vec![mk(98, "x", true), bad],
+        })
+        .await
+        .unwrap_err();
     let fields: Vec<_> = violations(&err).into_iter().map(|v| v.0).collect();
     assert_eq!(fields, ["records[1].certificate_expiry"]);
     s.stop().await;
@@ -481,22 +789,41 @@ async fn inspectors_upsert_list_and_validate() {
 #[tokio::test]
 async fn health_reflection_and_message_limit() {
     use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
-    let s = TestServer::start_with(creditrisk::server::Limits { max_message_bytes: 64 * 1024, ..Default::default() }).await;
+    let s = TestServer::start_with(creditrisk::server::Limits {
+        max_message_bytes: 64 * 1024,
+        ..Default::default()
+    })
+    .await;
     let ch = s.channel().await;
     let mut h = HealthClient::new(ch.clone());
     let r = h
-        .check(HealthCheckRequest { service: "creditrisk.v1.RecordService".into() })
+        .check(HealthCheckRequest {
+            service: "creditrisk.v1.RecordService".into(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(r.status, 1, "SERVING");
 
-    use tonic_reflection::pb::v1::{server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse, ServerReflectionRequest};
+    use tonic_reflection::pb::v1::{
+        server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        ServerReflectionRequest,
+    };
     let mut refl = ServerReflectionClient::new(ch.clone());
-    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut resp = refl.server_reflection_info(futures::stream::iter(vec![req])).await.unwrap().into_inner();
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut resp = refl
+        .server_reflection_info(futures::stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
     let msg = resp.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else { panic!("{msg:?}") };
+    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else {
+        panic!("{msg:?}")
+    };
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"creditrisk.v1.RecordService"), "{names:?}");
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
@@ -504,7 +831,10 @@ async fn health_reflection_and_message_limit() {
     let mut c = s.client().await;
     let mut e = synthetic_enterprise(1);
     e.address = "x".repeat(100 * 1024);
-    let err = c.upsert_enterprises(pb::UpsertEnterprisesRequest { records: vec![e] }).await.unwrap_err();
+    let err = c
+        .upsert_enterprises(pb::UpsertEnterprisesRequest { records: vec![e] })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
     s.stop().await;
 }
@@ -515,15 +845,34 @@ async fn data_survive_a_clean_restart() {
     let mut c = s.client().await;
     seed_enterprises(&mut c, 5).await;
     let evs: Vec<_> = (0..50).map(|i| synthetic_event("r", i, i % 5)).collect();
-    let first = c.append_events(pb::AppendEventsRequest { records: evs.clone() }).await.unwrap().into_inner();
+    let first = c
+        .append_events(pb::AppendEventsRequest {
+            records: evs.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     drop(c);
     let dir = s.stop().await;
     let s = TestServer::start_in(dir, Default::default()).await;
     let mut c = s.client().await;
-    let again = c.append_events(pb::AppendEventsRequest { records: evs }).await.unwrap().into_inner();
+    let again = c
+        .append_events(pb::AppendEventsRequest { records: evs })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(again.duplicates, 50);
     assert_eq!(again.seqs, first.seqs);
-    let more = c.append_events(pb::AppendEventsRequest { records: vec![synthetic_event("r", 99, 0)] }).await.unwrap().into_inner();
-    assert!(more.seqs[0] > *first.seqs.iter().max().unwrap(), "seq numbers continue after a restart");
+    let more = c
+        .append_events(pb::AppendEventsRequest {
+            records: vec![synthetic_event("r", 99, 0)],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        more.seqs[0] > *first.seqs.iter().max().unwrap(),
+        "seq numbers continue after a restart"
+    );
     s.stop().await;
 }

@@ -122,7 +122,7 @@ pub fn synthetic_enterprise(n: u64) -> pb::Enterprise {
 /// A synthetic event `i` of enterprise `n`.
 pub fn synthetic_event(prefix: &str, i: u64, n: u64) -> pb::CreditEvent {
     use pb::credit_event::Body;
-    let body = if i % 3 == 0 {
+    let body = if i.is_multiple_of(3) {
         Body::Penalty(pb::Penalty {
             decision_number: format!("成锦市监罚〔2024〕{i}号"),
             amount_yuan: (i % 50) as i64 * 1000,
@@ -131,7 +131,7 @@ pub fn synthetic_event(prefix: &str, i: u64, n: u64) -> pb::CreditEvent {
         })
     } else {
         Body::Complaint(pb::Complaint {
-            verified: i % 2 == 0,
+            verified: i.is_multiple_of(2),
         })
     };
     pb::CreditEvent {

@@ -17,7 +17,10 @@ pub enum Key<'a> {
     EnterpriseHistory(CreditCode, u64),
     /// Index: enterprises by jurisdiction (value empty).
     Jurisdiction(&'a str, CreditCode),
-    /// An event, clustered by enterprise and ordered by seq.
+    /// Index: enterprises by legal-representative pseudonym (value empty), for relation features.
+    LegalRep(&'a str, CreditCode),
+    /// An event, clustered by enterprise and ordered by seq: features read one enterprise's
+    /// events with one prefix scan.
     Event(CreditCode, u64),
     /// Index: event id to its enterprise and seq (value: 18-byte code + u64 seq).
     EventId(&'a str),
@@ -25,19 +28,17 @@ pub enum Key<'a> {
     Inspector(&'a str),
     /// A superseded version of an inspector.
     InspectorHistory(&'a str, u64),
-    /// Global ingest order: what each seq wrote (value: a [`SeqTarget`] encoding).
-    Seq(u64),
 }
 
 const META: u8 = 0x01;
 const ENTERPRISE: u8 = 0x10;
 const ENTERPRISE_HISTORY: u8 = 0x11;
 const JURISDICTION: u8 = 0x12;
+const LEGAL_REP: u8 = 0x13;
 const EVENT: u8 = 0x20;
 const EVENT_ID: u8 = 0x21;
 const INSPECTOR: u8 = 0x30;
 const INSPECTOR_HISTORY: u8 = 0x31;
-const SEQ: u8 = 0x40;
 
 impl Key<'_> {
     /// The order-preserving encoding.
@@ -58,6 +59,10 @@ impl Key<'_> {
                 str0(&mut k, JURISDICTION, j);
                 k.extend_from_slice(c.as_bytes());
             }
+            Key::LegalRep(r, c) => {
+                str0(&mut k, LEGAL_REP, r);
+                k.extend_from_slice(c.as_bytes());
+            }
             Key::Event(c, seq) => {
                 k.push(EVENT);
                 k.extend_from_slice(c.as_bytes());
@@ -67,10 +72,6 @@ impl Key<'_> {
             Key::Inspector(id) => str0(&mut k, INSPECTOR, id),
             Key::InspectorHistory(id, seq) => {
                 str0(&mut k, INSPECTOR_HISTORY, id);
-                k.extend_from_slice(&seq.to_be_bytes());
-            }
-            Key::Seq(seq) => {
-                k.push(SEQ);
                 k.extend_from_slice(&seq.to_be_bytes());
             }
         }
@@ -98,6 +99,12 @@ pub mod prefix {
         str0(&mut k, JURISDICTION, j);
         k
     }
+    /// All enterprises of one legal representative.
+    pub fn legal_rep(r: &str) -> Vec<u8> {
+        let mut k = Vec::new();
+        str0(&mut k, LEGAL_REP, r);
+        k
+    }
     /// All events of one enterprise.
     pub fn events_of(c: &CreditCode) -> Vec<u8> {
         let mut k = vec![EVENT];
@@ -114,10 +121,6 @@ pub mod prefix {
     pub fn inspectors() -> Vec<u8> {
         vec![INSPECTOR]
     }
-    /// The global ingest log.
-    pub fn seqs() -> Vec<u8> {
-        vec![SEQ]
-    }
 }
 
 /// Reads the trailing big-endian u64 of a key (the seq of history and event keys).
@@ -130,20 +133,11 @@ pub fn trailing_seq(key: &[u8]) -> Option<u64> {
 pub fn code_in(key: &[u8]) -> Option<CreditCode> {
     match key.first()? {
         &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT => CreditCode::from_bytes(key.get(1..19)?),
-        &JURISDICTION => CreditCode::from_bytes(key.get(key.len().checked_sub(18)?..)?),
+        &JURISDICTION | &LEGAL_REP => {
+            CreditCode::from_bytes(key.get(key.len().checked_sub(18)?..)?)
+        }
         _ => None,
     }
-}
-
-/// What a seq wrote, for the global ingest log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SeqTarget {
-    /// A version of this enterprise.
-    Enterprise(CreditCode),
-    /// An event of this enterprise.
-    Event(CreditCode),
-    /// A version of an inspector (id stored separately in the value).
-    Inspector,
 }
 
 #[cfg(test)]

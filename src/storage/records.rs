@@ -160,6 +160,16 @@ impl Records {
         Ok(Page { items, next: None })
     }
 
+    /// Enterprises whose current legal representative is `rep` (a pseudonym), in code order.
+    pub fn enterprises_of_rep(&self, rep: &str) -> Result<Vec<CreditCode>> {
+        let mut out = Vec::new();
+        for kv in self.engine.scan(&prefix::legal_rep(rep), None) {
+            let (k, _) = kv?;
+            out.push(code_in(&k).ok_or_else(|| Error::Corrupt("legal-rep index key".into()))?);
+        }
+        Ok(out)
+    }
+
     /// Events of an enterprise with seq greater than `after_seq`, in ingest order, at most
     /// `limit`.
     pub fn events_of(

@@ -14,7 +14,7 @@ use super::engine::{Engine, Op};
 use super::keys::Key;
 use super::records::Records;
 use crate::error::{Error, Result};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,11 +45,14 @@ enum Msg {
 /// A job's view of the store: its own writes, then the group's pending writes, then the engine.
 pub struct Tx<'a> {
     engine: &'a dyn Engine,
-    group: &'a HashMap<Vec<u8>, Option<Vec<u8>>>,
-    local: HashMap<Vec<u8>, Option<Vec<u8>>>,
-    ops: Vec<Op>,
+    group: &'a Overlay,
+    local: Overlay,
     next_seq: u64,
 }
+
+/// Pending writes by key (`None`: delete). A map, so the last write of a key wins, and ordered,
+/// so the commit applies keys in order (neighbouring inserts land in the same sled leaf).
+type Overlay = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 impl Tx<'_> {
     /// The value of `key` as this job sees it.
@@ -63,16 +66,21 @@ impl Tx<'_> {
 
     /// Sets `key`.
     pub fn put(&mut self, key: &Key<'_>, value: Vec<u8>) {
-        let k = key.encode();
-        self.local.insert(k.clone(), Some(value.clone()));
-        self.ops.push(Op::Put(k, value));
+        self.local.insert(key.encode(), Some(value));
     }
 
     /// Removes `key`.
     pub fn delete(&mut self, key: &Key<'_>) {
+        self.local.insert(key.encode(), None);
+    }
+
+    /// True when `key` has a value, without copying it.
+    pub fn contains(&self, key: &Key<'_>) -> Result<bool> {
         let k = key.encode();
-        self.local.insert(k.clone(), None);
-        self.ops.push(Op::Delete(k));
+        if let Some(v) = self.local.get(&k).or_else(|| self.group.get(&k)) {
+            return Ok(v.is_some());
+        }
+        Ok(self.engine.get(&k)?.is_some())
     }
 
     /// Takes the next ingest sequence number. Numbers of a failed job are not reused within the
@@ -197,8 +205,7 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) 
                 Err(_) => break,
             }
         }
-        let mut group: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
-        let mut ops: Vec<Op> = Vec::new();
+        let mut group = Overlay::new();
         let mut answers = Vec::with_capacity(msgs.len());
         let start_seq = next_seq;
         for m in msgs {
@@ -212,38 +219,38 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) 
             let mut tx = Tx {
                 engine: engine.as_ref(),
                 group: &group,
-                local: HashMap::new(),
-                ops: Vec::new(),
+                local: Overlay::new(),
                 next_seq,
             };
             let result = job(&mut tx);
             match result {
                 Ok(outcome) => {
                     let Tx {
-                        local,
-                        ops: job_ops,
-                        next_seq: n,
-                        ..
+                        local, next_seq: n, ..
                     } = tx;
-                    if n != next_seq {
-                        next_seq = n;
-                    }
+                    next_seq = n;
                     group.extend(local);
-                    ops.extend(job_ops);
                     answers.push((reply, Ok(outcome)));
                 }
                 Err(e) => answers.push((reply, Err(e))),
             }
         }
         if next_seq != start_seq {
-            ops.push(Op::Put(
+            group.insert(
                 Key::Meta("next_seq").encode(),
-                next_seq.to_be_bytes().to_vec(),
-            ));
+                Some(next_seq.to_be_bytes().to_vec()),
+            );
         }
-        let committed = if ops.is_empty() {
+        let committed = if group.is_empty() {
             Ok(())
         } else {
+            let ops = group
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Some(v) => Op::Put(k, v),
+                    None => Op::Delete(k),
+                })
+                .collect();
             engine.apply(ops).and_then(|()| engine.flush())
         };
         if let Err(e) = &committed {

@@ -34,18 +34,33 @@ impl TestServer {
             })
             .await
             .unwrap();
-            tokio::task::spawn_blocking(move || stopper.close()).await.unwrap();
+            tokio::task::spawn_blocking(move || stopper.close())
+                .await
+                .unwrap();
         });
-        TestServer { url, dir, shutdown: Some(tx), task: Some(task) }
+        TestServer {
+            url,
+            dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
     }
 
     pub async fn client(&self) -> RecordServiceClient<Channel> {
-        let ch = Channel::from_shared(self.url.clone()).unwrap().connect().await.unwrap();
+        let ch = Channel::from_shared(self.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
         RecordServiceClient::new(ch)
     }
 
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(self.url.clone()).unwrap().connect().await.unwrap()
+        Channel::from_shared(self.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
     }
 
     /// Stops the server and waits until the store is flushed and closed.
