@@ -17,6 +17,9 @@
 //! - [`server`]: gRPC (tonic): conversions between proto and domain types, the one mapping from
 //!   [`Error`] to `tonic::Status`, the handlers, health and reflection.
 //! - [`cli`]: what the `creditrisk` command runs: `serve`, client commands, `import`, benchmarks.
+//! - [`rules`]: the pure rule engine: the CEL-subset language, the feature schema and its
+//!   computation from records, rule-set loading and checking, classification and explanation,
+//!   case files. No I/O but reading rule files, no clock.
 //! - [`demo`]: the deterministic synthetic population.
 //! - [`config`]: the typed configuration.
 //!
@@ -43,6 +46,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod ingest;
+pub mod rules;
 pub mod server;
 pub mod storage;
 

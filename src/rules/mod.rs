@@ -1,0 +1,25 @@
+//! Rules: the pure core that turns an enterprise's records into a credit-risk tier.
+//!
+//! - [`lang`]: the CEL subset rule conditions and scores are written in;
+//! - `features`: the documented feature schema and its computation from records;
+//! - `ruleset`: rule-set files, loading, static checks, the canonical hash, compilation;
+//! - `engine`: classification and explanation;
+//! - `cases`: case files that pin a rule set's behaviour.
+
+mod cases;
+mod engine;
+mod features;
+pub mod lang;
+mod ruleset;
+
+pub use cases::{run_case_file, run_case_text, run_cases, CaseResult};
+pub use engine::{
+    classify, classify_tier, explain, Decision, Effect, Explanation, FiredRule, NextStep,
+};
+pub use features::{
+    compute, Feat, FeatureDef, FeatureInput, FeatureValue, FeatureVector, Relations,
+    RepContribution, SectorDef, Window, SCHEMA, SECTORS,
+};
+pub use ruleset::{
+    Bands, CompiledRuleSet, Manifest, Rule, RuleEffect, RuleError, RuleSet, Scope, Severity, Tier,
+};
