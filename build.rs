@@ -5,7 +5,10 @@ use prost::Message;
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/creditrisk/v1/records.proto"];
+    let protos = [
+        "proto/creditrisk/v1/records.proto",
+        "proto/creditrisk/v1/rules.proto",
+    ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");
     }

@@ -6,6 +6,7 @@
 //! commits durably before the call returns. Reads go straight to the store on tokio's blocking
 //! pool, because sled calls may block on disk.
 
+use crate::classify::Classifier;
 use crate::domain::{
     CreditCode, CreditEvent, Enterprise, EnterpriseVersion, Inspection, Inspector,
     InspectorVersion, Pseudonymizer, StoredEvent, Violations,
@@ -25,6 +26,8 @@ pub struct App {
     records: Records,
     writer: Writer,
     pseudo: Arc<Pseudonymizer>,
+    classifier: Classifier,
+    auto: Option<tokio::sync::mpsc::UnboundedSender<Vec<CreditCode>>>,
 }
 
 /// Owns what must be closed in order when the service stops.
@@ -52,14 +55,63 @@ impl App {
     pub fn with_engine(engine: Arc<dyn Engine>, pseudo: Pseudonymizer) -> Result<(App, Stopper)> {
         let records = Records::new(engine);
         let (writer, thread) = Writer::start(records.clone())?;
+        let classifier = Classifier::new(records.clone(), writer.clone());
         Ok((
-            App {
-                records,
-                writer,
-                pseudo: Arc::new(pseudo),
-            },
+            App { records, writer, pseudo: Arc::new(pseudo), classifier, auto: None },
             Stopper { writer: thread },
         ))
+    }
+
+    /// The classification service.
+    pub fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
+
+    /// Who is calling, for the records that note it. Until access control exists every caller
+    /// is `anonymous`.
+    pub fn actor(&self) -> String {
+        "anonymous".to_string()
+    }
+
+    /// Re-classifies enterprises as of today whenever new events for them are committed, in a
+    /// background task (must be called inside the tokio runtime). Failures are logged; the
+    /// next event or batch run classifies again.
+    pub fn enable_auto_reclassify(&mut self) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<CreditCode>>();
+        let classifier = self.classifier.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut codes: std::collections::BTreeSet<CreditCode> = first.into_iter().collect();
+                while let Ok(more) = rx.try_recv() {
+                    codes.extend(more);
+                }
+                let c = classifier.clone();
+                let today = crate::clock::today();
+                let r = tokio::task::spawn_blocking(move || {
+                    let rules = c.rule_sets().applicable_blocking(today)?;
+                    for code in codes {
+                        c.classify_one_blocking(code, today, Some(rules.clone()), true)?;
+                    }
+                    Ok::<_, Error>(())
+                })
+                .await;
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "automatic re-classification failed"),
+                    Err(e) => tracing::warn!(error = %e, "automatic re-classification task failed"),
+                }
+            }
+        });
+        self.auto = Some(tx);
+    }
+
+    fn touched(&self, events: &[CreditEvent]) {
+        if let Some(tx) = &self.auto {
+            let mut codes: Vec<CreditCode> = events.iter().map(|e| e.credit_code).collect();
+            codes.sort();
+            codes.dedup();
+            let _ = tx.send(codes);
+        }
     }
 
     /// Read access to the store.
@@ -88,13 +140,30 @@ impl App {
 
     /// Appends credit events; atomic.
     pub async fn append_events(&self, batch: Vec<CreditEvent>) -> Result<WriteOutcome> {
-        self.writer.submit(events_job(batch)?).await
+        let codes = self.auto.as_ref().map(|_| batch.clone());
+        let out = self.writer.submit(events_job(batch)?).await?;
+        if let Some(b) = codes {
+            self.touched(&b);
+        }
+        Ok(out)
     }
 
-    /// Checks the events and queues them behind everything queued before; the returned
-    /// [`Pending`] resolves when they are durable. For pipelined bulk ingest.
-    pub async fn enqueue_events(&self, batch: Vec<CreditEvent>) -> Result<Pending> {
-        self.writer.enqueue(events_job(batch)?).await
+    /// Checks the events and queues them behind everything queued before; the returned future
+    /// resolves when they are durable. For pipelined bulk ingest.
+    pub async fn enqueue_events(
+        &self,
+        batch: Vec<CreditEvent>,
+    ) -> Result<impl std::future::Future<Output = Result<WriteOutcome>> + Send + 'static> {
+        let codes = self.auto.as_ref().map(|_| batch.clone());
+        let pending: Pending = self.writer.enqueue(events_job(batch)?).await?;
+        let app = self.clone();
+        Ok(async move {
+            let out = pending.await?;
+            if let Some(b) = codes {
+                app.touched(&b);
+            }
+            Ok(out)
+        })
     }
 
     /// Records inspections as credit events; atomic.

@@ -21,6 +21,11 @@ pub struct Config {
     pub max_call_seconds: u64,
     /// Calls served concurrently per connection. Default 256.
     pub concurrency_per_connection: usize,
+    /// Rule-set folder activated on first start (when no rule set was ever activated).
+    /// Default `rules/default`.
+    pub rules_dir: PathBuf,
+    /// Re-classify an enterprise whenever new events for it are committed. Default true.
+    pub auto_reclassify: bool,
     /// Load a synthetic population into an empty store on start. Default false.
     pub demo: bool,
     /// Size of the demo population. Default 10,000.
@@ -38,6 +43,8 @@ impl Default for Config {
             max_message_mb: 16,
             max_call_seconds: 600,
             concurrency_per_connection: 256,
+            rules_dir: PathBuf::from("rules/default"),
+            auto_reclassify: true,
             demo: false,
             demo_entities: 10_000,
             demo_seed: 20231,
@@ -85,6 +92,8 @@ impl Config {
             concurrency_per_connection,
             "CREDITRISK_CONCURRENCY_PER_CONNECTION"
         );
+        env!(rules_dir, "CREDITRISK_RULES_DIR");
+        env!(auto_reclassify, "CREDITRISK_AUTO_RECLASSIFY");
         env!(demo, "CREDITRISK_DEMO");
         env!(demo_entities, "CREDITRISK_DEMO_ENTITIES");
         env!(demo_seed, "CREDITRISK_DEMO_SEED");

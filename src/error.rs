@@ -19,6 +19,10 @@ pub enum Error {
     /// nothing was changed.
     #[error("conflict: {}", join(.0))]
     Conflict(Vec<FieldViolation>),
+    /// The request is valid but the service's state does not allow it (e.g. no rule set is in
+    /// force on the requested date).
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
     /// The service is shutting down or overloaded; try again later.
     #[error("unavailable: {0}")]
     Unavailable(String),

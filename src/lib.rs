@@ -40,6 +40,8 @@
 //!    through [`server::status::to_status`], the only place errors become gRPC statuses.
 
 pub mod app;
+pub mod classify;
+pub mod clock;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -87,9 +87,102 @@ enum Command {
     /// Inspections.
     #[command(subcommand)]
     Inspection(InspectionCmd),
+    /// Rule sets: local checks and server management.
+    #[command(subcommand)]
+    Rules(RulesCmd),
+    /// Classify one enterprise (stored unless --candidate is given).
+    Classify {
+        code: String,
+        /// As of this date (default today).
+        #[arg(long, default_value = "")]
+        as_of: String,
+        /// Classify against this rule-set folder instead, storing nothing.
+        #[arg(long)]
+        candidate: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Why an enterprise has its tier, and what would move it to the next better tier.
+    Explain {
+        code: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Every stored classification of an enterprise, newest first.
+    History {
+        code: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Re-classify a jurisdiction (or everything), streaming progress; resumable by --run-id.
+    Reclassify {
+        #[arg(long, default_value = "")]
+        jurisdiction: String,
+        #[arg(long, default_value = "")]
+        as_of: String,
+        /// Resume this interrupted run.
+        #[arg(long, default_value_t = 0)]
+        run_id: u64,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Run a candidate rule-set folder over a scope without storing anything.
+    Simulate {
+        dir: PathBuf,
+        #[arg(long, default_value = "")]
+        jurisdiction: String,
+        #[arg(long, default_value = "")]
+        as_of: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Follow tier changes (resumable from a cursor).
+    Watch {
+        #[arg(long, default_value_t = 0)]
+        cursor: u64,
+        #[arg(long, default_value = "")]
+        jurisdiction: String,
+        /// any, worse or better.
+        #[arg(long, default_value = "any")]
+        direction: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Load and check a rule-set folder without a server.
+    Check { dir: PathBuf },
+    /// Run the case files against a rule set without a server.
+    Test {
+        #[arg(long, default_value = "rules/default")]
+        rules: PathBuf,
+        #[arg(long, default_value = "rules/tests")]
+        cases: PathBuf,
+    },
+    /// Upload a rule-set folder (and optionally activate it).
+    Upload {
+        dir: PathBuf,
+        #[arg(long)]
+        activate: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Activate a stored rule set by hash.
+    Activate {
+        hash: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// List stored rule sets.
+    List {
+        #[command(flatten)]
+        server: ServerArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,6 +276,13 @@ enum BenchCmd {
         enterprises: u64,
         #[arg(long, default_value_t = 1000)]
         chunk: usize,
+    },
+    /// Load a demo population in-process, then time a full re-classification and a simulation.
+    Classify {
+        #[arg(long, default_value_t = 100_000)]
+        entities: usize,
+        #[arg(long, default_value_t = 20231)]
+        seed: u64,
     },
 }
 
@@ -302,10 +402,39 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Inspection(InspectionCmd::Record { file, server }) => {
             cli::client::record_inspections(&server.server, &file).await
         }
+        Command::Rules(c) => match c {
+            RulesCmd::Check { dir } => exit_unless(cli::rules::check(&dir)),
+            RulesCmd::Test { rules, cases } => exit_unless(cli::rules::test(&rules, &cases)),
+            RulesCmd::Upload { dir, activate, server } => cli::rules::upload(&server.server, &dir, activate).await,
+            RulesCmd::Activate { hash, server } => cli::rules::activate(&server.server, &hash).await,
+            RulesCmd::List { server } => cli::rules::list(&server.server).await,
+        },
+        Command::Classify { code, as_of, candidate, server } => {
+            cli::rules::classify(&server.server, &code, &as_of, candidate.as_deref()).await
+        }
+        Command::Explain { code, server } => cli::rules::explain(&server.server, &code).await,
+        Command::History { code, server } => cli::rules::history(&server.server, &code).await,
+        Command::Reclassify { jurisdiction, as_of, run_id, server } => {
+            cli::rules::reclassify(&server.server, &jurisdiction, &as_of, run_id).await
+        }
+        Command::Simulate { dir, jurisdiction, as_of, server } => {
+            cli::rules::simulate(&server.server, &dir, &jurisdiction, &as_of).await
+        }
+        Command::Watch { cursor, jurisdiction, direction, server } => {
+            cli::rules::watch(&server.server, cursor, &jurisdiction, &direction).await
+        }
+        Command::Bench(BenchCmd::Classify { entities, seed }) => cli::bench::classify(entities, seed).await,
         Command::Bench(BenchCmd::Ingest {
             events,
             enterprises,
             chunk,
         }) => cli::bench::ingest(events, enterprises, chunk).await,
     }
+}
+
+fn exit_unless(ok: bool) -> anyhow::Result<()> {
+    if !ok {
+        std::process::exit(1);
+    }
+    Ok(())
 }

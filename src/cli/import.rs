@@ -374,9 +374,15 @@ fn reject(s: &mut Summary, lines: &[usize], n: u64, message: &str, v: &[FieldVio
     );
 }
 
-/// Loads the deterministic demo population into an empty store (one with nothing ingested).
+/// Loads the deterministic demo population into a store without enterprises, then classifies
+/// it once as of the demo's date.
 pub async fn load_demo_if_empty(app: &App, entities: usize, seed: u64) -> anyhow::Result<()> {
-    if app.records().next_seq()? > 1 {
+    let any = app
+        .records()
+        .list_enterprises(&Default::default(), None, 1)?
+        .items
+        .is_empty();
+    if !any {
         tracing::info!("store not empty: demo population not loaded again");
         return Ok(());
     }
@@ -402,6 +408,21 @@ pub async fn load_demo_if_empty(app: &App, entities: usize, seed: u64) -> anyhow
         inspectors = ni,
         ms = started.elapsed().as_millis() as u64,
         "demo population loaded"
+    );
+    // Classify the population once, as of the demo's date, so tiers exist from the start.
+    let c = app.classifier().clone();
+    let state = tokio::task::spawn_blocking(move || {
+        let run = c.start_run(None, crate::demo::demo_as_of(), crate::clock::now_ms())?;
+        c.execute_run(run, &mut |_| {})
+    })
+    .await??;
+    tracing::info!(
+        run = state.id,
+        a = state.tiers[0],
+        b = state.tiers[1],
+        c = state.tiers[2],
+        d = state.tiers[3],
+        "demo population classified"
     );
     Ok(())
 }

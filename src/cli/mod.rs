@@ -4,4 +4,5 @@
 pub mod bench;
 pub mod client;
 pub mod import;
+pub mod rules;
 pub mod serve;

@@ -8,10 +8,17 @@ use std::time::Duration;
 
 /// Runs the service with `config` until a termination signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let (app, stopper) = App::open(&config.data_dir, config.cache_mb)?;
+    let (mut app, stopper) = App::open(&config.data_dir, config.cache_mb)?;
+    app.classifier()
+        .rule_sets()
+        .ensure_default(&config.rules_dir, crate::clock::now_ms())
+        .await?;
     if config.demo {
         crate::cli::import::load_demo_if_empty(&app, config.demo_entities, config.demo_seed)
             .await?;
+    }
+    if config.auto_reclassify {
+        app.enable_auto_reclassify();
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;

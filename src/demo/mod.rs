@@ -309,7 +309,7 @@ fn hex32(r: &mut Rng) -> String {
 }
 
 /// Generates `entities` enterprises with their events and an inspector roster
-/// (`max(entities / 200, 20)` inspectors), deterministically from `seed`.
+/// (`max(entities / 200, 40)` inspectors), deterministically from `seed`.
 pub fn generate(entities: usize, seed: u64) -> DemoData {
     let mut r = Rng(seed ^ 0x5EED_C0DE_2026_1101);
     let as_of = demo_as_of();
@@ -718,7 +718,8 @@ fn sector_licence(industry: &str) -> Option<&'static str> {
 }
 
 fn inspectors(r: &mut Rng, enterprises: &[Enterprise], entities: usize) -> Vec<Inspector> {
-    let n = (entities / 200).max(20);
+    // Inspection events name inspectors `insp-00000` to `insp-00039`: the roster must hold them.
+    let n = (entities / 200).max(40);
     let juris: Vec<&str> = DIVISIONS
         .iter()
         .map(|d| d.0)

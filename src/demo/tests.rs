@@ -8,7 +8,7 @@ fn same_seed_same_data_other_seed_other_data() {
     let a = generate(2_000, 7);
     assert_eq!(a, generate(2_000, 7));
     assert_ne!(a.enterprises, generate(2_000, 8).enterprises);
-    assert_eq!(a.inspectors.len(), 20);
+    assert_eq!(a.inspectors.len(), 40);
     assert_eq!(generate(10_000, 1).inspectors.len(), 50);
 }
 
@@ -95,5 +95,21 @@ fn fast_path_agrees_with_full_classification() {
             classify_tier(rules.compiled(), &v, as_of),
             (full.tier, full.score)
         );
+    }
+}
+
+#[test]
+fn inspections_name_only_rostered_inspectors() {
+    for n in [100, 2000, 30_000] {
+        let d = generate(n, 9);
+        let roster: std::collections::BTreeSet<&str> =
+            d.inspectors.iter().map(|i| i.inspector_id.as_str()).collect();
+        for e in &d.events {
+            if let crate::domain::EventBody::Inspection { inspector_ids, .. } = &e.body {
+                for id in inspector_ids {
+                    assert!(roster.contains(id.as_str()), "{n}: `{id}` is not on the roster");
+                }
+            }
+        }
     }
 }

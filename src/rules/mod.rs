@@ -17,7 +17,7 @@ pub use engine::{
     classify, classify_tier, explain, Decision, Effect, Explanation, FiredRule, NextStep,
 };
 pub use features::{
-    compute, Feat, FeatureDef, FeatureInput, FeatureValue, FeatureVector, Relations,
+    compute, slot_of, Feat, FeatureDef, FeatureInput, FeatureValue, FeatureVector, Relations,
     RepContribution, SectorDef, Window, SCHEMA, SECTORS,
 };
 pub use ruleset::{

@@ -363,6 +363,18 @@ impl CompiledRuleSet {
         self.rules.is_empty()
     }
 
+    /// Id, title and basis of the rule at `index` (rules are in id order).
+    pub fn rule_info(&self, index: usize) -> Option<(&str, &str, &str)> {
+        self.rules
+            .get(index)
+            .map(|r| (r.id.as_str(), r.title.as_str(), r.basis.as_str()))
+    }
+
+    /// Position of the rule with this id.
+    pub fn rule_index(&self, id: &str) -> Option<usize> {
+        self.rules.binary_search_by(|r| r.id.as_str().cmp(id)).ok()
+    }
+
     /// Ids of the rules, in evaluation order.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| r.id.as_str())

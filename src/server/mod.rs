@@ -7,11 +7,14 @@
 pub mod convert;
 pub mod pb;
 pub mod records;
+pub mod rules;
 pub mod status;
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use pb::classification_service_server::ClassificationServiceServer;
 use pb::record_service_server::RecordServiceServer;
+use pb::rule_service_server::RuleServiceServer;
 use std::future::Future;
 use std::time::Duration;
 use tonic::transport::Server;
@@ -52,14 +55,25 @@ pub async fn serve(
     health
         .set_serving::<RecordServiceServer<records::RecordApi>>()
         .await;
+    health.set_serving::<RuleServiceServer<rules::RuleApi>>().await;
+    health
+        .set_serving::<ClassificationServiceServer<rules::ClassificationApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let max = limits.max_message_bytes;
+    let rule_api = RuleServiceServer::new(rules::RuleApi::new(app.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let class_api = ClassificationServiceServer::new(rules::ClassificationApi::new(app.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let records = RecordServiceServer::new(records::RecordApi::new(app))
-        .max_decoding_message_size(limits.max_message_bytes)
-        .max_encoding_message_size(limits.max_message_bytes);
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
 
     let trace = TraceLayer::new_for_grpc()
         .make_span_with(
@@ -95,6 +109,8 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(records)
+        .add_service(rule_api)
+        .add_service(class_api)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| Error::Unavailable(format!("server: {e}")))

@@ -18,6 +18,7 @@ pub fn to_status(e: Error) -> Status {
         Error::Conflict(v) => with_violations(Code::AlreadyExists, msg, &v),
         Error::NotFound(_) => Status::not_found(msg),
         Error::Unavailable(_) => Status::unavailable(msg),
+        Error::FailedPrecondition(_) => Status::failed_precondition(msg),
         Error::Storage(_) | Error::Corrupt(_) | Error::Internal(_) => {
             tracing::error!(error = %msg, "internal failure");
             Status::internal(msg)

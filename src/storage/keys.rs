@@ -24,6 +24,18 @@ pub enum Key<'a> {
     Event(CreditCode, u64),
     /// Index: event id to its enterprise and seq (value: 18-byte code + u64 seq).
     EventId(&'a str),
+    /// A stored classification of an enterprise, by its seq (newest last).
+    Classification(CreditCode, u64),
+    /// The tier of an enterprise's newest stored classification (one byte, 0 = A .. 3 = D).
+    CurrentTier(CreditCode),
+    /// A tier change, by the seq of the classification that made it (the watch cursor).
+    TierChange(u64),
+    /// A rule set ever uploaded, by hash.
+    RuleSet(&'a str),
+    /// A rule-set activation, by its seq.
+    Activation(u64),
+    /// A re-classification run, by id.
+    Run(u64),
     /// Current version of an inspector.
     Inspector(&'a str),
     /// A superseded version of an inspector.
@@ -37,6 +49,12 @@ const JURISDICTION: u8 = 0x12;
 const LEGAL_REP: u8 = 0x13;
 const EVENT: u8 = 0x20;
 const EVENT_ID: u8 = 0x21;
+const CLASSIFICATION: u8 = 0x50;
+const TIER_CHANGE: u8 = 0x51;
+const CURRENT_TIER: u8 = 0x55;
+const RULE_SET: u8 = 0x52;
+const ACTIVATION: u8 = 0x53;
+const RUN: u8 = 0x54;
 const INSPECTOR: u8 = 0x30;
 const INSPECTOR_HISTORY: u8 = 0x31;
 
@@ -69,6 +87,28 @@ impl Key<'_> {
                 k.extend_from_slice(&seq.to_be_bytes());
             }
             Key::EventId(id) => str0(&mut k, EVENT_ID, id),
+            Key::Classification(c, seq) => {
+                k.push(CLASSIFICATION);
+                k.extend_from_slice(c.as_bytes());
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
+            Key::CurrentTier(c) => {
+                k.push(CURRENT_TIER);
+                k.extend_from_slice(c.as_bytes());
+            }
+            Key::TierChange(seq) => {
+                k.push(TIER_CHANGE);
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
+            Key::RuleSet(h) => str0(&mut k, RULE_SET, h),
+            Key::Activation(seq) => {
+                k.push(ACTIVATION);
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
+            Key::Run(id) => {
+                k.push(RUN);
+                k.extend_from_slice(&id.to_be_bytes());
+            }
             Key::Inspector(id) => str0(&mut k, INSPECTOR, id),
             Key::InspectorHistory(id, seq) => {
                 str0(&mut k, INSPECTOR_HISTORY, id);
@@ -117,6 +157,28 @@ pub mod prefix {
         k.extend_from_slice(c.as_bytes());
         k
     }
+    /// All classifications of one enterprise.
+    pub fn classifications_of(c: &CreditCode) -> Vec<u8> {
+        let mut k = vec![CLASSIFICATION];
+        k.extend_from_slice(c.as_bytes());
+        k
+    }
+    /// The tier-change log.
+    pub fn tier_changes() -> Vec<u8> {
+        vec![TIER_CHANGE]
+    }
+    /// Every stored rule set.
+    pub fn rule_sets() -> Vec<u8> {
+        vec![RULE_SET]
+    }
+    /// Every activation, oldest first.
+    pub fn activations() -> Vec<u8> {
+        vec![ACTIVATION]
+    }
+    /// Every run.
+    pub fn runs() -> Vec<u8> {
+        vec![RUN]
+    }
     /// All current inspectors.
     pub fn inspectors() -> Vec<u8> {
         vec![INSPECTOR]
@@ -132,7 +194,7 @@ pub fn trailing_seq(key: &[u8]) -> Option<u64> {
 /// Reads the credit code of an enterprise, event or jurisdiction-index key.
 pub fn code_in(key: &[u8]) -> Option<CreditCode> {
     match key.first()? {
-        &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT => CreditCode::from_bytes(key.get(1..19)?),
+        &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT | &CLASSIFICATION => CreditCode::from_bytes(key.get(1..19)?),
         &JURISDICTION | &LEGAL_REP => {
             CreditCode::from_bytes(key.get(key.len().checked_sub(18)?..)?)
         }

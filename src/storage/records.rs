@@ -73,8 +73,8 @@ impl Records {
         Records { engine }
     }
 
-    /// The engine, for the writer.
-    pub(crate) fn engine(&self) -> &Arc<dyn Engine> {
+    /// The engine, for modules that keep their own records (classifications, rule sets).
+    pub fn engine(&self) -> &Arc<dyn Engine> {
         &self.engine
     }
 

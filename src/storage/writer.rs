@@ -32,6 +32,8 @@ pub struct WriteOutcome {
     pub duplicates: u32,
     /// The seq of each record in input order (the stored one for a duplicate).
     pub seqs: Vec<u64>,
+    /// A job-specific count (a classification job reports its tier changes here).
+    pub note: u64,
 }
 
 /// A job: reads and writes through a [`Tx`]; returning an error discards its writes.
@@ -101,6 +103,15 @@ pub struct Writer {
 /// The answer to an enqueued job.
 pub struct Pending(oneshot::Receiver<Result<WriteOutcome>>);
 
+impl Pending {
+    /// Waits for the answer from a thread outside the runtime.
+    pub fn wait_blocking(self) -> Result<WriteOutcome> {
+        self.0
+            .blocking_recv()
+            .map_err(|_| Error::Unavailable("the writer stopped before answering".into()))?
+    }
+}
+
 impl std::future::Future for Pending {
     type Output = Result<WriteOutcome>;
     fn poll(
@@ -160,6 +171,15 @@ impl Writer {
         Ok(Pending(rx))
     }
 
+    /// Blocking variant of [`Writer::enqueue`], for threads outside the runtime.
+    pub fn enqueue_blocking(&self, job: Job) -> Result<Pending> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(Msg::Job(job, reply))
+            .map_err(|_| Error::Unavailable("the store is shutting down".into()))?;
+        Ok(Pending(rx))
+    }
+
     /// Blocking variant of [`Writer::submit`], for threads outside the runtime.
     pub fn submit_blocking(&self, job: Job) -> Result<WriteOutcome> {
         let (reply, rx) = oneshot::channel();
@@ -187,8 +207,13 @@ impl WriterThread {
 }
 
 impl Drop for WriterThread {
+    /// Without [`WriterThread::close`], asks the thread to stop but does not wait: dropping may
+    /// happen inside the async runtime, where blocking is not allowed. Nothing acknowledged is
+    /// at risk: every acknowledged job was flushed before its answer.
     fn drop(&mut self) {
-        self.stop();
+        if self.handle.take().is_some() {
+            let _ = self.tx.try_send(Msg::Close);
+        }
     }
 }
 

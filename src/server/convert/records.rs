@@ -1,10 +1,6 @@
-//! Conversions between generated proto types and domain types: the only place that knows both.
-//!
-//! Proto to domain parses every field and collects every failure as a field violation named by
-//! its path (`records[3].effective_date`); semantic checks are the domain's (`validate`).
-//! Domain to proto cannot fail.
+//! Records: enterprises, events, inspectors, inspections, page tokens.
 
-use super::pb;
+use crate::server::pb;
 use crate::domain::{
     AbnormalGround, CreditCode, CreditEvent, Date, Enterprise, EnterpriseVersion, EntityKind,
     EventBody, FieldViolation, Inspection, Inspector, InspectorVersion, RepairClass, ResultCode,

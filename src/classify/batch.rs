@@ -1,0 +1,210 @@
+//! Re-classification of a whole scope, resumable.
+//!
+//! A run fixes its inputs when it starts: the scope, the as-of date, the rule set in force on
+//! that date, and the snapshot cut (every record acknowledged before the run began; later
+//! records are ignored, so the run sees one consistent snapshot even while ingest goes on).
+//! Enterprises are processed in credit-code order, in chunks; each chunk's classifications and
+//! the run's checkpoint (the last code done) are committed in one atomic write. A run
+//! interrupted by a crash therefore resumes after its last committed chunk, with the same
+//! inputs, instead of starting over. Chunks are computed on every core while the previous chunk
+//! commits.
+
+use super::inputs::gather;
+use super::service::{decide, store_job, Classifier, Pending};
+use crate::domain::{CreditCode, Date};
+use crate::error::{Error, Result};
+use crate::storage::codec::{decode, encode};
+use crate::storage::keys::{code_in, prefix};
+use crate::storage::{Key, WriteOutcome};
+use serde::{Deserialize, Serialize};
+
+/// Enterprises per committed chunk.
+pub const CHUNK: usize = 4096;
+
+/// The durable state of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Run id (the seq that created it).
+    pub id: u64,
+    /// Scope: one jurisdiction, or every enterprise.
+    pub jurisdiction: Option<String>,
+    /// As-of date.
+    pub as_of: Date,
+    /// Snapshot cut.
+    pub cut: u64,
+    /// Rule-set hash.
+    pub rule_set: String,
+    /// Last credit code committed.
+    pub cursor: Option<CreditCode>,
+    /// Enterprises classified so far.
+    pub done: u64,
+    /// Tier changes so far.
+    pub changed: u64,
+    /// Tiers so far: A, B, C, D.
+    pub tiers: [u64; 4],
+    /// Enterprises listed in scope when the run (or its resumption) started.
+    pub total: u64,
+    /// True when complete.
+    pub finished: bool,
+    /// Start time, ms since the epoch.
+    pub started_ms: i64,
+}
+
+/// Maps `f` over `items` on every available core, keeping order.
+pub fn parallel_map<T: Send, F>(items: &[CreditCode], f: F) -> Result<Vec<T>>
+where
+    F: Fn(&CreditCode) -> Result<T> + Sync,
+{
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    if items.len() < 64 || threads == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Result<Vec<T>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            out.extend(h.join().map_err(|_| Error::Internal("a classification thread panicked".into()))??);
+        }
+        Ok(out)
+    })
+}
+
+/// Codes in scope after `after`, in code order.
+pub fn codes_in_scope(
+    c: &Classifier,
+    jurisdiction: Option<&str>,
+    after: Option<CreditCode>,
+) -> Result<Vec<CreditCode>> {
+    let engine = c.records().engine();
+    let (p, after_key) = match jurisdiction {
+        Some(j) => (prefix::jurisdiction(j), after.map(|a| Key::Jurisdiction(j, a).encode())),
+        None => (prefix::enterprises(), after.map(|a| Key::Enterprise(a).encode())),
+    };
+    let mut out = Vec::new();
+    for kv in engine.scan(&p, after_key.as_deref()) {
+        let (k, _) = kv?;
+        out.push(code_in(&k).ok_or_else(|| Error::Corrupt("enterprise key".into()))?);
+    }
+    Ok(out)
+}
+
+impl Classifier {
+    /// A stored run.
+    pub fn run(&self, id: u64) -> Result<RunState> {
+        let v = self
+            .records()
+            .engine()
+            .get(&Key::Run(id).encode())?
+            .ok_or_else(|| Error::NotFound(format!("run `{id}`")))?;
+        decode(&v, &format_args!("run `{id}`"))
+    }
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunState>> {
+        let mut out = Vec::new();
+        for kv in self.records().engine().scan(&prefix::runs(), None) {
+            let (_, v) = kv?;
+            out.push(decode(&v, &"run")?);
+        }
+        Ok(out)
+    }
+
+    /// Starts a run over `jurisdiction` (or everything) as of `as_of`.
+    pub fn start_run(&self, jurisdiction: Option<String>, as_of: Date, now_ms: i64) -> Result<RunState> {
+        let rules = self.rule_sets().applicable_blocking(as_of)?;
+        let cut = self.cut()?;
+        let mut state = RunState {
+            id: 0,
+            jurisdiction,
+            as_of,
+            cut,
+            rule_set: rules.hash().to_string(),
+            cursor: None,
+            done: 0,
+            changed: 0,
+            tiers: [0; 4],
+            total: 0,
+            finished: false,
+            started_ms: now_ms,
+        };
+        let template = state.clone();
+        let out = self.writer().submit_blocking(Box::new(move |tx| {
+            let id = tx.alloc_seq();
+            let s = RunState { id, ..template };
+            tx.put(&Key::Run(id), encode(&s)?);
+            Ok(WriteOutcome { seqs: vec![id], ..Default::default() })
+        }))?;
+        state.id = out.seqs.first().copied().unwrap_or(0);
+        Ok(state)
+    }
+
+    /// Runs (or resumes) `state` to the end, calling `progress` after each durable chunk.
+    pub fn execute_run(&self, mut state: RunState, progress: &mut dyn FnMut(&RunState)) -> Result<RunState> {
+        if state.finished {
+            progress(&state);
+            return Ok(state);
+        }
+        let rules = self.rule_sets().get_blocking(&state.rule_set)?;
+        let codes = codes_in_scope(self, state.jurisdiction.as_deref(), state.cursor)?;
+        state.total = state.done + codes.len() as u64;
+        let mut in_flight: Option<(crate::storage::Pending, u64)> = None;
+        for chunk in codes.chunks(CHUNK) {
+            let (as_of, cut, id) = (state.as_of, state.cut, state.id);
+            let computed = parallel_map(chunk, |code| {
+                let Some(inputs) = gather(self.records(), code, cut, as_of)? else {
+                    return Ok(None);
+                };
+                let (record, _) = decide(&inputs, &rules, as_of, cut, id)?;
+                Ok(Some(Pending { record, jurisdiction: inputs.version.enterprise.jurisdiction }))
+            })?;
+            let items: Vec<Pending> = computed.into_iter().flatten().collect();
+            for p in &items {
+                state.tiers[p.record.tier as usize] += 1;
+            }
+            state.done += items.len() as u64;
+            state.cursor = chunk.last().copied();
+            let checkpoint = (Key::Run(state.id), encode(&state)?);
+            let pending = self.writer().enqueue_blocking(store_job(items, Some(checkpoint)))?;
+            if let Some((p, done)) = in_flight.take() {
+                self.finish_chunk(p, done, &mut state, progress)?;
+            }
+            in_flight = Some((pending, state.done));
+        }
+        if let Some((p, done)) = in_flight.take() {
+            self.finish_chunk(p, done, &mut state, progress)?;
+        }
+        state.finished = true;
+        let done = state.clone();
+        self.writer().submit_blocking(Box::new(move |tx| {
+            tx.put(&Key::Run(done.id), encode(&done)?);
+            Ok(WriteOutcome::default())
+        }))?;
+        progress(&state);
+        Ok(state)
+    }
+
+    fn finish_chunk(
+        &self,
+        p: crate::storage::Pending,
+        done: u64,
+        state: &mut RunState,
+        progress: &mut dyn FnMut(&RunState),
+    ) -> Result<()> {
+        let out = p.wait_blocking()?;
+        state.changed += out.note;
+        if out.note > 0 {
+            if let Some(last) = out.seqs.last() {
+                self.notify(*last);
+            }
+        }
+        let mut shown = state.clone();
+        shown.done = done;
+        progress(&shown);
+        Ok(())
+    }
+}

@@ -1,0 +1,14 @@
+//! Classification: rule sets as stored, reading a consistent snapshot of an enterprise's
+//! records, classifying one enterprise or a whole scope (resumable), simulation, and the
+//! tier-change log that watchers follow. Knows storage and rules; knows nothing of gRPC.
+
+pub mod batch;
+pub mod inputs;
+pub mod record;
+pub mod rulesets;
+pub mod service;
+
+pub use batch::RunState;
+pub use record::{ClassificationRecord, TierChangeRecord};
+pub use rulesets::{ActivationRecord, RuleSets};
+pub use service::{Classified, Classifier, Simulation};

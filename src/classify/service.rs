@@ -1,0 +1,281 @@
+//! Classification operations: classify one enterprise, read the history, explain, simulate,
+//! and the store job shared by single and batch classification.
+
+use super::inputs::{gather, Inputs};
+use super::record::{tier_byte, tier_of, ClassificationRecord, TierChangeRecord};
+use super::rulesets::RuleSets;
+use crate::domain::{CreditCode, Date};
+use crate::error::{Error, Result};
+use crate::rules::{classify, classify_tier, explain, Decision, Explanation, RuleSet, Tier};
+use crate::storage::codec::{decode, encode};
+use crate::storage::keys::prefix;
+use crate::storage::{Job, Key, Records, WriteOutcome, Writer};
+use std::sync::Arc;
+
+/// A classification with everything needed to show it.
+#[derive(Clone, Debug)]
+pub struct Classified {
+    /// The stored (or, for candidates, unstored: seq 0) record.
+    pub record: ClassificationRecord,
+    /// The full decision.
+    pub decision: Decision,
+    /// The rule set used.
+    pub rules: Arc<RuleSet>,
+}
+
+/// One computed classification waiting to be stored.
+pub struct Pending {
+    /// The record (seq assigned when stored).
+    pub record: ClassificationRecord,
+    /// The enterprise's jurisdiction, for the tier-change log.
+    pub jurisdiction: String,
+}
+
+/// Classification service over the store.
+#[derive(Clone)]
+pub struct Classifier {
+    records: Records,
+    writer: Writer,
+    rule_sets: RuleSets,
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Classifier {
+    /// Over the store.
+    pub fn new(records: Records, writer: Writer) -> Self {
+        let rule_sets = RuleSets::new(records.clone(), writer.clone());
+        let (tx, _) = tokio::sync::watch::channel(0);
+        Classifier { records, writer, rule_sets, changes: Arc::new(tx) }
+    }
+
+    /// Rule-set storage.
+    pub fn rule_sets(&self) -> &RuleSets {
+        &self.rule_sets
+    }
+
+    /// Read access.
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    /// The writer.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Subscribes to "tier changes were committed up to this cursor".
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Tells watchers that changes up to `cursor` are durable.
+    pub fn notify(&self, cursor: u64) {
+        self.changes.send_if_modified(|c| {
+            if cursor > *c {
+                *c = cursor;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// The current snapshot cut: every record acknowledged so far.
+    pub fn cut(&self) -> Result<u64> {
+        Ok(self.records.next_seq()?.saturating_sub(1))
+    }
+
+    /// Classifies one enterprise as of `as_of` with `rules` (or the rule set in force), reading
+    /// everything acknowledged so far. Stores the result unless `store` is false.
+    pub fn classify_one_blocking(
+        &self,
+        code: CreditCode,
+        as_of: Date,
+        rules: Option<Arc<RuleSet>>,
+        store: bool,
+    ) -> Result<Classified> {
+        let rules = match rules {
+            Some(r) => r,
+            None => self.rule_sets.applicable_blocking(as_of)?,
+        };
+        let cut = self.cut()?;
+        let inputs = gather(&self.records, &code, cut, as_of)?
+            .ok_or_else(|| Error::NotFound(format!("enterprise `{code}`")))?;
+        let (mut record, decision) = decide(&inputs, &rules, as_of, cut, 0)?;
+        if store {
+            let job = store_job(vec![Pending { record: record.clone(), jurisdiction: inputs.version.enterprise.jurisdiction.clone() }], None);
+            let out = self.writer.submit_blocking(job)?;
+            record.seq = out.seqs.first().copied().unwrap_or(0);
+            if out.note > 0 {
+                self.notify(record.seq);
+            }
+        }
+        Ok(Classified { record, decision, rules })
+    }
+
+    /// Every stored classification of an enterprise, oldest first.
+    pub fn history(&self, code: &CreditCode) -> Result<Vec<ClassificationRecord>> {
+        let mut out = Vec::new();
+        for kv in self.records.engine().scan(&prefix::classifications_of(code), None) {
+            let (_, v) = kv?;
+            out.push(decode(&v, &format_args!("classification of `{code}`"))?);
+        }
+        Ok(out)
+    }
+
+    /// The newest stored classification.
+    pub fn latest(&self, code: &CreditCode) -> Result<ClassificationRecord> {
+        match self.records.engine().scan_rev(&prefix::classifications_of(code)).next() {
+            Some(kv) => {
+                let (_, v) = kv?;
+                decode(&v, &format_args!("classification of `{code}`"))
+            }
+            None => Err(Error::NotFound(format!("classification of enterprise `{code}`"))),
+        }
+    }
+
+    /// A stored record with its decision rebuilt from its rule set.
+    pub fn expand(&self, record: ClassificationRecord) -> Result<Classified> {
+        let rules = self.rule_sets.get_blocking(&record.rule_set_hex())?;
+        let decision = record.decision(&rules)?;
+        Ok(Classified { record, decision, rules })
+    }
+
+    /// Explains the newest stored classification.
+    pub fn explain_latest(&self, code: &CreditCode) -> Result<(Classified, Explanation)> {
+        let c = self.expand(self.latest(code)?)?;
+        let inputs = gather(&self.records, code, c.record.cut, c.record.as_of)?
+            .ok_or_else(|| Error::NotFound(format!("enterprise `{code}`")))?;
+        let features = inputs.features(c.record.as_of);
+        let e = explain(c.rules.compiled(), &features, &c.decision);
+        Ok((c, e))
+    }
+
+    /// Tier changes after `cursor`, at most `limit`, oldest first.
+    pub fn changes_after(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, TierChangeRecord)>> {
+        let after = Key::TierChange(cursor).encode();
+        let mut out = Vec::new();
+        for kv in self.records.engine().scan(&prefix::tier_changes(), Some(&after)) {
+            let (k, v) = kv?;
+            let seq = crate::storage::keys::trailing_seq(&k).unwrap_or(0);
+            out.push((seq, decode(&v, &"tier change")?));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Classifies from gathered inputs: the unstored record and the decision.
+pub fn decide(
+    inputs: &Inputs,
+    rules: &RuleSet,
+    as_of: Date,
+    cut: u64,
+    run_id: u64,
+) -> Result<(ClassificationRecord, Decision)> {
+    let features = inputs.features(as_of);
+    let decision = classify(rules.compiled(), &features, as_of);
+    let record = ClassificationRecord::from_decision(
+        inputs.version.enterprise.credit_code,
+        &decision,
+        rules,
+        as_of,
+        inputs.data_seq,
+        cut,
+        run_id,
+    )?;
+    Ok((record, decision))
+}
+
+/// Tier only, for simulation.
+pub fn tier_only(inputs: &Inputs, rules: &RuleSet, as_of: Date) -> Tier {
+    classify_tier(rules.compiled(), &inputs.features(as_of), as_of).0
+}
+
+/// The job that stores classifications: each gets the next seq; when the tier differs from the
+/// enterprise's current one, a tier change is logged under the same seq. An optional extra
+/// `(key, value)` (a run checkpoint) is written in the same atomic commit.
+/// `WriteOutcome::note` counts the tier changes.
+pub fn store_job(items: Vec<Pending>, extra: Option<(Key<'static>, Vec<u8>)>) -> Job {
+    Box::new(move |tx| {
+        let mut out = WriteOutcome::default();
+        for mut p in items {
+            let code = p.record.code;
+            let seq = tx.alloc_seq();
+            p.record.seq = seq;
+            let prev = tx.get(&Key::CurrentTier(code))?.and_then(|v| v.first().copied());
+            if prev != Some(p.record.tier) {
+                tx.put(&Key::CurrentTier(code), vec![p.record.tier]);
+                if let Some(from) = prev {
+                    let change = TierChangeRecord {
+                        code,
+                        jurisdiction: p.jurisdiction,
+                        from,
+                        to: p.record.tier,
+                        as_of: p.record.as_of,
+                    };
+                    tx.put(&Key::TierChange(seq), encode(&change)?);
+                    out.note += 1;
+                }
+            }
+            tx.put(&Key::Classification(code, seq), encode(&p.record)?);
+            out.accepted += 1;
+            out.seqs.push(seq);
+        }
+        if let Some((k, v)) = extra {
+            tx.put(&k, v);
+        }
+        Ok(out)
+    })
+}
+
+/// Result of a simulation.
+#[derive(Clone, Debug, Default)]
+pub struct Simulation {
+    /// `matrix[from][to]`: from the rule set in force to the candidate.
+    pub matrix: [[u64; 4]; 4],
+    /// Enterprises classified.
+    pub enterprises: u64,
+    /// Enterprises whose tier would change.
+    pub changed: u64,
+    /// The first changes, in code order: (code, from, to).
+    pub changes: Vec<(CreditCode, Tier, Tier)>,
+}
+
+impl Classifier {
+    /// Runs `candidate` and the rule set in force over `codes` as of `as_of`, storing nothing.
+    pub fn simulate_blocking(
+        &self,
+        codes: &[CreditCode],
+        candidate: &RuleSet,
+        as_of: Date,
+        max_changes: usize,
+    ) -> Result<(Simulation, Arc<RuleSet>)> {
+        let current = self.rule_sets.applicable_blocking(as_of)?;
+        let cut = self.cut()?;
+        let parts = super::batch::parallel_map(codes, |code| -> Result<Option<(Tier, Tier)>> {
+            Ok(gather(&self.records, code, cut, as_of)?
+                .map(|i| (tier_only(&i, &current, as_of), tier_only(&i, candidate, as_of))))
+        })?;
+        let mut sim = Simulation::default();
+        for (code, r) in codes.iter().zip(parts) {
+            let Some((from, to)) = r else { continue };
+            sim.enterprises += 1;
+            sim.matrix[tier_byte(from) as usize][tier_byte(to) as usize] += 1;
+            if from != to {
+                sim.changed += 1;
+                if sim.changes.len() < max_changes {
+                    sim.changes.push((*code, from, to));
+                }
+            }
+        }
+        Ok((sim, current))
+    }
+}
+
+/// The tier letter of a stored byte, for display.
+pub fn tier_letter(b: u8) -> &'static str {
+    tier_of(b).map(|t| t.as_str()).unwrap_or("?")
+}

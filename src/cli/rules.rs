@@ -1,0 +1,248 @@
+//! Rule and classification commands: local checks (`rules check`, `rules test`) that need no
+//! server, and client commands for rule sets and classifications.
+
+use super::client::explain as explain_status;
+use crate::classify::rulesets::read_dir_files;
+use crate::rules::{run_cases, RuleSet, Severity};
+use crate::server::pb;
+use anyhow::Context;
+use pb::classification_service_client::ClassificationServiceClient;
+use pb::rule_service_client::RuleServiceClient;
+use std::path::Path;
+use tonic::transport::Channel;
+
+async fn channel(server: &str) -> anyhow::Result<Channel> {
+    Channel::from_shared(server.to_string())
+        .with_context(|| format!("`{server}` is not a server address"))?
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to `{server}`"))
+}
+
+/// `rules check DIR`: loads and checks a rule set; false when it has errors.
+pub fn check(dir: &Path) -> bool {
+    match RuleSet::load(dir) {
+        Ok(rs) => {
+            for w in &rs.warnings {
+                println!("{w}");
+            }
+            println!(
+                "ok: {} rules, {} warnings, hash {}",
+                rs.rules.len(),
+                rs.warnings.len(),
+                rs.hash()
+            );
+            true
+        }
+        Err(errs) => {
+            for e in &errs {
+                println!("{e}");
+                if !e.snippet.is_empty() {
+                    println!("    {}", e.snippet);
+                }
+            }
+            let n = errs.iter().filter(|e| e.severity == Severity::Error).count();
+            println!("rejected: {n} errors");
+            false
+        }
+    }
+}
+
+/// `rules test`: runs every case file; false when any case fails.
+pub fn test(rules: &Path, cases: &Path) -> bool {
+    let results = run_cases(rules, cases);
+    let mut failed = 0;
+    for r in &results {
+        if r.passed() {
+            println!("ok    {}#{} {}", r.file, r.index, r.description);
+        } else {
+            failed += 1;
+            println!("FAIL  {}#{} {}: {}", r.file, r.index, r.description, r.failures.join("; "));
+        }
+    }
+    println!("{} passed, {} failed", results.len() - failed, failed);
+    failed == 0 && !results.is_empty()
+}
+
+fn files_of(dir: &Path) -> anyhow::Result<pb::RuleSetFiles> {
+    Ok(pb::RuleSetFiles { files: read_dir_files(dir)?.into_iter().collect(), hash: String::new() })
+}
+
+/// `rules upload DIR [--activate]`.
+pub async fn upload(server: &str, dir: &Path, activate: bool) -> anyhow::Result<()> {
+    let mut c = RuleServiceClient::new(channel(server).await?);
+    let info = c.upload_rule_set(files_of(dir)?).await.map_err(explain_status)?.into_inner();
+    println!("uploaded {} ({} {}, {} rules)", info.hash, info.name, info.version, info.rules);
+    if activate {
+        let a = c
+            .activate_rule_set(pb::ActivateRuleSetRequest { hash: info.hash.clone() })
+            .await
+            .map_err(explain_status)?
+            .into_inner();
+        println!("activated {} (effective from {})", a.hash, a.effective_from);
+    }
+    Ok(())
+}
+
+/// `rules activate HASH`.
+pub async fn activate(server: &str, hash: &str) -> anyhow::Result<()> {
+    let mut c = RuleServiceClient::new(channel(server).await?);
+    let a = c
+        .activate_rule_set(pb::ActivateRuleSetRequest { hash: hash.into() })
+        .await
+        .map_err(explain_status)?
+        .into_inner();
+    println!("activated {} (effective from {})", a.hash, a.effective_from);
+    Ok(())
+}
+
+/// `rules list`.
+pub async fn list(server: &str) -> anyhow::Result<()> {
+    let mut c = RuleServiceClient::new(channel(server).await?);
+    let r = c.list_rule_sets(pb::ListRuleSetsRequest {}).await.map_err(explain_status)?.into_inner();
+    for s in r.rule_sets {
+        println!(
+            "{} {} {} effective {} rules {} activations {}{}",
+            s.hash,
+            s.name,
+            s.version,
+            s.effective_from,
+            s.rules,
+            s.activations.len(),
+            if s.active { " (in force)" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+fn print_classification(c: &pb::Classification) {
+    println!(
+        "{} tier {} score {} (bands: {}) as of {} rule set {} data seq {}{}",
+        c.credit_code,
+        c.tier,
+        c.score,
+        c.band_tier,
+        c.as_of,
+        &c.rule_set_hash[..c.rule_set_hash.len().min(12)],
+        c.data_seq,
+        if c.seq == 0 { " (not stored)".to_string() } else { format!(" seq {}", c.seq) }
+    );
+    for f in &c.fired {
+        let reads: Vec<String> = f.reads.iter().map(|r| format!("{} = {}", r.name, r.value)).collect();
+        let what = match f.effect.as_str() {
+            "score" => format!("{:+}", f.contribution),
+            "cap" => format!("no better than {}", f.tier),
+            _ => format!("tier {}", f.tier),
+        };
+        println!("  {} {}: {} [{}] ({})", f.rule_id, what, f.title, reads.join(", "), f.basis);
+    }
+}
+
+/// `classify CODE`.
+pub async fn classify(server: &str, code: &str, as_of: &str, candidate: Option<&Path>) -> anyhow::Result<()> {
+    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let req = pb::ClassifyRequest {
+        credit_code: code.into(),
+        as_of: as_of.into(),
+        candidate: candidate.map(files_of).transpose()?,
+    };
+    let r = c.classify(req).await.map_err(explain_status)?.into_inner();
+    print_classification(&r);
+    Ok(())
+}
+
+/// `explain CODE`.
+pub async fn explain(server: &str, code: &str) -> anyhow::Result<()> {
+    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let r = c
+        .explain(pb::GetClassificationRequest { credit_code: code.into() })
+        .await
+        .map_err(explain_status)?
+        .into_inner();
+    if let Some(cl) = &r.classification {
+        print_classification(cl);
+    }
+    for w in r.why.iter().chain(&r.next_words) {
+        println!("{w}");
+    }
+    Ok(())
+}
+
+/// `history CODE`.
+pub async fn history(server: &str, code: &str) -> anyhow::Result<()> {
+    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let r = c
+        .list_classifications(pb::ListClassificationsRequest { credit_code: code.into(), page_size: 500, page_token: String::new() })
+        .await
+        .map_err(explain_status)?
+        .into_inner();
+    for cl in &r.classifications {
+        print_classification(cl);
+    }
+    Ok(())
+}
+
+/// `reclassify`: streams progress until the run finishes.
+pub async fn reclassify(server: &str, jurisdiction: &str, as_of: &str, run_id: u64) -> anyhow::Result<()> {
+    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let req = pb::ReclassifyRequest {
+        scope: Some(pb::Scope { jurisdiction: jurisdiction.into() }),
+        as_of: as_of.into(),
+        run_id,
+    };
+    let mut s = c.reclassify(req).await.map_err(explain_status)?.into_inner();
+    while let Some(p) = s.message().await.map_err(explain_status)? {
+        println!(
+            "run {} {}/{} changed {} tiers A {} B {} C {} D {}{}",
+            p.run_id,
+            p.done,
+            p.total,
+            p.changed,
+            p.tiers.first().unwrap_or(&0),
+            p.tiers.get(1).unwrap_or(&0),
+            p.tiers.get(2).unwrap_or(&0),
+            p.tiers.get(3).unwrap_or(&0),
+            if p.finished { " finished" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// `simulate DIR`.
+pub async fn simulate(server: &str, dir: &Path, jurisdiction: &str, as_of: &str) -> anyhow::Result<()> {
+    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let r = c
+        .simulate(pb::SimulateRequest {
+            candidate: Some(files_of(dir)?),
+            scope: Some(pb::Scope { jurisdiction: jurisdiction.into() }),
+            as_of: as_of.into(),
+            max_changes: 20,
+        })
+        .await
+        .map_err(explain_status)?
+        .into_inner();
+    println!("{} enterprises, {} would change tier", r.enterprises, r.changed);
+    println!("from\\to        A        B        C        D");
+    for (i, t) in ["A", "B", "C", "D"].iter().enumerate() {
+        let row: Vec<String> = r.matrix[i * 4..i * 4 + 4].iter().map(|n| format!("{n:>8}")).collect();
+        println!("{t:<7} {}", row.join(" "));
+    }
+    for m in &r.changes {
+        println!("  {} {} -> {}", m.credit_code, m.from, m.to);
+    }
+    Ok(())
+}
+
+/// `watch`: prints tier changes as they happen.
+pub async fn watch(server: &str, cursor: u64, jurisdiction: &str, direction: &str) -> anyhow::Result<()> {
+    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let mut s = c
+        .watch_tier_changes(pb::WatchTierChangesRequest { cursor, jurisdiction: jurisdiction.into(), direction: direction.into() })
+        .await
+        .map_err(explain_status)?
+        .into_inner();
+    while let Some(t) = s.message().await.map_err(explain_status)? {
+        println!("{} {} {} {} -> {} as of {}", t.cursor, t.credit_code, t.jurisdiction, t.from, t.to, t.as_of);
+    }
+    Ok(())
+}
