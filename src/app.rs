@@ -57,7 +57,13 @@ impl App {
         let (writer, thread) = Writer::start(records.clone())?;
         let classifier = Classifier::new(records.clone(), writer.clone());
         Ok((
-            App { records, writer, pseudo: Arc::new(pseudo), classifier, auto: None },
+            App {
+                records,
+                writer,
+                pseudo: Arc::new(pseudo),
+                classifier,
+                auto: None,
+            },
             Stopper { writer: thread },
         ))
     }

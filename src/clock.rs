@@ -19,7 +19,12 @@ pub fn today() -> Date {
 pub fn rfc3339(ms: i64) -> String {
     let day = Date::from_days(ms.div_euclid(86_400_000) as i32);
     let rem = ms.rem_euclid(86_400_000);
-    let (h, m, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let (h, m, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
     format!("{day}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
@@ -28,6 +33,9 @@ mod tests {
     #[test]
     fn formats_timestamps() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::rfc3339(1_764_201_600_123), "2025-11-27T00:00:00.123Z");
+        assert_eq!(
+            super::rfc3339(1_764_201_600_123),
+            "2025-11-27T00:00:00.123Z"
+        );
     }
 }

@@ -41,8 +41,8 @@
 
 pub mod app;
 pub mod classify;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;

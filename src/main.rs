@@ -405,25 +405,45 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Rules(c) => match c {
             RulesCmd::Check { dir } => exit_unless(cli::rules::check(&dir)),
             RulesCmd::Test { rules, cases } => exit_unless(cli::rules::test(&rules, &cases)),
-            RulesCmd::Upload { dir, activate, server } => cli::rules::upload(&server.server, &dir, activate).await,
-            RulesCmd::Activate { hash, server } => cli::rules::activate(&server.server, &hash).await,
+            RulesCmd::Upload {
+                dir,
+                activate,
+                server,
+            } => cli::rules::upload(&server.server, &dir, activate).await,
+            RulesCmd::Activate { hash, server } => {
+                cli::rules::activate(&server.server, &hash).await
+            }
             RulesCmd::List { server } => cli::rules::list(&server.server).await,
         },
-        Command::Classify { code, as_of, candidate, server } => {
-            cli::rules::classify(&server.server, &code, &as_of, candidate.as_deref()).await
-        }
+        Command::Classify {
+            code,
+            as_of,
+            candidate,
+            server,
+        } => cli::rules::classify(&server.server, &code, &as_of, candidate.as_deref()).await,
         Command::Explain { code, server } => cli::rules::explain(&server.server, &code).await,
         Command::History { code, server } => cli::rules::history(&server.server, &code).await,
-        Command::Reclassify { jurisdiction, as_of, run_id, server } => {
-            cli::rules::reclassify(&server.server, &jurisdiction, &as_of, run_id).await
+        Command::Reclassify {
+            jurisdiction,
+            as_of,
+            run_id,
+            server,
+        } => cli::rules::reclassify(&server.server, &jurisdiction, &as_of, run_id).await,
+        Command::Simulate {
+            dir,
+            jurisdiction,
+            as_of,
+            server,
+        } => cli::rules::simulate(&server.server, &dir, &jurisdiction, &as_of).await,
+        Command::Watch {
+            cursor,
+            jurisdiction,
+            direction,
+            server,
+        } => cli::rules::watch(&server.server, cursor, &jurisdiction, &direction).await,
+        Command::Bench(BenchCmd::Classify { entities, seed }) => {
+            cli::bench::classify(entities, seed).await
         }
-        Command::Simulate { dir, jurisdiction, as_of, server } => {
-            cli::rules::simulate(&server.server, &dir, &jurisdiction, &as_of).await
-        }
-        Command::Watch { cursor, jurisdiction, direction, server } => {
-            cli::rules::watch(&server.server, cursor, &jurisdiction, &direction).await
-        }
-        Command::Bench(BenchCmd::Classify { entities, seed }) => cli::bench::classify(entities, seed).await,
         Command::Bench(BenchCmd::Ingest {
             events,
             enterprises,

@@ -9,7 +9,7 @@
 //! inputs, instead of starting over. Chunks are computed on every core while the previous chunk
 //! commits.
 
-use super::inputs::gather;
+use super::inputs::{gather, gather_range, Inputs, RepIndex};
 use super::service::{decide, store_job, Classifier, Pending};
 use crate::domain::{CreditCode, Date};
 use crate::error::{Error, Result};
@@ -50,12 +50,62 @@ pub struct RunState {
     pub started_ms: i64,
 }
 
+/// Runs `f` on contiguous parts of `items`, one part per core, and concatenates the results in
+/// order.
+pub fn parallel_parts<T: Send, F>(items: &[CreditCode], f: F) -> Result<Vec<T>>
+where
+    F: Fn(&[CreditCode]) -> Result<Vec<T>> + Sync,
+{
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    if items.len() < 64 || threads == 1 {
+        return f(items);
+    }
+    let per = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| s.spawn(move || f(part)))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| Error::Internal("a classification thread panicked".into()))??,
+            );
+        }
+        Ok(out)
+    })
+}
+
+/// Reads the inputs of `codes` (sorted): range scans when `reps` is given (scope: everything,
+/// so the codes are contiguous in the key space), else one lookup per code.
+pub fn gather_chunk(
+    c: &Classifier,
+    codes: &[CreditCode],
+    cut: u64,
+    as_of: Date,
+    reps: Option<&RepIndex>,
+) -> Result<Vec<Option<Inputs>>> {
+    match reps {
+        Some(r) => gather_range(c.records(), codes, cut, as_of, r),
+        None => codes
+            .iter()
+            .map(|code| gather(c.records(), code, cut, as_of))
+            .collect(),
+    }
+}
+
 /// Maps `f` over `items` on every available core, keeping order.
 pub fn parallel_map<T: Send, F>(items: &[CreditCode], f: F) -> Result<Vec<T>>
 where
     F: Fn(&CreditCode) -> Result<T> + Sync,
 {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
     if items.len() < 64 || threads == 1 {
         return items.iter().map(&f).collect();
     }
@@ -68,7 +118,10 @@ where
             .collect();
         let mut out = Vec::with_capacity(items.len());
         for h in handles {
-            out.extend(h.join().map_err(|_| Error::Internal("a classification thread panicked".into()))??);
+            out.extend(
+                h.join()
+                    .map_err(|_| Error::Internal("a classification thread panicked".into()))??,
+            );
         }
         Ok(out)
     })
@@ -82,8 +135,14 @@ pub fn codes_in_scope(
 ) -> Result<Vec<CreditCode>> {
     let engine = c.records().engine();
     let (p, after_key) = match jurisdiction {
-        Some(j) => (prefix::jurisdiction(j), after.map(|a| Key::Jurisdiction(j, a).encode())),
-        None => (prefix::enterprises(), after.map(|a| Key::Enterprise(a).encode())),
+        Some(j) => (
+            prefix::jurisdiction(j),
+            after.map(|a| Key::Jurisdiction(j, a).encode()),
+        ),
+        None => (
+            prefix::enterprises(),
+            after.map(|a| Key::Enterprise(a).encode()),
+        ),
     };
     let mut out = Vec::new();
     for kv in engine.scan(&p, after_key.as_deref()) {
@@ -115,7 +174,12 @@ impl Classifier {
     }
 
     /// Starts a run over `jurisdiction` (or everything) as of `as_of`.
-    pub fn start_run(&self, jurisdiction: Option<String>, as_of: Date, now_ms: i64) -> Result<RunState> {
+    pub fn start_run(
+        &self,
+        jurisdiction: Option<String>,
+        as_of: Date,
+        now_ms: i64,
+    ) -> Result<RunState> {
         let rules = self.rule_sets().applicable_blocking(as_of)?;
         let cut = self.cut()?;
         let mut state = RunState {
@@ -137,30 +201,48 @@ impl Classifier {
             let id = tx.alloc_seq();
             let s = RunState { id, ..template };
             tx.put(&Key::Run(id), encode(&s)?);
-            Ok(WriteOutcome { seqs: vec![id], ..Default::default() })
+            Ok(WriteOutcome {
+                seqs: vec![id],
+                ..Default::default()
+            })
         }))?;
         state.id = out.seqs.first().copied().unwrap_or(0);
         Ok(state)
     }
 
     /// Runs (or resumes) `state` to the end, calling `progress` after each durable chunk.
-    pub fn execute_run(&self, mut state: RunState, progress: &mut dyn FnMut(&RunState)) -> Result<RunState> {
+    pub fn execute_run(
+        &self,
+        mut state: RunState,
+        progress: &mut dyn FnMut(&RunState),
+    ) -> Result<RunState> {
         if state.finished {
             progress(&state);
             return Ok(state);
         }
         let rules = self.rule_sets().get_blocking(&state.rule_set)?;
         let codes = codes_in_scope(self, state.jurisdiction.as_deref(), state.cursor)?;
+        let reps = match state.jurisdiction {
+            None => Some(RepIndex::load(self.records())?),
+            Some(_) => None,
+        };
         state.total = state.done + codes.len() as u64;
         let mut in_flight: Option<(crate::storage::Pending, u64)> = None;
         for chunk in codes.chunks(CHUNK) {
             let (as_of, cut, id) = (state.as_of, state.cut, state.id);
-            let computed = parallel_map(chunk, |code| {
-                let Some(inputs) = gather(self.records(), code, cut, as_of)? else {
-                    return Ok(None);
-                };
-                let (record, _) = decide(&inputs, &rules, as_of, cut, id)?;
-                Ok(Some(Pending { record, jurisdiction: inputs.version.enterprise.jurisdiction }))
+            let computed = parallel_parts(chunk, |part| {
+                let mut out = Vec::with_capacity(part.len());
+                for inputs in gather_chunk(self, part, cut, as_of, reps.as_ref())?
+                    .into_iter()
+                    .flatten()
+                {
+                    let (record, _) = decide(&inputs, &rules, as_of, cut, id)?;
+                    out.push(Some(Pending {
+                        record,
+                        jurisdiction: inputs.version.enterprise.jurisdiction,
+                    }));
+                }
+                Ok(out)
             })?;
             let items: Vec<Pending> = computed.into_iter().flatten().collect();
             for p in &items {
@@ -169,7 +251,9 @@ impl Classifier {
             state.done += items.len() as u64;
             state.cursor = chunk.last().copied();
             let checkpoint = (Key::Run(state.id), encode(&state)?);
-            let pending = self.writer().enqueue_blocking(store_job(items, Some(checkpoint)))?;
+            let pending = self
+                .writer()
+                .enqueue_blocking(store_job(items, Some(checkpoint)))?;
             if let Some((p, done)) = in_flight.take() {
                 self.finish_chunk(p, done, &mut state, progress)?;
             }

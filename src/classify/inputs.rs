@@ -3,9 +3,13 @@
 //! legal representative, computed as [`crate::rules::Relations`] documents.
 
 use crate::domain::{CreditCode, Date, EnterpriseVersion, StoredEvent};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rules::{compute, FeatureInput, FeatureVector, Relations, RepContribution};
+use crate::storage::codec::decode;
+use crate::storage::keys::{code_in, prefix, trailing_seq};
+use crate::storage::Key;
 use crate::storage::Records;
+use std::collections::BTreeMap;
 
 /// The records of one enterprise at a cut.
 #[derive(Clone, Debug)]
@@ -25,31 +29,55 @@ pub struct Inputs {
 /// Related enterprises are found through the current legal-representative index and kept only
 /// if, at the cut, they had the same representative. (An enterprise whose representative has
 /// changed since the cut is not found for the old one: a known limitation of the index.)
-pub fn gather(records: &Records, code: &CreditCode, cut: u64, as_of: Date) -> Result<Option<Inputs>> {
+pub fn gather(
+    records: &Records,
+    code: &CreditCode,
+    cut: u64,
+    as_of: Date,
+) -> Result<Option<Inputs>> {
     let Some(version) = records.enterprise_as_of(code, cut)? else {
         return Ok(None);
     };
     let events = records.all_events_of(code, cut)?;
+    let siblings = records.enterprises_of_rep(&version.enterprise.legal_representative)?;
+    assemble(records, version, events, &siblings, cut, as_of).map(Some)
+}
+
+fn assemble(
+    records: &Records,
+    version: EnterpriseVersion,
+    events: Vec<StoredEvent>,
+    siblings: &[CreditCode],
+    cut: u64,
+    as_of: Date,
+) -> Result<Inputs> {
+    let code = version.enterprise.credit_code;
     let mut data_seq = version.seq.max(events.last().map_or(0, |e| e.seq));
     let rep = &version.enterprise.legal_representative;
     let mut others = RepContribution::default();
-    for sibling in records.enterprises_of_rep(rep)? {
-        if sibling == *code {
+    for sibling in siblings {
+        if *sibling == code {
             continue;
         }
-        let Some(sv) = records.enterprise_as_of(&sibling, cut)? else { continue };
+        let Some(sv) = records.enterprise_as_of(sibling, cut)? else {
+            continue;
+        };
         if sv.enterprise.legal_representative != *rep {
             continue;
         }
-        let sev = records.all_events_of(&sibling, cut)?;
+        let sev = records.all_events_of(sibling, cut)?;
         data_seq = data_seq.max(sv.seq).max(sev.last().map_or(0, |e| e.seq));
         let f = compute(
-            &FeatureInput { enterprise: &sv.enterprise, events: &sev, relations: Relations::default() },
+            &FeatureInput {
+                enterprise: &sv.enterprise,
+                events: &sev,
+                relations: Relations::default(),
+            },
             as_of,
         );
         others.add(&RepContribution::of(&f));
     }
-    Ok(Some(Inputs {
+    Ok(Inputs {
         version,
         events,
         relations: Relations {
@@ -59,7 +87,112 @@ pub fn gather(records: &Records, code: &CreditCode, cut: u64, as_of: Date) -> Re
             others_penalised_3y: others.penalised_3y,
         },
         data_seq,
-    }))
+    })
+}
+
+/// Legal representatives with more than one enterprise, from the current index: read once per
+/// batch so that the common case (a representative with one enterprise) costs no lookup.
+#[derive(Debug, Default)]
+pub struct RepIndex {
+    shared: BTreeMap<String, Vec<CreditCode>>,
+}
+
+impl RepIndex {
+    /// Reads the whole legal-representative index.
+    pub fn load(records: &Records) -> Result<RepIndex> {
+        let mut shared: BTreeMap<String, Vec<CreditCode>> = BTreeMap::new();
+        let mut current: Option<(Vec<u8>, Vec<CreditCode>)> = None;
+        let mut flush = |cur: Option<(Vec<u8>, Vec<CreditCode>)>| {
+            if let Some((rep, codes)) = cur {
+                if codes.len() > 1 {
+                    shared.insert(String::from_utf8_lossy(&rep).into_owned(), codes);
+                }
+            }
+        };
+        for kv in records.engine().scan(&prefix::legal_reps(), None) {
+            let (k, _) = kv?;
+            let code = code_in(&k).ok_or_else(|| Error::Corrupt("legal-rep index key".into()))?;
+            // Key: tag, rep, 0x00, 18-byte code.
+            let rep = k
+                .get(1..k.len().saturating_sub(19))
+                .unwrap_or_default()
+                .to_vec();
+            match &mut current {
+                Some((r, codes)) if *r == rep => codes.push(code),
+                _ => {
+                    flush(current.take());
+                    current = Some((rep, vec![code]));
+                }
+            }
+        }
+        flush(current);
+        Ok(RepIndex { shared })
+    }
+
+    fn siblings(&self, rep: &str) -> &[CreditCode] {
+        self.shared.get(rep).map_or(&[], |v| v.as_slice())
+    }
+}
+
+/// Reads the inputs of a sorted run of codes with two range scans (enterprises, events) instead
+/// of a lookup per code: the batch path. `None` for codes that did not exist at the cut.
+pub fn gather_range(
+    records: &Records,
+    codes: &[CreditCode],
+    cut: u64,
+    as_of: Date,
+    reps: &RepIndex,
+) -> Result<Vec<Option<Inputs>>> {
+    let (Some(first), Some(last)) = (codes.first(), codes.last()) else {
+        return Ok(Vec::new());
+    };
+    let engine = records.engine();
+    let mut versions: BTreeMap<CreditCode, EnterpriseVersion> = BTreeMap::new();
+    let mut end = Key::Enterprise(*last).encode();
+    end.push(0);
+    for kv in engine.range(&Key::Enterprise(*first).encode(), &end) {
+        let (k, v) = kv?;
+        let Some(code) = code_in(&k) else { continue };
+        if codes.binary_search(&code).is_ok() {
+            versions.insert(code, decode(&v, &format_args!("enterprise `{code}`"))?);
+        }
+    }
+    let mut events: BTreeMap<CreditCode, Vec<StoredEvent>> = BTreeMap::new();
+    let mut end = Key::Event(*last, u64::MAX).encode();
+    end.push(0);
+    for kv in engine.range(&Key::Event(*first, 0).encode(), &end) {
+        let (k, v) = kv?;
+        let (Some(code), Some(seq)) = (code_in(&k), trailing_seq(&k)) else {
+            continue;
+        };
+        if seq > cut || codes.binary_search(&code).is_err() {
+            continue;
+        }
+        events
+            .entry(code)
+            .or_default()
+            .push(decode(&v, &format_args!("event {seq} of `{code}`"))?);
+    }
+    let mut out = Vec::with_capacity(codes.len());
+    for code in codes {
+        let version = match versions.remove(code) {
+            Some(v) if v.seq <= cut => Some(v),
+            Some(_) => records.enterprise_as_of(code, cut)?,
+            None => None,
+        };
+        let Some(version) = version else {
+            out.push(None);
+            continue;
+        };
+        let evs = events.remove(code).unwrap_or_default();
+        let siblings = reps
+            .siblings(&version.enterprise.legal_representative)
+            .to_vec();
+        out.push(Some(assemble(
+            records, version, evs, &siblings, cut, as_of,
+        )?));
+    }
+    Ok(out)
 }
 
 impl Inputs {

@@ -104,9 +104,14 @@ pub fn tier_of(b: u8) -> Result<Tier> {
 
 /// A rule-set hash as 32 bytes.
 pub fn hash_bytes(hex_hash: &str) -> Result<[u8; 32]> {
-    let v = hex::decode(hex_hash).map_err(|_| Error::invalid("rule_set_hash", format!("`{hex_hash}` is not a hex hash")))?;
-    v.try_into()
-        .map_err(|_| Error::invalid("rule_set_hash", format!("`{hex_hash}` is not a SHA-256 hash")))
+    let v = hex::decode(hex_hash)
+        .map_err(|_| Error::invalid("rule_set_hash", format!("`{hex_hash}` is not a hex hash")))?;
+    v.try_into().map_err(|_| {
+        Error::invalid(
+            "rule_set_hash",
+            format!("`{hex_hash}` is not a SHA-256 hash"),
+        )
+    })
 }
 
 impl ClassificationRecord {
@@ -124,9 +129,9 @@ impl ClassificationRecord {
         let c = rules.compiled();
         let mut fired = Vec::with_capacity(d.fired.len());
         for f in &d.fired {
-            let idx = c
-                .rule_index(&f.id)
-                .ok_or_else(|| Error::Internal(format!("fired rule `{}` not in its rule set", f.id)))?;
+            let idx = c.rule_index(&f.id).ok_or_else(|| {
+                Error::Internal(format!("fired rule `{}` not in its rule set", f.id))
+            })?;
             let reads = f
                 .reads
                 .iter()
@@ -136,7 +141,11 @@ impl ClassificationRecord {
                         .ok_or_else(|| Error::Internal(format!("unknown feature `{name}`")))
                 })
                 .collect::<Result<_>>()?;
-            fired.push(StoredFired { rule: idx as u16, contribution: f.contribution, reads });
+            fired.push(StoredFired {
+                rule: idx as u16,
+                contribution: f.contribution,
+                reads,
+            });
         }
         Ok(ClassificationRecord {
             seq: 0,
@@ -166,7 +175,10 @@ impl ClassificationRecord {
         let mut over: Option<Tier> = None;
         for f in &self.fired {
             let (id, _, basis) = c.rule_info(f.rule as usize).ok_or_else(|| {
-                Error::Corrupt(format!("classification {} names rule #{} which its rule set lacks", self.seq, f.rule))
+                Error::Corrupt(format!(
+                    "classification {} names rule #{} which its rule set lacks",
+                    self.seq, f.rule
+                ))
             })?;
             let rule = rules
                 .rule(id)

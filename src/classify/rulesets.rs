@@ -7,12 +7,12 @@
 //! from storage, which also re-derives its hash), so the one in force never changes until a new
 //! one has passed every check.
 
+use crate::domain::{Date, FieldViolation};
 use crate::error::{Error, Result};
 use crate::rules::{RuleError, RuleSet};
 use crate::storage::codec::{decode, encode};
 use crate::storage::keys::prefix;
 use crate::storage::{Key, Records, Writer};
-use crate::domain::{Date, FieldViolation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -55,7 +55,11 @@ pub fn rule_errors(errors: &[RuleError]) -> Error {
         errors
             .iter()
             .map(|e| FieldViolation {
-                field: if e.file.is_empty() { "files".into() } else { format!("files[{}]", e.file) },
+                field: if e.file.is_empty() {
+                    "files".into()
+                } else {
+                    format!("files[{}]", e.file)
+                },
                 description: e.to_string(),
             })
             .collect(),
@@ -65,19 +69,34 @@ pub fn rule_errors(errors: &[RuleError]) -> Error {
 impl RuleSets {
     /// Over the store.
     pub fn new(records: Records, writer: Writer) -> Self {
-        RuleSets { records, writer, cache: Arc::new(Mutex::new(BTreeMap::new())) }
+        RuleSets {
+            records,
+            writer,
+            cache: Arc::new(Mutex::new(BTreeMap::new())),
+        }
     }
 
     /// Checks files without storing them.
-    pub fn validate(files: BTreeMap<String, String>) -> std::result::Result<RuleSet, Vec<RuleError>> {
+    pub fn validate(
+        files: BTreeMap<String, String>,
+    ) -> std::result::Result<RuleSet, Vec<RuleError>> {
         RuleSet::from_files(files)
     }
 
     /// Checks and stores a rule set; storing the same content again changes nothing.
-    pub async fn upload(&self, files: BTreeMap<String, String>, actor: &str, at_ms: i64) -> Result<Arc<RuleSet>> {
+    pub async fn upload(
+        &self,
+        files: BTreeMap<String, String>,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Arc<RuleSet>> {
         let rs = RuleSet::from_files(files.clone()).map_err(|e| rule_errors(&e))?;
         let hash = rs.hash().to_string();
-        let stored = StoredRuleSet { files, actor: actor.to_string(), at_ms };
+        let stored = StoredRuleSet {
+            files,
+            actor: actor.to_string(),
+            at_ms,
+        };
         let value = encode(&stored)?;
         let h = hash.clone();
         self.writer
@@ -102,13 +121,27 @@ impl RuleSets {
             .writer
             .submit(Box::new(move |tx| {
                 let seq = tx.alloc_seq();
-                let rec = ActivationRecord { seq, hash: h, actor: a, at_ms };
+                let rec = ActivationRecord {
+                    seq,
+                    hash: h,
+                    actor: a,
+                    at_ms,
+                };
                 tx.put(&Key::Activation(seq), encode(&rec)?);
-                Ok(crate::storage::WriteOutcome { accepted: 1, seqs: vec![seq], ..Default::default() })
+                Ok(crate::storage::WriteOutcome {
+                    accepted: 1,
+                    seqs: vec![seq],
+                    ..Default::default()
+                })
             }))
             .await?;
         let seq = out.seqs.first().copied().unwrap_or(0);
-        Ok(ActivationRecord { seq, hash: hash.to_string(), actor: actor.to_string(), at_ms })
+        Ok(ActivationRecord {
+            seq,
+            hash: hash.to_string(),
+            actor: actor.to_string(),
+            at_ms,
+        })
     }
 
     /// A stored rule set by hash, loaded (and re-checked) once and cached.
@@ -170,7 +203,9 @@ impl RuleSets {
     pub fn applicable_blocking(&self, day: Date) -> Result<Arc<RuleSet>> {
         let acts = self.activations()?;
         if acts.is_empty() {
-            return Err(Error::FailedPrecondition("no rule set has been activated".into()));
+            return Err(Error::FailedPrecondition(
+                "no rule set has been activated".into(),
+            ));
         }
         let mut best: Option<(Date, u64, Arc<RuleSet>)> = None;
         for a in acts {
@@ -179,7 +214,10 @@ impl RuleSets {
             if from > day {
                 continue;
             }
-            if best.as_ref().is_none_or(|(d, s, _)| (from, a.seq) > (*d, *s)) {
+            if best
+                .as_ref()
+                .is_none_or(|(d, s, _)| (from, a.seq) > (*d, *s))
+            {
                 best = Some((from, a.seq, rs));
             }
         }
@@ -225,8 +263,12 @@ fn load(records: &Records, hash: &str) -> Result<Arc<RuleSet>> {
         .get(&Key::RuleSet(hash).encode())?
         .ok_or_else(|| Error::NotFound(format!("rule set `{hash}`")))?;
     let stored: StoredRuleSet = decode(&v, &format_args!("rule set `{hash}`"))?;
-    let rs = RuleSet::from_files(stored.files)
-        .map_err(|e| Error::Corrupt(format!("stored rule set `{hash}` no longer loads: {}", e.first().map(|x| x.to_string()).unwrap_or_default())))?;
+    let rs = RuleSet::from_files(stored.files).map_err(|e| {
+        Error::Corrupt(format!(
+            "stored rule set `{hash}` no longer loads: {}",
+            e.first().map(|x| x.to_string()).unwrap_or_default()
+        ))
+    })?;
     if rs.hash() != hash {
         return Err(Error::Corrupt(format!(
             "stored rule set `{hash}` now hashes to `{}`: its files were altered",
@@ -238,7 +280,11 @@ fn load(records: &Records, hash: &str) -> Result<Arc<RuleSet>> {
 
 /// Reads a rule-set folder into relative path -> content (every `*.toml`, recursively).
 pub fn read_dir_files(dir: &std::path::Path) -> Result<BTreeMap<String, String>> {
-    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut BTreeMap<String, String>) -> Result<()> {
+    fn walk(
+        root: &std::path::Path,
+        dir: &std::path::Path,
+        out: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| Error::invalid("rules_dir", format!("`{}`: {e}", dir.display())))?
             .flatten()
@@ -249,7 +295,11 @@ pub fn read_dir_files(dir: &std::path::Path) -> Result<BTreeMap<String, String>>
             if p.is_dir() {
                 walk(root, &p, out)?;
             } else if p.extension().is_some_and(|x| x == "toml") {
-                let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read_to_string(&p)?);
             }
         }

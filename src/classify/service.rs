@@ -38,6 +38,7 @@ pub struct Classifier {
     writer: Writer,
     rule_sets: RuleSets,
     changes: Arc<tokio::sync::watch::Sender<u64>>,
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Classifier {
@@ -45,7 +46,14 @@ impl Classifier {
     pub fn new(records: Records, writer: Writer) -> Self {
         let rule_sets = RuleSets::new(records.clone(), writer.clone());
         let (tx, _) = tokio::sync::watch::channel(0);
-        Classifier { records, writer, rule_sets, changes: Arc::new(tx) }
+        let (closing, _) = tokio::sync::watch::channel(false);
+        Classifier {
+            records,
+            writer,
+            rule_sets,
+            changes: Arc::new(tx),
+            closing: Arc::new(closing),
+        }
     }
 
     /// Rule-set storage.
@@ -66,6 +74,20 @@ impl Classifier {
     /// Subscribes to "tier changes were committed up to this cursor".
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    /// Resolves when the service is shutting down: endless streams (watchers) end then, so that
+    /// a graceful shutdown does not wait for them forever.
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
+    }
+
+    /// Starts the shutdown of endless streams.
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
     }
 
     /// Tells watchers that changes up to `cursor` are durable.
@@ -103,20 +125,34 @@ impl Classifier {
             .ok_or_else(|| Error::NotFound(format!("enterprise `{code}`")))?;
         let (mut record, decision) = decide(&inputs, &rules, as_of, cut, 0)?;
         if store {
-            let job = store_job(vec![Pending { record: record.clone(), jurisdiction: inputs.version.enterprise.jurisdiction.clone() }], None);
+            let job = store_job(
+                vec![Pending {
+                    record: record.clone(),
+                    jurisdiction: inputs.version.enterprise.jurisdiction.clone(),
+                }],
+                None,
+            );
             let out = self.writer.submit_blocking(job)?;
             record.seq = out.seqs.first().copied().unwrap_or(0);
             if out.note > 0 {
                 self.notify(record.seq);
             }
         }
-        Ok(Classified { record, decision, rules })
+        Ok(Classified {
+            record,
+            decision,
+            rules,
+        })
     }
 
     /// Every stored classification of an enterprise, oldest first.
     pub fn history(&self, code: &CreditCode) -> Result<Vec<ClassificationRecord>> {
         let mut out = Vec::new();
-        for kv in self.records.engine().scan(&prefix::classifications_of(code), None) {
+        for kv in self
+            .records
+            .engine()
+            .scan(&prefix::classifications_of(code), None)
+        {
             let (_, v) = kv?;
             out.push(decode(&v, &format_args!("classification of `{code}`"))?);
         }
@@ -125,12 +161,19 @@ impl Classifier {
 
     /// The newest stored classification.
     pub fn latest(&self, code: &CreditCode) -> Result<ClassificationRecord> {
-        match self.records.engine().scan_rev(&prefix::classifications_of(code)).next() {
+        match self
+            .records
+            .engine()
+            .scan_rev(&prefix::classifications_of(code))
+            .next()
+        {
             Some(kv) => {
                 let (_, v) = kv?;
                 decode(&v, &format_args!("classification of `{code}`"))
             }
-            None => Err(Error::NotFound(format!("classification of enterprise `{code}`"))),
+            None => Err(Error::NotFound(format!(
+                "classification of enterprise `{code}`"
+            ))),
         }
     }
 
@@ -138,7 +181,11 @@ impl Classifier {
     pub fn expand(&self, record: ClassificationRecord) -> Result<Classified> {
         let rules = self.rule_sets.get_blocking(&record.rule_set_hex())?;
         let decision = record.decision(&rules)?;
-        Ok(Classified { record, decision, rules })
+        Ok(Classified {
+            record,
+            decision,
+            rules,
+        })
     }
 
     /// Explains the newest stored classification.
@@ -155,7 +202,11 @@ impl Classifier {
     pub fn changes_after(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, TierChangeRecord)>> {
         let after = Key::TierChange(cursor).encode();
         let mut out = Vec::new();
-        for kv in self.records.engine().scan(&prefix::tier_changes(), Some(&after)) {
+        for kv in self
+            .records
+            .engine()
+            .scan(&prefix::tier_changes(), Some(&after))
+        {
             let (k, v) = kv?;
             let seq = crate::storage::keys::trailing_seq(&k).unwrap_or(0);
             out.push((seq, decode(&v, &"tier change")?));
@@ -205,7 +256,9 @@ pub fn store_job(items: Vec<Pending>, extra: Option<(Key<'static>, Vec<u8>)>) ->
             let code = p.record.code;
             let seq = tx.alloc_seq();
             p.record.seq = seq;
-            let prev = tx.get(&Key::CurrentTier(code))?.and_then(|v| v.first().copied());
+            let prev = tx
+                .get(&Key::CurrentTier(code))?
+                .and_then(|v| v.first().copied());
             if prev != Some(p.record.tier) {
                 tx.put(&Key::CurrentTier(code), vec![p.record.tier]);
                 if let Some(from) = prev {
@@ -245,29 +298,48 @@ pub struct Simulation {
 }
 
 impl Classifier {
-    /// Runs `candidate` and the rule set in force over `codes` as of `as_of`, storing nothing.
+    /// Runs `candidate` and the rule set in force over `codes` (sorted) as of `as_of`, storing
+    /// nothing; `whole` says the codes are every enterprise (then they are read by range scans).
     pub fn simulate_blocking(
         &self,
         codes: &[CreditCode],
+        whole: bool,
         candidate: &RuleSet,
         as_of: Date,
         max_changes: usize,
     ) -> Result<(Simulation, Arc<RuleSet>)> {
         let current = self.rule_sets.applicable_blocking(as_of)?;
         let cut = self.cut()?;
-        let parts = super::batch::parallel_map(codes, |code| -> Result<Option<(Tier, Tier)>> {
-            Ok(gather(&self.records, code, cut, as_of)?
-                .map(|i| (tier_only(&i, &current, as_of), tier_only(&i, candidate, as_of))))
+        let reps = if whole {
+            Some(super::inputs::RepIndex::load(&self.records)?)
+        } else {
+            None
+        };
+        let parts = super::batch::parallel_parts(codes, |part| {
+            let mut out = Vec::with_capacity(part.len());
+            for (code, i) in part.iter().zip(super::batch::gather_chunk(
+                self,
+                part,
+                cut,
+                as_of,
+                reps.as_ref(),
+            )?) {
+                let Some(i) = i else { continue };
+                let f = i.features(as_of);
+                let from = classify_tier(current.compiled(), &f, as_of).0;
+                let to = classify_tier(candidate.compiled(), &f, as_of).0;
+                out.push((*code, from, to));
+            }
+            Ok(out)
         })?;
         let mut sim = Simulation::default();
-        for (code, r) in codes.iter().zip(parts) {
-            let Some((from, to)) = r else { continue };
+        for (code, from, to) in parts {
             sim.enterprises += 1;
             sim.matrix[tier_byte(from) as usize][tier_byte(to) as usize] += 1;
             if from != to {
                 sim.changed += 1;
                 if sim.changes.len() < max_changes {
-                    sim.changes.push((*code, from, to));
+                    sim.changes.push((code, from, to));
                 }
             }
         }

@@ -245,11 +245,15 @@ pub fn own_peak_rss_mib() -> f64 {
 /// and a simulation of the same rule set as a candidate.
 pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
     use crate::app::App;
-    let dir = std::env::temp_dir().join(format!("creditrisk-bench-classify-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("creditrisk-bench-classify-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (app, stopper) = App::open(&dir, 2048)?;
     let rules_dir = std::path::Path::new("rules/default");
-    app.classifier().rule_sets().ensure_default(rules_dir, crate::clock::now_ms()).await?;
+    app.classifier()
+        .rule_sets()
+        .ensure_default(rules_dir, crate::clock::now_ms())
+        .await?;
     let t = Instant::now();
     let data = crate::demo::generate(entities, seed);
     let gen_s = t.elapsed().as_secs_f64();
@@ -290,7 +294,7 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
             .map_err(|e| crate::Error::Internal(format!("{} rule errors", e.len())))?;
         let t = Instant::now();
         let codes = crate::classify::batch::codes_in_scope(&c, None, None)?;
-        let (sim, _) = c.simulate_blocking(&codes, &candidate, as_of, 100)?;
+        let (sim, _) = c.simulate_blocking(&codes, true, &candidate, as_of, 100)?;
         Ok((sim, t.elapsed().as_secs_f64()))
     })
     .await??;
@@ -301,9 +305,15 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
     let n = run.done.max(1) as f64;
     println!("classification benchmark ({entities} demo enterprises, as of {as_of})");
     println!("  generate            : {gen_s:.1} s ({ne} enterprises, {nv} events)");
-    println!("  durable load        : {load_s:.1} s ({:.0} records/s)", (ne + nv) as f64 / load_s);
+    println!(
+        "  durable load        : {load_s:.1} s ({:.0} records/s)",
+        (ne + nv) as f64 / load_s
+    );
     println!("  full re-classification from storage (features, rules, durable results):");
-    println!("    elapsed           : {class_s:.1} s ({:.0} enterprises/s)", n / class_s);
+    println!(
+        "    elapsed           : {class_s:.1} s ({:.0} enterprises/s)",
+        n / class_s
+    );
     println!(
         "    tiers             : A {:.1}% B {:.1}% C {:.1}% D {:.1}%",
         100.0 * run.tiers[0] as f64 / n,
@@ -312,8 +322,14 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
         100.0 * run.tiers[3] as f64 / n
     );
     println!("  simulation (candidate = same rules, nothing stored):");
-    println!("    elapsed           : {sim_s:.1} s, {} enterprises, {} changed", sim.enterprises, sim.changed);
+    println!(
+        "    elapsed           : {sim_s:.1} s, {} enterprises, {} changed",
+        sim.enterprises, sim.changed
+    );
     println!("  peak RSS (whole process, data generation included): {rss:.0} MiB");
-    println!("  data on disk        : {:.0} MiB", disk as f64 / 1024.0 / 1024.0);
+    println!(
+        "  data on disk        : {:.0} MiB",
+        disk as f64 / 1024.0 / 1024.0
+    );
     Ok(())
 }

@@ -41,7 +41,10 @@ pub fn check(dir: &Path) -> bool {
                     println!("    {}", e.snippet);
                 }
             }
-            let n = errs.iter().filter(|e| e.severity == Severity::Error).count();
+            let n = errs
+                .iter()
+                .filter(|e| e.severity == Severity::Error)
+                .count();
             println!("rejected: {n} errors");
             false
         }
@@ -57,7 +60,13 @@ pub fn test(rules: &Path, cases: &Path) -> bool {
             println!("ok    {}#{} {}", r.file, r.index, r.description);
         } else {
             failed += 1;
-            println!("FAIL  {}#{} {}: {}", r.file, r.index, r.description, r.failures.join("; "));
+            println!(
+                "FAIL  {}#{} {}: {}",
+                r.file,
+                r.index,
+                r.description,
+                r.failures.join("; ")
+            );
         }
     }
     println!("{} passed, {} failed", results.len() - failed, failed);
@@ -65,17 +74,29 @@ pub fn test(rules: &Path, cases: &Path) -> bool {
 }
 
 fn files_of(dir: &Path) -> anyhow::Result<pb::RuleSetFiles> {
-    Ok(pb::RuleSetFiles { files: read_dir_files(dir)?.into_iter().collect(), hash: String::new() })
+    Ok(pb::RuleSetFiles {
+        files: read_dir_files(dir)?.into_iter().collect(),
+        hash: String::new(),
+    })
 }
 
 /// `rules upload DIR [--activate]`.
 pub async fn upload(server: &str, dir: &Path, activate: bool) -> anyhow::Result<()> {
     let mut c = RuleServiceClient::new(channel(server).await?);
-    let info = c.upload_rule_set(files_of(dir)?).await.map_err(explain_status)?.into_inner();
-    println!("uploaded {} ({} {}, {} rules)", info.hash, info.name, info.version, info.rules);
+    let info = c
+        .upload_rule_set(files_of(dir)?)
+        .await
+        .map_err(explain_status)?
+        .into_inner();
+    println!(
+        "uploaded {} ({} {}, {} rules)",
+        info.hash, info.name, info.version, info.rules
+    );
     if activate {
         let a = c
-            .activate_rule_set(pb::ActivateRuleSetRequest { hash: info.hash.clone() })
+            .activate_rule_set(pb::ActivateRuleSetRequest {
+                hash: info.hash.clone(),
+            })
             .await
             .map_err(explain_status)?
             .into_inner();
@@ -99,7 +120,11 @@ pub async fn activate(server: &str, hash: &str) -> anyhow::Result<()> {
 /// `rules list`.
 pub async fn list(server: &str) -> anyhow::Result<()> {
     let mut c = RuleServiceClient::new(channel(server).await?);
-    let r = c.list_rule_sets(pb::ListRuleSetsRequest {}).await.map_err(explain_status)?.into_inner();
+    let r = c
+        .list_rule_sets(pb::ListRuleSetsRequest {})
+        .await
+        .map_err(explain_status)?
+        .into_inner();
     for s in r.rule_sets {
         println!(
             "{} {} {} effective {} rules {} activations {}{}",
@@ -125,21 +150,41 @@ fn print_classification(c: &pb::Classification) {
         c.as_of,
         &c.rule_set_hash[..c.rule_set_hash.len().min(12)],
         c.data_seq,
-        if c.seq == 0 { " (not stored)".to_string() } else { format!(" seq {}", c.seq) }
+        if c.seq == 0 {
+            " (not stored)".to_string()
+        } else {
+            format!(" seq {}", c.seq)
+        }
     );
     for f in &c.fired {
-        let reads: Vec<String> = f.reads.iter().map(|r| format!("{} = {}", r.name, r.value)).collect();
+        let reads: Vec<String> = f
+            .reads
+            .iter()
+            .map(|r| format!("{} = {}", r.name, r.value))
+            .collect();
         let what = match f.effect.as_str() {
             "score" => format!("{:+}", f.contribution),
             "cap" => format!("no better than {}", f.tier),
             _ => format!("tier {}", f.tier),
         };
-        println!("  {} {}: {} [{}] ({})", f.rule_id, what, f.title, reads.join(", "), f.basis);
+        println!(
+            "  {} {}: {} [{}] ({})",
+            f.rule_id,
+            what,
+            f.title,
+            reads.join(", "),
+            f.basis
+        );
     }
 }
 
 /// `classify CODE`.
-pub async fn classify(server: &str, code: &str, as_of: &str, candidate: Option<&Path>) -> anyhow::Result<()> {
+pub async fn classify(
+    server: &str,
+    code: &str,
+    as_of: &str,
+    candidate: Option<&Path>,
+) -> anyhow::Result<()> {
     let mut c = ClassificationServiceClient::new(channel(server).await?);
     let req = pb::ClassifyRequest {
         credit_code: code.into(),
@@ -155,7 +200,9 @@ pub async fn classify(server: &str, code: &str, as_of: &str, candidate: Option<&
 pub async fn explain(server: &str, code: &str) -> anyhow::Result<()> {
     let mut c = ClassificationServiceClient::new(channel(server).await?);
     let r = c
-        .explain(pb::GetClassificationRequest { credit_code: code.into() })
+        .explain(pb::GetClassificationRequest {
+            credit_code: code.into(),
+        })
         .await
         .map_err(explain_status)?
         .into_inner();
@@ -172,7 +219,11 @@ pub async fn explain(server: &str, code: &str) -> anyhow::Result<()> {
 pub async fn history(server: &str, code: &str) -> anyhow::Result<()> {
     let mut c = ClassificationServiceClient::new(channel(server).await?);
     let r = c
-        .list_classifications(pb::ListClassificationsRequest { credit_code: code.into(), page_size: 500, page_token: String::new() })
+        .list_classifications(pb::ListClassificationsRequest {
+            credit_code: code.into(),
+            page_size: 500,
+            page_token: String::new(),
+        })
         .await
         .map_err(explain_status)?
         .into_inner();
@@ -183,14 +234,25 @@ pub async fn history(server: &str, code: &str) -> anyhow::Result<()> {
 }
 
 /// `reclassify`: streams progress until the run finishes.
-pub async fn reclassify(server: &str, jurisdiction: &str, as_of: &str, run_id: u64) -> anyhow::Result<()> {
+pub async fn reclassify(
+    server: &str,
+    jurisdiction: &str,
+    as_of: &str,
+    run_id: u64,
+) -> anyhow::Result<()> {
     let mut c = ClassificationServiceClient::new(channel(server).await?);
     let req = pb::ReclassifyRequest {
-        scope: Some(pb::Scope { jurisdiction: jurisdiction.into() }),
+        scope: Some(pb::Scope {
+            jurisdiction: jurisdiction.into(),
+        }),
         as_of: as_of.into(),
         run_id,
     };
-    let mut s = c.reclassify(req).await.map_err(explain_status)?.into_inner();
+    let mut s = c
+        .reclassify(req)
+        .await
+        .map_err(explain_status)?
+        .into_inner();
     while let Some(p) = s.message().await.map_err(explain_status)? {
         println!(
             "run {} {}/{} changed {} tiers A {} B {} C {} D {}{}",
@@ -209,22 +271,35 @@ pub async fn reclassify(server: &str, jurisdiction: &str, as_of: &str, run_id: u
 }
 
 /// `simulate DIR`.
-pub async fn simulate(server: &str, dir: &Path, jurisdiction: &str, as_of: &str) -> anyhow::Result<()> {
+pub async fn simulate(
+    server: &str,
+    dir: &Path,
+    jurisdiction: &str,
+    as_of: &str,
+) -> anyhow::Result<()> {
     let mut c = ClassificationServiceClient::new(channel(server).await?);
     let r = c
         .simulate(pb::SimulateRequest {
             candidate: Some(files_of(dir)?),
-            scope: Some(pb::Scope { jurisdiction: jurisdiction.into() }),
+            scope: Some(pb::Scope {
+                jurisdiction: jurisdiction.into(),
+            }),
             as_of: as_of.into(),
             max_changes: 20,
         })
         .await
         .map_err(explain_status)?
         .into_inner();
-    println!("{} enterprises, {} would change tier", r.enterprises, r.changed);
+    println!(
+        "{} enterprises, {} would change tier",
+        r.enterprises, r.changed
+    );
     println!("from\\to        A        B        C        D");
     for (i, t) in ["A", "B", "C", "D"].iter().enumerate() {
-        let row: Vec<String> = r.matrix[i * 4..i * 4 + 4].iter().map(|n| format!("{n:>8}")).collect();
+        let row: Vec<String> = r.matrix[i * 4..i * 4 + 4]
+            .iter()
+            .map(|n| format!("{n:>8}"))
+            .collect();
         println!("{t:<7} {}", row.join(" "));
     }
     for m in &r.changes {
@@ -234,15 +309,27 @@ pub async fn simulate(server: &str, dir: &Path, jurisdiction: &str, as_of: &str)
 }
 
 /// `watch`: prints tier changes as they happen.
-pub async fn watch(server: &str, cursor: u64, jurisdiction: &str, direction: &str) -> anyhow::Result<()> {
+pub async fn watch(
+    server: &str,
+    cursor: u64,
+    jurisdiction: &str,
+    direction: &str,
+) -> anyhow::Result<()> {
     let mut c = ClassificationServiceClient::new(channel(server).await?);
     let mut s = c
-        .watch_tier_changes(pb::WatchTierChangesRequest { cursor, jurisdiction: jurisdiction.into(), direction: direction.into() })
+        .watch_tier_changes(pb::WatchTierChangesRequest {
+            cursor,
+            jurisdiction: jurisdiction.into(),
+            direction: direction.into(),
+        })
         .await
         .map_err(explain_status)?
         .into_inner();
     while let Some(t) = s.message().await.map_err(explain_status)? {
-        println!("{} {} {} {} -> {} as of {}", t.cursor, t.credit_code, t.jurisdiction, t.from, t.to, t.as_of);
+        println!(
+            "{} {} {} {} -> {} as of {}",
+            t.cursor, t.credit_code, t.jurisdiction, t.from, t.to, t.as_of
+        );
     }
     Ok(())
 }

@@ -102,12 +102,18 @@ fn fast_path_agrees_with_full_classification() {
 fn inspections_name_only_rostered_inspectors() {
     for n in [100, 2000, 30_000] {
         let d = generate(n, 9);
-        let roster: std::collections::BTreeSet<&str> =
-            d.inspectors.iter().map(|i| i.inspector_id.as_str()).collect();
+        let roster: std::collections::BTreeSet<&str> = d
+            .inspectors
+            .iter()
+            .map(|i| i.inspector_id.as_str())
+            .collect();
         for e in &d.events {
             if let crate::domain::EventBody::Inspection { inspector_ids, .. } = &e.body {
                 for id in inspector_ids {
-                    assert!(roster.contains(id.as_str()), "{n}: `{id}` is not on the roster");
+                    assert!(
+                        roster.contains(id.as_str()),
+                        "{n}: `{id}` is not on the roster"
+                    );
                 }
             }
         }

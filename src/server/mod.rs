@@ -55,7 +55,9 @@ pub async fn serve(
     health
         .set_serving::<RecordServiceServer<records::RecordApi>>()
         .await;
-    health.set_serving::<RuleServiceServer<rules::RuleApi>>().await;
+    health
+        .set_serving::<RuleServiceServer<rules::RuleApi>>()
+        .await;
     health
         .set_serving::<ClassificationServiceServer<rules::ClassificationApi>>()
         .await;
@@ -65,6 +67,7 @@ pub async fn serve(
         .build_v1()
         .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
     let max = limits.max_message_bytes;
+    let app_for_shutdown = app.classifier().clone();
     let rule_api = RuleServiceServer::new(rules::RuleApi::new(app.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -102,6 +105,12 @@ pub async fn serve(
         );
 
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let classifier = app_for_shutdown;
+    let shutdown = async move {
+        shutdown.await;
+        // Calls in flight finish; endless streams (tier-change watchers) are ended now.
+        classifier.close_streams();
+    };
     Server::builder()
         .timeout(limits.max_call)
         .concurrency_limit_per_connection(limits.concurrency_per_connection)

@@ -1,7 +1,9 @@
 //! The `RuleService` and `ClassificationService` handlers.
 
 use super::convert::{self, code_arg, date_or, files_from};
-use super::pb::{self, classification_service_server::ClassificationService, rule_service_server::RuleService};
+use super::pb::{
+    self, classification_service_server::ClassificationService, rule_service_server::RuleService,
+};
 use super::status::to_status;
 use crate::app::App;
 use crate::classify::batch::codes_in_scope;
@@ -13,7 +15,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 type R<T> = std::result::Result<Response<T>, Status>;
-type Stream<T> = Pin<Box<dyn futures::Stream<Item = std::result::Result<T, Status>> + Send + 'static>>;
+type Stream<T> =
+    Pin<Box<dyn futures::Stream<Item = std::result::Result<T, Status>> + Send + 'static>>;
 
 /// Serves `creditrisk.v1.RuleService`.
 pub struct RuleApi {
@@ -39,7 +42,9 @@ impl ClassificationApi {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> std::result::Result<T, Status> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> std::result::Result<T, Status> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| to_status(Error::Internal(format!("task: {e}"))))?
@@ -47,7 +52,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 fn active_hash(rs: &RuleSets) -> Option<String> {
-    rs.applicable_blocking(clock::today()).ok().map(|r| r.hash().to_string())
+    rs.applicable_blocking(clock::today())
+        .ok()
+        .map(|r| r.hash().to_string())
 }
 
 #[tonic::async_trait]
@@ -66,8 +73,16 @@ impl RuleService for RuleApi {
             Err(errs) => pb::ValidationReport {
                 ok: false,
                 hash: String::new(),
-                errors: errs.iter().filter(|e| e.severity == crate::rules::Severity::Error).map(convert::rule_error_to).collect(),
-                warnings: errs.iter().filter(|e| e.severity != crate::rules::Severity::Error).map(convert::rule_error_to).collect(),
+                errors: errs
+                    .iter()
+                    .filter(|e| e.severity == crate::rules::Severity::Error)
+                    .map(convert::rule_error_to)
+                    .collect(),
+                warnings: errs
+                    .iter()
+                    .filter(|e| e.severity != crate::rules::Severity::Error)
+                    .map(convert::rule_error_to)
+                    .collect(),
                 rules: 0,
             },
         };
@@ -78,38 +93,63 @@ impl RuleService for RuleApi {
     async fn upload_rule_set(&self, req: Request<pb::RuleSetFiles>) -> R<pb::RuleSetInfo> {
         let files = files_from(Some(req.into_inner()), "files").map_err(to_status)?;
         let rs = self.app.classifier().rule_sets().clone();
-        let set = rs.upload(files, &self.app.actor(), clock::now_ms()).await.map_err(to_status)?;
+        let set = rs
+            .upload(files, &self.app.actor(), clock::now_ms())
+            .await
+            .map_err(to_status)?;
         let info = blocking(move || {
             let acts = rs.activations()?;
-            Ok(convert::rule_set_info(&set, &acts, active_hash(&rs).as_deref()))
+            Ok(convert::rule_set_info(
+                &set,
+                &acts,
+                active_hash(&rs).as_deref(),
+            ))
         })
         .await?;
         Ok(Response::new(info))
     }
 
     #[tracing::instrument(skip_all, fields(hash = %req.get_ref().hash))]
-    async fn activate_rule_set(&self, req: Request<pb::ActivateRuleSetRequest>) -> R<pb::RuleSetInfo> {
+    async fn activate_rule_set(
+        &self,
+        req: Request<pb::ActivateRuleSetRequest>,
+    ) -> R<pb::RuleSetInfo> {
         let hash = req.into_inner().hash;
         let rs = self.app.classifier().rule_sets().clone();
-        rs.activate(&hash, &self.app.actor(), clock::now_ms()).await.map_err(to_status)?;
+        rs.activate(&hash, &self.app.actor(), clock::now_ms())
+            .await
+            .map_err(to_status)?;
         let set = rs.get(&hash).await.map_err(to_status)?;
         let info = blocking(move || {
             let acts = rs.activations()?;
-            Ok(convert::rule_set_info(&set, &acts, active_hash(&rs).as_deref()))
+            Ok(convert::rule_set_info(
+                &set,
+                &acts,
+                active_hash(&rs).as_deref(),
+            ))
         })
         .await?;
         Ok(Response::new(info))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list_rule_sets(&self, _req: Request<pb::ListRuleSetsRequest>) -> R<pb::ListRuleSetsResponse> {
+    async fn list_rule_sets(
+        &self,
+        _req: Request<pb::ListRuleSetsRequest>,
+    ) -> R<pb::ListRuleSetsResponse> {
         let rs = self.app.classifier().rule_sets().clone();
         let list = blocking(move || {
             let acts = rs.activations()?;
             let active = active_hash(&rs);
             rs.hashes()?
                 .iter()
-                .map(|h| Ok(convert::rule_set_info(&*rs.get_blocking(h)?, &acts, active.as_deref())))
+                .map(|h| {
+                    Ok(convert::rule_set_info(
+                        &*rs.get_blocking(h)?,
+                        &acts,
+                        active.as_deref(),
+                    ))
+                })
                 .collect::<Result<Vec<_>>>()
         })
         .await?;
@@ -122,7 +162,10 @@ impl RuleService for RuleApi {
         let rs = self.app.classifier().rule_sets().clone();
         let h = hash.clone();
         let files = blocking(move || rs.files(&h)).await?;
-        Ok(Response::new(pb::RuleSetFiles { files: files.into_iter().collect(), hash }))
+        Ok(Response::new(pb::RuleSetFiles {
+            files: files.into_iter().collect(),
+            hash,
+        }))
     }
 }
 
@@ -147,7 +190,10 @@ impl ClassificationService for ClassificationApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn get_classification(&self, req: Request<pb::GetClassificationRequest>) -> R<pb::Classification> {
+    async fn get_classification(
+        &self,
+        req: Request<pb::GetClassificationRequest>,
+    ) -> R<pb::Classification> {
         let code = code_arg(&req.get_ref().credit_code).map_err(to_status)?;
         let c = self.app.classifier().clone();
         let out = blocking(move || c.expand(c.latest(&code)?)).await?;
@@ -155,33 +201,47 @@ impl ClassificationService for ClassificationApi {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list_classifications(&self, req: Request<pb::ListClassificationsRequest>) -> R<pb::ListClassificationsResponse> {
+    async fn list_classifications(
+        &self,
+        req: Request<pb::ListClassificationsRequest>,
+    ) -> R<pb::ListClassificationsResponse> {
         let r = req.into_inner();
         let code = code_arg(&r.credit_code).map_err(to_status)?;
         let limit = convert::page_size(r.page_size, 50, 500).map_err(to_status)?;
         let fkey = format!("classifications:{code}");
         let before = convert::decode_token(&r.page_token, &fkey)
             .map_err(to_status)?
-            .map(|p| p.parse::<u64>().map_err(|_| to_status(Error::invalid("page_token", "is damaged"))))
+            .map(|p| {
+                p.parse::<u64>()
+                    .map_err(|_| to_status(Error::invalid("page_token", "is damaged")))
+            })
             .transpose()?;
         let c = self.app.classifier().clone();
         let (items, next) = blocking(move || {
             let mut all = c.history(&code)?;
             all.reverse();
-            let start = before.map_or(0, |b| all.iter().position(|r| r.seq < b).unwrap_or(all.len()));
+            let start = before.map_or(0, |b| {
+                all.iter().position(|r| r.seq < b).unwrap_or(all.len())
+            });
             let page: Vec<_> = all.into_iter().skip(start).take(limit + 1).collect();
             let more = page.len() > limit;
             let mut out = Vec::new();
             for r in page.into_iter().take(limit) {
                 out.push(convert::classification_to(&c.expand(r)?));
             }
-            let next = if more { out.last().map(|x| x.seq) } else { None };
+            let next = if more {
+                out.last().map(|x| x.seq)
+            } else {
+                None
+            };
             Ok((out, next))
         })
         .await?;
         Ok(Response::new(pb::ListClassificationsResponse {
             classifications: items,
-            next_page_token: next.map(|s| convert::encode_token(&fkey, &s.to_string())).unwrap_or_default(),
+            next_page_token: next
+                .map(|s| convert::encode_token(&fkey, &s.to_string()))
+                .unwrap_or_default(),
         }))
     }
 
@@ -228,15 +288,25 @@ impl ClassificationService for ClassificationApi {
     async fn simulate(&self, req: Request<pb::SimulateRequest>) -> R<pb::SimulateResponse> {
         let r = req.into_inner();
         let files = files_from(r.candidate, "candidate.files").map_err(to_status)?;
-        let candidate = RuleSets::validate(files).map_err(|e| to_status(crate::classify::rulesets::rule_errors(&e)))?;
+        let candidate = RuleSets::validate(files)
+            .map_err(|e| to_status(crate::classify::rulesets::rule_errors(&e)))?;
         let as_of = date_or(&r.as_of, "as_of", clock::today()).map_err(to_status)?;
         let jurisdiction = r.scope.map(|s| s.jurisdiction).filter(|j| !j.is_empty());
-        let max = if r.max_changes == 0 { 1000 } else { r.max_changes as usize };
+        let max = if r.max_changes == 0 {
+            1000
+        } else {
+            r.max_changes as usize
+        };
         let c = self.app.classifier().clone();
         let (sim, current, cand_hash) = blocking(move || {
             let codes = codes_in_scope(&c, jurisdiction.as_deref(), None)?;
-            let (sim, current) = c.simulate_blocking(&codes, &candidate, as_of, max)?;
-            Ok((sim, current.hash().to_string(), candidate.hash().to_string()))
+            let whole = jurisdiction.is_none();
+            let (sim, current) = c.simulate_blocking(&codes, whole, &candidate, as_of, max)?;
+            Ok((
+                sim,
+                current.hash().to_string(),
+                candidate.hash().to_string(),
+            ))
         })
         .await?;
         Ok(Response::new(pb::SimulateResponse {
@@ -246,7 +316,11 @@ impl ClassificationService for ClassificationApi {
             changes: sim
                 .changes
                 .iter()
-                .map(|(c, f, t)| pb::TierMove { credit_code: c.to_string(), from: f.as_str().into(), to: t.as_str().into() })
+                .map(|(c, f, t)| pb::TierMove {
+                    credit_code: c.to_string(),
+                    from: f.as_str().into(),
+                    to: t.as_str().into(),
+                })
                 .collect(),
             current_rule_set_hash: current,
             candidate_rule_set_hash: cand_hash,
@@ -256,37 +330,54 @@ impl ClassificationService for ClassificationApi {
     type WatchTierChangesStream = Stream<pb::TierChange>;
 
     #[tracing::instrument(skip_all)]
-    async fn watch_tier_changes(&self, req: Request<pb::WatchTierChangesRequest>) -> R<Self::WatchTierChangesStream> {
+    async fn watch_tier_changes(
+        &self,
+        req: Request<pb::WatchTierChangesRequest>,
+    ) -> R<Self::WatchTierChangesStream> {
         let r = req.into_inner();
         let direction = match r.direction.as_str() {
             "" | "any" => 0i8,
             "worse" => 1,
             "better" => -1,
-            other => return Err(to_status(Error::invalid("direction", format!("`{other}` is not one of `any`, `worse`, `better`")))),
+            other => {
+                return Err(to_status(Error::invalid(
+                    "direction",
+                    format!("`{other}` is not one of `any`, `worse`, `better`"),
+                )))
+            }
         };
         let jurisdiction = (!r.jurisdiction.is_empty()).then_some(r.jurisdiction);
         let c = self.app.classifier().clone();
         let mut notified = c.subscribe();
+        let closing = c.closing();
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
+            tokio::pin!(closing);
             let mut cursor = r.cursor;
             loop {
                 let c2 = c.clone();
-                let batch = match tokio::task::spawn_blocking(move || c2.changes_after(cursor, 1000)).await {
-                    Ok(Ok(b)) => b,
-                    Ok(Err(e)) => {
-                        let _ = tx.send(Err(to_status(e))).await;
-                        return;
-                    }
-                    Err(_) => return,
-                };
+                let batch =
+                    match tokio::task::spawn_blocking(move || c2.changes_after(cursor, 1000)).await
+                    {
+                        Ok(Ok(b)) => b,
+                        Ok(Err(e)) => {
+                            let _ = tx.send(Err(to_status(e))).await;
+                            return;
+                        }
+                        Err(_) => return,
+                    };
                 let empty = batch.is_empty();
                 for (seq, ch) in batch {
                     cursor = seq;
                     let dir = (ch.to as i8 - ch.from as i8).signum();
                     let keep = jurisdiction.as_ref().is_none_or(|j| *j == ch.jurisdiction)
                         && (direction == 0 || dir == direction);
-                    if keep && tx.send(Ok(convert::tier_change_to(seq, &ch))).await.is_err() {
+                    if keep
+                        && tx
+                            .send(Ok(convert::tier_change_to(seq, &ch)))
+                            .await
+                            .is_err()
+                    {
                         return; // the watcher left
                     }
                 }
@@ -296,6 +387,7 @@ impl ClassificationService for ClassificationApi {
                         r = notified.changed() => if r.is_err() { return },
                         _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
                         _ = tx.closed() => return,
+                        _ = &mut closing => return, // shutting down: end the stream cleanly
                     }
                 }
             }

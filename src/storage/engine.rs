@@ -34,6 +34,8 @@ pub trait Engine: Send + Sync + 'static {
     fn scan<'a>(&'a self, prefix: &[u8], after: Option<&[u8]>) -> KvIter<'a>;
     /// Pairs with key starting with `prefix`, in decreasing key order.
     fn scan_rev<'a>(&'a self, prefix: &[u8]) -> KvIter<'a>;
+    /// Pairs with `from <= key < to`, in key order.
+    fn range<'a>(&'a self, from: &[u8], to: &[u8]) -> KvIter<'a>;
     /// Applies the batch atomically (not yet durable).
     fn apply(&self, batch: Vec<Op>) -> Result<()>;
     /// Makes every applied batch durable.
@@ -97,6 +99,10 @@ impl Engine for SledEngine {
         Box::new(self.tree.scan_prefix(prefix).rev().map(kv))
     }
 
+    fn range<'a>(&'a self, from: &[u8], to: &[u8]) -> KvIter<'a> {
+        Box::new(self.tree.range(from.to_vec()..to.to_vec()).map(kv))
+    }
+
     fn apply(&self, batch: Vec<Op>) -> Result<()> {
         let mut b = sled::Batch::default();
         for op in batch {
@@ -147,6 +153,15 @@ impl Engine for MemoryEngine {
     fn scan_rev<'a>(&'a self, prefix: &[u8]) -> KvIter<'a> {
         let mut items: Vec<_> = self.scan(prefix, None).collect();
         items.reverse();
+        Box::new(items.into_iter())
+    }
+
+    fn range<'a>(&'a self, from: &[u8], to: &[u8]) -> KvIter<'a> {
+        let items: Vec<_> = self
+            .read()
+            .range(from.to_vec()..to.to_vec())
+            .map(|(k, v)| Ok((k.clone(), v.clone())))
+            .collect();
         Box::new(items.into_iter())
     }
 

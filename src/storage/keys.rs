@@ -139,6 +139,10 @@ pub mod prefix {
         str0(&mut k, JURISDICTION, j);
         k
     }
+    /// The whole legal-representative index.
+    pub fn legal_reps() -> Vec<u8> {
+        vec![LEGAL_REP]
+    }
     /// All enterprises of one legal representative.
     pub fn legal_rep(r: &str) -> Vec<u8> {
         let mut k = Vec::new();
@@ -194,7 +198,9 @@ pub fn trailing_seq(key: &[u8]) -> Option<u64> {
 /// Reads the credit code of an enterprise, event or jurisdiction-index key.
 pub fn code_in(key: &[u8]) -> Option<CreditCode> {
     match key.first()? {
-        &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT | &CLASSIFICATION => CreditCode::from_bytes(key.get(1..19)?),
+        &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT | &CLASSIFICATION => {
+            CreditCode::from_bytes(key.get(1..19)?)
+        }
         &JURISDICTION | &LEGAL_REP => {
             CreditCode::from_bytes(key.get(key.len().checked_sub(18)?..)?)
         }

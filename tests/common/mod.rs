@@ -24,7 +24,14 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, limits: Limits) -> TestServer {
-        let (app, stopper) = App::open(dir.path(), 64).unwrap();
+        let (mut app, stopper) = App::open(dir.path(), 64).unwrap();
+        let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default");
+        app.classifier()
+            .rule_sets()
+            .ensure_default(&rules, 0)
+            .await
+            .unwrap();
+        app.enable_auto_reclassify();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -82,4 +89,5 @@ pub fn violations(s: &tonic::Status) -> Vec<(String, String)> {
         .collect()
 }
 
+#[allow(unused_imports)]
 pub use creditrisk::cli::bench::{synthetic_code, synthetic_enterprise, synthetic_event};

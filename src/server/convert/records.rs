@@ -1,12 +1,12 @@
 //! Records: enterprises, events, inspectors, inspections, page tokens.
 
-use crate::server::pb;
 use crate::domain::{
     AbnormalGround, CreditCode, CreditEvent, Date, Enterprise, EnterpriseVersion, EntityKind,
     EventBody, FieldViolation, Inspection, Inspector, InspectorVersion, RepairClass, ResultCode,
     Severity, Status, StoredEvent, TaxGrade, Violations,
 };
 use crate::error::{Error, Result};
+use crate::server::pb;
 use base64::Engine as _;
 use std::collections::BTreeSet;
 

@@ -10,9 +10,13 @@ use std::collections::BTreeMap;
 
 /// Rule-set files from the request; an empty set is an error naming `files`.
 pub fn files_from(f: Option<pb::RuleSetFiles>, field: &str) -> Result<BTreeMap<String, String>> {
-    let files: BTreeMap<String, String> = f.map(|f| f.files.into_iter().collect()).unwrap_or_default();
+    let files: BTreeMap<String, String> =
+        f.map(|f| f.files.into_iter().collect()).unwrap_or_default();
     if files.is_empty() {
-        return Err(Error::invalid(field, "no files: a rule set needs at least `ruleset.toml`"));
+        return Err(Error::invalid(
+            field,
+            "no files: a rule set needs at least `ruleset.toml`",
+        ));
     }
     Ok(files)
 }
@@ -30,7 +34,11 @@ pub fn rule_error_to(e: &RuleError) -> pb::RuleError {
 }
 
 /// Summary of a stored rule set.
-pub fn rule_set_info(rs: &RuleSet, activations: &[ActivationRecord], active_hash: Option<&str>) -> pb::RuleSetInfo {
+pub fn rule_set_info(
+    rs: &RuleSet,
+    activations: &[ActivationRecord],
+    active_hash: Option<&str>,
+) -> pb::RuleSetInfo {
     pb::RuleSetInfo {
         hash: rs.hash().to_string(),
         name: rs.manifest.name.clone(),
@@ -41,7 +49,11 @@ pub fn rule_set_info(rs: &RuleSet, activations: &[ActivationRecord], active_hash
         activations: activations
             .iter()
             .filter(|a| a.hash == rs.hash())
-            .map(|a| pb::Activation { actor: a.actor.clone(), at: crate::clock::rfc3339(a.at_ms), seq: a.seq })
+            .map(|a| pb::Activation {
+                actor: a.actor.clone(),
+                at: crate::clock::rfc3339(a.at_ms),
+                seq: a.seq,
+            })
             .collect(),
         warnings: rs.warnings.iter().map(rule_error_to).collect(),
     }
@@ -75,7 +87,10 @@ pub fn classification_to(c: &Classified) -> pb::Classification {
                 reads: f
                     .reads
                     .iter()
-                    .map(|(n, v)| pb::FeatureRead { name: n.clone(), value: v.to_string() })
+                    .map(|(n, v)| pb::FeatureRead {
+                        name: n.clone(),
+                        value: v.to_string(),
+                    })
                     .collect(),
             }
         })
@@ -114,7 +129,11 @@ pub fn explanation_to(c: &Classified, e: &Explanation) -> pb::Explanation {
 
 /// A tier change.
 pub fn tier_change_to(cursor: u64, t: &TierChangeRecord) -> pb::TierChange {
-    let letter = |b: u8| tier_of(b).map(|t| t.as_str().to_string()).unwrap_or_default();
+    let letter = |b: u8| {
+        tier_of(b)
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default()
+    };
     pb::TierChange {
         cursor,
         credit_code: t.code.to_string(),
