@@ -20,6 +20,14 @@
 //! - [`rules`]: the pure rule engine: the CEL-subset language, the feature schema and its
 //!   computation from records, rule-set loading and checking, classification and explanation,
 //!   case files. No I/O but reading rule files, no clock.
+//! - [`sampling`]: consistent sampling, bit for bit the public Python package
+//!   `consistent-sampler` 1.0.10, so anyone can re-check a draw.
+//! - [`draw`]: the pure core of double-random draws: inspection items, the supervision policy,
+//!   the entity draw by tier, inspector teams, the draw record and its publication bundle,
+//!   offline verification, XLSX lists, working-day deadlines. (Not yet served over gRPC.)
+//! - [`audit`]: the pure core of the audit trail: RFC 6962 Merkle tree and proofs, canonical
+//!   log entries, signed tree heads, offline verification, roles and tokens. (Not yet wired
+//!   into the service.)
 //! - [`demo`]: the deterministic synthetic population.
 //! - [`config`]: the typed configuration.
 //!
@@ -40,15 +48,18 @@
 //!    through [`server::status::to_status`], the only place errors become gRPC statuses.
 
 pub mod app;
+pub mod audit;
 pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod draw;
 pub mod error;
 pub mod ingest;
 pub mod rules;
+pub mod sampling;
 pub mod server;
 pub mod storage;
 

@@ -148,9 +148,32 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Draws: offline checks.
+    #[command(subcommand)]
+    Draw(DrawCmd),
+    /// Audit: offline checks.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum DrawCmd {
+    /// Re-run a draw from its publication bundle (JSON) and check every field.
+    Verify { bundle: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check an audit bundle: head signatures, consistency with the saved head, inclusions.
+    Verify {
+        bundle: PathBuf,
+        /// The server's Ed25519 public key (hex) to pin.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -401,6 +424,10 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         },
         Command::Inspection(InspectionCmd::Record { file, server }) => {
             cli::client::record_inspections(&server.server, &file).await
+        }
+        Command::Draw(DrawCmd::Verify { bundle }) => exit_unless(cli::verify::draw(&bundle)?),
+        Command::Audit(AuditCmd::Verify { bundle, public_key }) => {
+            exit_unless(cli::verify::audit(&bundle, public_key.as_deref())?)
         }
         Command::Rules(c) => match c {
             RulesCmd::Check { dir } => exit_unless(cli::rules::check(&dir)),

@@ -16,7 +16,11 @@ fn exe() -> &'static std::path::Path {
 }
 
 async fn channel(url: &str) -> Channel {
-    Channel::from_shared(url.to_string()).unwrap().connect().await.unwrap()
+    Channel::from_shared(url.to_string())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,20 +34,31 @@ async fn killed_run_resumes_instead_of_starting_over() {
     let server = ServerProcess::start_exe(exe(), dir.path(), &args).unwrap();
     let mut cls = ClassificationServiceClient::new(channel(&server.url).await);
     let mut stream = cls
-        .reclassify(pb::ReclassifyRequest { scope: None, as_of: "2026-11-01".into(), run_id: 0 })
+        .reclassify(pb::ReclassifyRequest {
+            scope: None,
+            as_of: "2026-11-01".into(),
+            run_id: 0,
+        })
         .await
         .unwrap()
         .into_inner();
     let first = stream.message().await.unwrap().unwrap();
     server.kill9().unwrap();
     let run_id = first.run_id;
-    assert!(first.done > 0 && first.done < ENTITIES, "killed mid-way: {first:?}");
+    assert!(
+        first.done > 0 && first.done < ENTITIES,
+        "killed mid-way: {first:?}"
+    );
 
     let server = ServerProcess::start_exe(exe(), dir.path(), &args).unwrap();
     let ch = channel(&server.url).await;
     let mut cls = ClassificationServiceClient::new(ch.clone());
     let mut stream = cls
-        .reclassify(pb::ReclassifyRequest { scope: None, as_of: String::new(), run_id })
+        .reclassify(pb::ReclassifyRequest {
+            scope: None,
+            as_of: String::new(),
+            run_id,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -59,19 +74,42 @@ async fn killed_run_resumes_instead_of_starting_over() {
     assert_eq!(last.as_of, "2026-11-01", "the run keeps its inputs");
     assert_eq!(last.snapshot_seq, first.snapshot_seq);
     // Its first report already counts what was committed before the kill.
-    assert!(progress[0].done > first.done, "resumed from its checkpoint: {:?}", progress[0]);
+    assert!(
+        progress[0].done > first.done,
+        "resumed from its checkpoint: {:?}",
+        progress[0]
+    );
 
     // The first and last enterprises were each classified exactly once by this run.
     let mut rec = RecordServiceClient::new(ch);
-    let page = rec.list_enterprises(pb::ListEnterprisesRequest { page_size: 1000, ..Default::default() }).await.unwrap().into_inner();
-    for e in [page.enterprises.first().unwrap(), page.enterprises.last().unwrap()] {
+    let page = rec
+        .list_enterprises(pb::ListEnterprisesRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for e in [
+        page.enterprises.first().unwrap(),
+        page.enterprises.last().unwrap(),
+    ] {
         let hist = cls
-            .list_classifications(pb::ListClassificationsRequest { credit_code: e.credit_code.clone(), page_size: 500, page_token: String::new() })
+            .list_classifications(pb::ListClassificationsRequest {
+                credit_code: e.credit_code.clone(),
+                page_size: 500,
+                page_token: String::new(),
+            })
             .await
             .unwrap()
             .into_inner()
             .classifications;
-        assert_eq!(hist.iter().filter(|c| c.run_id == run_id).count(), 1, "{}", e.credit_code);
+        assert_eq!(
+            hist.iter().filter(|c| c.run_id == run_id).count(),
+            1,
+            "{}",
+            e.credit_code
+        );
     }
     server.stop().unwrap();
 }

@@ -6,3 +6,4 @@ pub mod client;
 pub mod import;
 pub mod rules;
 pub mod serve;
+pub mod verify;

@@ -1,0 +1,308 @@
+//! The supervision policy: how many enterprises of each tier a draw takes, how often one
+//! enterprise may be inspected, and how teams are formed.
+//!
+//! Every number an auditor replays is an integer: ratios are per-mille (‰) and `k` is computed
+//! with exact integer arithmetic under a named rounding rule, so there is no floating point
+//! anywhere between the policy file and the drawn list. The policy lives in
+//! `rules/supervision.toml` (defaults from the published numbers quoted in `DOMAIN.md`); a draw
+//! may override single fields with [`PolicyOverrides`], and the record stores the policy after
+//! the overrides, so a re-run never needs the file.
+
+use super::error::DrawError;
+use super::tier::Tier;
+use crate::domain::Violations;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One value per tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierValues {
+    /// Tier A.
+    #[serde(rename = "A")]
+    pub a: u32,
+    /// Tier B.
+    #[serde(rename = "B")]
+    pub b: u32,
+    /// Tier C.
+    #[serde(rename = "C")]
+    pub c: u32,
+    /// Tier D.
+    #[serde(rename = "D")]
+    pub d: u32,
+}
+
+impl TierValues {
+    /// The value for `tier`.
+    pub fn get(&self, tier: Tier) -> u32 {
+        match tier {
+            Tier::A => self.a,
+            Tier::B => self.b,
+            Tier::C => self.c,
+            Tier::D => self.d,
+        }
+    }
+
+    fn set(&mut self, tier: Tier, value: u32) {
+        match tier {
+            Tier::A => self.a = value,
+            Tier::B => self.b = value,
+            Tier::C => self.c = value,
+            Tier::D => self.d = value,
+        }
+    }
+}
+
+/// How `ratio × eligible` becomes a whole number of enterprises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rounding {
+    /// Round up: any eligible tier with a non-zero ratio gets at least one inspection.
+    Ceil,
+    /// Round down.
+    Floor,
+    /// Round to nearest, halves up.
+    HalfUp,
+}
+
+impl Rounding {
+    /// `round(per_mille × n / 1000)`, exactly, never more than `n`.
+    pub fn apply(self, per_mille: u32, n: u64) -> u64 {
+        let x = u64::from(per_mille.min(1000)) * n;
+        let k = match self {
+            Rounding::Ceil => x.div_ceil(1000),
+            Rounding::Floor => x / 1000,
+            Rounding::HalfUp => (x + 500) / 1000,
+        };
+        k.min(n)
+    }
+}
+
+/// The supervision policy, as in `rules/supervision.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisionPolicy {
+    /// Version label of the policy, recorded with every draw.
+    pub version: String,
+    /// Share of the eligible enterprises of each tier drawn, in per-mille (0..=1000).
+    pub ratio_per_mille: TierValues,
+    /// At most this many double-random inspections per enterprise per calendar year, by tier:
+    /// an enterprise with `inspections_this_year >= cap` is excluded (`yearly-cap`).
+    pub yearly_cap: TierValues,
+    /// Days that must pass between two inspections of the same item on the same enterprise,
+    /// counted from the last inspection to the new inspection date.
+    pub min_interval_days: u32,
+    /// Rounding of `ratio × eligible`.
+    pub rounding: Rounding,
+    /// For general items the tier ratio is capped at this per-mille; key items are not capped.
+    pub general_item_max_per_mille: u32,
+    /// Smallest team (DOMAIN.md: at least 2 inspectors per inspection).
+    pub min_team_size: u32,
+    /// An inspector is assigned to at most this many enterprises in one draw.
+    pub max_assignments_per_inspector: u32,
+    /// In a joint draw, members each non-lead department supplies; the lead department supplies
+    /// at least as many and enough more to reach `min_team_size`.
+    pub joint_members_per_department: u32,
+}
+
+/// Per-draw changes to the policy; absent fields keep the file's value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverrides {
+    /// Ratios to replace, by tier.
+    #[serde(default)]
+    pub ratio_per_mille: BTreeMap<Tier, u32>,
+    /// Yearly caps to replace, by tier.
+    #[serde(default)]
+    pub yearly_cap: BTreeMap<Tier, u32>,
+    /// Replaces `min_interval_days`.
+    #[serde(default)]
+    pub min_interval_days: Option<u32>,
+    /// Replaces `rounding`.
+    #[serde(default)]
+    pub rounding: Option<Rounding>,
+    /// Replaces `general_item_max_per_mille`.
+    #[serde(default)]
+    pub general_item_max_per_mille: Option<u32>,
+    /// Replaces `min_team_size`.
+    #[serde(default)]
+    pub min_team_size: Option<u32>,
+    /// Replaces `max_assignments_per_inspector`.
+    #[serde(default)]
+    pub max_assignments_per_inspector: Option<u32>,
+    /// Replaces `joint_members_per_department`.
+    #[serde(default)]
+    pub joint_members_per_department: Option<u32>,
+}
+
+impl SupervisionPolicy {
+    /// Parses and validates a policy file; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<SupervisionPolicy, DrawError> {
+        let p: SupervisionPolicy = toml::from_str(text).map_err(|e| DrawError::RuleFile {
+            file: file.to_string(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        let mut v = Violations::new();
+        p.validate("policy", &mut v);
+        if !v.is_empty() {
+            return Err(DrawError::RuleFile {
+                file: file.to_string(),
+                message: v
+                    .into_vec()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
+        }
+        Ok(p)
+    }
+
+    /// Checks the ranges of every field under `path`.
+    pub fn validate(&self, path: &str, v: &mut Violations) {
+        v.text(&format!("{path}.version"), &self.version, true, 64);
+        for t in Tier::ALL {
+            let r = self.ratio_per_mille.get(t);
+            if r > 1000 {
+                v.add(
+                    format!("{path}.ratio_per_mille.{t}"),
+                    format!("`{r}` is above 1000 per mille"),
+                );
+            }
+        }
+        if self.general_item_max_per_mille > 1000 {
+            v.add(
+                format!("{path}.general_item_max_per_mille"),
+                format!(
+                    "`{}` is above 1000 per mille",
+                    self.general_item_max_per_mille
+                ),
+            );
+        }
+        if self.min_team_size < 2 {
+            v.add(
+                format!("{path}.min_team_size"),
+                format!(
+                    "`{}` is below 2: every inspection needs at least 2 inspectors",
+                    self.min_team_size
+                ),
+            );
+        }
+        if self.max_assignments_per_inspector == 0 {
+            v.add(
+                format!("{path}.max_assignments_per_inspector"),
+                "`0` would leave every team empty",
+            );
+        }
+        if self.joint_members_per_department == 0 {
+            v.add(
+                format!("{path}.joint_members_per_department"),
+                "`0`: every participating department must send someone",
+            );
+        }
+    }
+
+    /// The policy with `o` applied, validated again.
+    pub fn with_overrides(&self, o: &PolicyOverrides) -> Result<SupervisionPolicy, DrawError> {
+        let mut p = self.clone();
+        for (t, r) in &o.ratio_per_mille {
+            p.ratio_per_mille.set(*t, *r);
+        }
+        for (t, c) in &o.yearly_cap {
+            p.yearly_cap.set(*t, *c);
+        }
+        macro_rules! take {
+            ($f:ident) => {
+                if let Some(x) = o.$f {
+                    p.$f = x;
+                }
+            };
+        }
+        take!(min_interval_days);
+        take!(rounding);
+        take!(general_item_max_per_mille);
+        take!(min_team_size);
+        take!(max_assignments_per_inspector);
+        take!(joint_members_per_department);
+        let mut v = Violations::new();
+        p.validate("overrides", &mut v);
+        if v.is_empty() {
+            Ok(p)
+        } else {
+            Err(DrawError::Invalid(v.into_vec()))
+        }
+    }
+
+    /// The ratio used for `tier` by an item of kind `key` (true) or general (false).
+    pub fn effective_per_mille(&self, tier: Tier, key_item: bool) -> u32 {
+        let r = self.ratio_per_mille.get(tier);
+        if key_item {
+            r
+        } else {
+            r.min(self.general_item_max_per_mille)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = include_str!("../../rules/supervision.toml");
+
+    #[test]
+    fn the_checked_in_policy_parses() {
+        let p = SupervisionPolicy::from_toml("rules/supervision.toml", FILE).unwrap();
+        assert_eq!(p.ratio_per_mille.get(Tier::A), 30);
+        assert_eq!(p.ratio_per_mille.get(Tier::D), 700);
+        assert_eq!(p.min_interval_days, 365);
+        assert_eq!(p.min_team_size, 2);
+    }
+
+    #[test]
+    fn unknown_field_and_bad_ranges_are_rejected() {
+        let bad = FILE.replace("min_team_size = 2", "min_team_size = 1");
+        let e = SupervisionPolicy::from_toml("s.toml", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("policy.min_team_size") && e.contains("`1`"),
+            "{e}"
+        );
+        let bad = format!("{FILE}\nextra = 1\n");
+        let e = SupervisionPolicy::from_toml("s.toml", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field") && e.contains("s.toml"), "{e}");
+    }
+
+    #[test]
+    fn rounding_is_exact() {
+        // 30 per mille of 50 = 1.5
+        assert_eq!(Rounding::Ceil.apply(30, 50), 2);
+        assert_eq!(Rounding::Floor.apply(30, 50), 1);
+        assert_eq!(Rounding::HalfUp.apply(30, 50), 2);
+        // 30 per mille of 49 = 1.47
+        assert_eq!(Rounding::HalfUp.apply(30, 49), 1);
+        assert_eq!(Rounding::Ceil.apply(1, 1), 1);
+        assert_eq!(Rounding::Ceil.apply(1000, 7), 7);
+        assert_eq!(Rounding::Ceil.apply(0, 7), 0);
+    }
+
+    #[test]
+    fn overrides_merge_and_revalidate() {
+        let p = SupervisionPolicy::from_toml("s", FILE).unwrap();
+        let mut o = PolicyOverrides::default();
+        o.ratio_per_mille.insert(Tier::B, 150);
+        o.rounding = Some(Rounding::Floor);
+        let q = p.with_overrides(&o).unwrap();
+        assert_eq!(q.ratio_per_mille.get(Tier::B), 150);
+        assert_eq!(q.ratio_per_mille.get(Tier::A), 30);
+        assert_eq!(q.rounding, Rounding::Floor);
+        o.ratio_per_mille.insert(Tier::D, 1001);
+        let e = p.with_overrides(&o).unwrap_err().to_string();
+        assert!(e.contains("overrides.ratio_per_mille.D"), "{e}");
+        assert_eq!(q.effective_per_mille(Tier::D, false), 500);
+        assert_eq!(q.effective_per_mille(Tier::D, true), 700);
+    }
+}
