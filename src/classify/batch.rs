@@ -103,28 +103,7 @@ pub fn parallel_map<T: Send, F>(items: &[CreditCode], f: F) -> Result<Vec<T>>
 where
     F: Fn(&CreditCode) -> Result<T> + Sync,
 {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8);
-    if items.len() < 64 || threads == 1 {
-        return items.iter().map(&f).collect();
-    }
-    let per = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(per)
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<Result<Vec<T>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for h in handles {
-            out.extend(
-                h.join()
-                    .map_err(|_| Error::Internal("a classification thread panicked".into()))??,
-            );
-        }
-        Ok(out)
-    })
+    parallel_parts(items, |part| part.iter().map(&f).collect())
 }
 
 /// Codes in scope after `after`, in code order.

@@ -57,6 +57,22 @@ fn active_hash(rs: &RuleSets) -> Option<String> {
         .map(|r| r.hash().to_string())
 }
 
+/// The summary of `set` with its activations and whether it is in force today.
+async fn info_of(
+    rs: RuleSets,
+    set: std::sync::Arc<crate::rules::RuleSet>,
+) -> std::result::Result<pb::RuleSetInfo, Status> {
+    blocking(move || {
+        let acts = rs.activations()?;
+        Ok(convert::rule_set_info(
+            &set,
+            &acts,
+            active_hash(&rs).as_deref(),
+        ))
+    })
+    .await
+}
+
 #[tonic::async_trait]
 impl RuleService for RuleApi {
     #[tracing::instrument(skip_all)]
@@ -97,16 +113,7 @@ impl RuleService for RuleApi {
             .upload(files, &self.app.actor(), clock::now_ms())
             .await
             .map_err(to_status)?;
-        let info = blocking(move || {
-            let acts = rs.activations()?;
-            Ok(convert::rule_set_info(
-                &set,
-                &acts,
-                active_hash(&rs).as_deref(),
-            ))
-        })
-        .await?;
-        Ok(Response::new(info))
+        Ok(Response::new(info_of(rs, set).await?))
     }
 
     #[tracing::instrument(skip_all, fields(hash = %req.get_ref().hash))]
@@ -120,16 +127,7 @@ impl RuleService for RuleApi {
             .await
             .map_err(to_status)?;
         let set = rs.get(&hash).await.map_err(to_status)?;
-        let info = blocking(move || {
-            let acts = rs.activations()?;
-            Ok(convert::rule_set_info(
-                &set,
-                &acts,
-                active_hash(&rs).as_deref(),
-            ))
-        })
-        .await?;
-        Ok(Response::new(info))
+        Ok(Response::new(info_of(rs, set).await?))
     }
 
     #[tracing::instrument(skip_all)]
