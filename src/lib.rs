@@ -2,8 +2,10 @@
 //!
 //! # Layout
 //!
-//! Dependencies point one way: `domain` knows nothing else; `storage` knows `domain`; `ingest`
-//! and `app` know both; only `server` sees generated proto types; `cli` and `main.rs` sit on top.
+//! Dependencies point one way: `domain` knows nothing else; `rules`, `sampling`, `draw` and
+//! `audit` are pure and know only `domain` (and each other); `storage` knows `domain`; `ingest`,
+//! `classify` and `app` build on those; only `server` sees generated proto types; `cli` and
+//! `main.rs` sit on top.
 //!
 //! - [`domain`]: the records (enterprises, credit events, inspections, inspectors), their
 //!   identifiers (credit codes with GB 32100 check characters, dates) and field validation.
@@ -13,6 +15,9 @@
 //!   ([`storage::Records`]) and the single group-committing [`storage::Writer`].
 //! - [`ingest`]: the checks that need the store (duplicates, conflicts, references), as writer
 //!   jobs.
+//! - [`classify`]: rule sets as stored (by hash, with activations), reading one consistent
+//!   snapshot of an enterprise's records, single and batch (resumable) classification,
+//!   simulation, and the tier-change log that watchers follow.
 //! - [`app`]: the service's operations in domain terms, shared by the gRPC layer and local tools.
 //! - [`server`]: gRPC (tonic): conversions between proto and domain types, the one mapping from
 //!   [`Error`] to `tonic::Status`, the handlers, health and reflection.
@@ -30,6 +35,7 @@
 //!   into the service.)
 //! - [`demo`]: the deterministic synthetic population.
 //! - [`config`]: the typed configuration.
+//! - [`clock`]: the wall clock, read only at the edges and passed inward as plain values.
 //!
 //! # One request, step by step
 //!
