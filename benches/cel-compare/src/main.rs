@@ -14,7 +14,7 @@ use creditrisk::demo::{demo_as_of, features, generate};
 use creditrisk::domain::Date;
 use creditrisk::rules::lang::{Features, Type};
 use creditrisk::rules::{
-    classify_tier, Feat, FeatureValue, FeatureVector, RuleEffect, RuleSet, Scope, Tier, SCHEMA,
+    classify_tier, FeatureValue, FeatureVector, RuleEffect, RuleSet, Scope, Tier, SCHEMA,
     SECTORS,
 };
 use std::collections::HashMap;
