@@ -628,22 +628,9 @@ fn xlsx_writes_a_workbook() {
 /// The entity draw of one tier against the real Python package, when it is installed.
 #[test]
 fn python_package_agrees_on_one_tier() {
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import consistent_sampler"])
-        .output();
-    match probe {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            println!(
-                "SKIPPED: consistent_sampler not importable: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            return;
-        }
-        Err(e) => {
-            println!("SKIPPED: cannot run python3: {e}");
-            return;
-        }
+    if let Err(why) = crate::sampling::python_package() {
+        println!("SKIPPED python_package_agrees_on_one_tier: {why}");
+        return;
     }
     let mut rng = Rng(99);
     let cands = candidates(2000, &mut rng);

@@ -597,22 +597,9 @@ mod tests {
     /// Cross-check against the real Python package if it is importable.
     #[test]
     fn cross_check_with_python_package() {
-        let probe = std::process::Command::new("python3")
-            .args(["-c", "import consistent_sampler"])
-            .output();
-        match probe {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                eprintln!(
-                    "SKIPPED cross_check_with_python_package: consistent_sampler not importable: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                return;
-            }
-            Err(e) => {
-                eprintln!("SKIPPED cross_check_with_python_package: cannot run python3: {e}");
-                return;
-            }
+        if let Err(why) = crate::sampling::python_package() {
+            eprintln!("SKIPPED cross_check_with_python_package: {why}");
+            return;
         }
         let mut st = 2026u64;
         let alphabet = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
