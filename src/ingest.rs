@@ -113,7 +113,7 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
             }
             // Most codes are valid: then existence is all that matters and nothing is decoded.
             let known = if code.check_ok() {
-                tx.contains(&Key::Enterprise(code))?
+                tx.contains_permanent(&Key::Enterprise(code))?
             } else {
                 match enterprise_of(tx, &code)? {
                     Some(e) if !e.legacy_code => {

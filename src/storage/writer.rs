@@ -14,7 +14,10 @@ use super::engine::{Engine, Op};
 use super::keys::Key;
 use super::records::Records;
 use crate::error::{Error, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+/// Most committed permanent keys the writer remembers (about 50 bytes each).
+pub const MAX_REMEMBERED: usize = 10_000_000;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -50,6 +53,7 @@ pub struct Tx<'a> {
     group: &'a Overlay,
     local: Overlay,
     next_seq: u64,
+    committed_keys: &'a mut HashSet<Vec<u8>>,
 }
 
 /// Pending writes by key (`None`: delete). A map, so the last write of a key wins, and ordered,
@@ -74,6 +78,25 @@ impl Tx<'_> {
     /// Removes `key`.
     pub fn delete(&mut self, key: &Key<'_>) {
         self.local.insert(key.encode(), None);
+    }
+
+    /// True when `key` has a value that is never removed once written (such as an enterprise).
+    /// Keys found committed in the engine are remembered by the writer, so repeated checks (an
+    /// enterprise's events arriving in many batches) cost no read. Only committed keys are
+    /// remembered: a key pending in a group that might still fail is looked up again.
+    pub fn contains_permanent(&mut self, key: &Key<'_>) -> Result<bool> {
+        let k = key.encode();
+        if self.committed_keys.contains(&k) {
+            return Ok(true);
+        }
+        if let Some(v) = self.local.get(&k).or_else(|| self.group.get(&k)) {
+            return Ok(v.is_some());
+        }
+        let found = self.engine.get(&k)?.is_some();
+        if found && self.committed_keys.len() < MAX_REMEMBERED {
+            self.committed_keys.insert(k);
+        }
+        Ok(found)
     }
 
     /// True when `key` has a value, without copying it.
@@ -219,6 +242,7 @@ impl Drop for WriterThread {
 
 fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) {
     let mut closing = false;
+    let mut committed_keys: HashSet<Vec<u8>> = HashSet::new();
     while !closing {
         let Some(first) = rx.blocking_recv() else {
             break;
@@ -246,6 +270,7 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) 
                 group: &group,
                 local: Overlay::new(),
                 next_seq,
+                committed_keys: &mut committed_keys,
             };
             let result = job(&mut tx);
             match result {
@@ -292,5 +317,57 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) 
     }
     if let Err(e) = engine.flush() {
         tracing::error!(error = %e, "final flush failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CreditCode;
+    use crate::storage::MemoryEngine;
+
+    fn code() -> CreditCode {
+        CreditCode::parse("91510100054946627W").unwrap()
+    }
+
+    #[test]
+    fn permanent_keys_are_seen_only_once_committed_or_pending_in_a_live_job() {
+        let records = Records::new(Arc::new(MemoryEngine::default()));
+        let (w, thread) = Writer::start(records).unwrap();
+        let check = |w: &Writer| {
+            w.submit_blocking(Box::new(|tx| {
+                let seen = tx.contains_permanent(&Key::Enterprise(code()))?;
+                Ok(WriteOutcome {
+                    note: seen as u64,
+                    ..Default::default()
+                })
+            }))
+            .unwrap()
+            .note
+        };
+        assert_eq!(check(&w), 0);
+        // A failed job's write is discarded and never remembered.
+        let failed = w.submit_blocking(Box::new(|tx| {
+            tx.put(&Key::Enterprise(code()), vec![1]);
+            Err(Error::invalid("x", "rejected on purpose"))
+        }));
+        assert!(failed.is_err());
+        assert_eq!(check(&w), 0);
+        // Within one job, its own pending write counts.
+        let own = w
+            .submit_blocking(Box::new(|tx| {
+                tx.put(&Key::Enterprise(code()), vec![1]);
+                let seen = tx.contains_permanent(&Key::Enterprise(code()))?;
+                Ok(WriteOutcome {
+                    note: seen as u64,
+                    ..Default::default()
+                })
+            }))
+            .unwrap();
+        assert_eq!(own.note, 1);
+        // Committed: seen (and from then on remembered).
+        assert_eq!(check(&w), 1);
+        assert_eq!(check(&w), 1);
+        thread.close();
     }
 }
