@@ -24,7 +24,20 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, limits: Limits) -> TestServer {
-        let (mut app, stopper) = App::open(dir.path(), 64).unwrap();
+        // After a stop in this same process, background tasks of the old server (the automatic
+        // re-classifier, ended watch streams) may still hold the database for a moment: sled's
+        // file lock is released when the last handle drops. Wait for it, boundedly.
+        let mut tries = 0;
+        let (mut app, stopper) = loop {
+            match App::open(dir.path(), 64) {
+                Ok(x) => break x,
+                Err(e) if tries < 100 && e.to_string().contains("could not acquire lock") => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot open the store: {e}"),
+            }
+        };
         let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default");
         app.classifier()
             .rule_sets()
