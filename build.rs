@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/creditrisk/v1/records.proto",
         "proto/creditrisk/v1/rules.proto",
+        "proto/creditrisk/v1/draws.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

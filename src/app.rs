@@ -11,6 +11,7 @@ use crate::domain::{
     CreditCode, CreditEvent, Enterprise, EnterpriseVersion, Inspection, Inspector,
     InspectorVersion, Pseudonymizer, StoredEvent, Violations,
 };
+use crate::drawsvc::{Draws, ResultInput};
 use crate::error::{Error, Result};
 use crate::ingest::{self, MAX_BATCH};
 use crate::storage::{
@@ -27,6 +28,7 @@ pub struct App {
     writer: Writer,
     pseudo: Arc<Pseudonymizer>,
     classifier: Classifier,
+    draws: Option<Draws>,
     auto: Option<tokio::sync::mpsc::UnboundedSender<Vec<CreditCode>>>,
 }
 
@@ -54,6 +56,7 @@ impl App {
     /// Runs on any engine (tests use the in-memory one).
     pub fn with_engine(engine: Arc<dyn Engine>, pseudo: Pseudonymizer) -> Result<(App, Stopper)> {
         let records = Records::new(engine);
+        index_draw_facts(&records)?;
         let (writer, thread) = Writer::start(records.clone())?;
         let classifier = Classifier::new(records.clone(), writer.clone());
         Ok((
@@ -62,6 +65,7 @@ impl App {
                 writer,
                 pseudo: Arc::new(pseudo),
                 classifier,
+                draws: None,
                 auto: None,
             },
             Stopper { writer: thread },
@@ -112,12 +116,59 @@ impl App {
     }
 
     fn touched(&self, events: &[CreditEvent]) {
+        self.touched_codes(events.iter().map(|e| e.credit_code).collect());
+    }
+
+    fn touched_codes(&self, mut codes: Vec<CreditCode>) {
         if let Some(tx) = &self.auto {
-            let mut codes: Vec<CreditCode> = events.iter().map(|e| e.credit_code).collect();
             codes.sort();
             codes.dedup();
             let _ = tx.send(codes);
         }
+    }
+
+    /// Serves draws with the supervision policy and calendar in `dir` (normally `rules/`).
+    pub fn enable_draws(&mut self, dir: &Path) -> Result<()> {
+        let (policy, calendar) = Draws::load_rules(dir)?;
+        self.draws = Some(Draws::new(
+            self.records.clone(),
+            self.writer.clone(),
+            policy,
+            calendar,
+        ));
+        Ok(())
+    }
+
+    /// The draw service; `FailedPrecondition` unless [`App::enable_draws`] was called.
+    pub fn draws(&self) -> Result<&Draws> {
+        self.draws
+            .as_ref()
+            .ok_or_else(|| Error::FailedPrecondition("draws are not enabled on this server".into()))
+    }
+
+    /// Runs a draw-service operation on the blocking pool (sled calls may block on disk).
+    pub async fn draw_op<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Draws) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let d = self.draws()?.clone();
+        tokio::task::spawn_blocking(move || f(&d))
+            .await
+            .map_err(|e| Error::Internal(format!("draw task failed: {e}")))?
+    }
+
+    /// Records results against a draw; the enterprises are then re-classified (when automatic
+    /// re-classification is on), since the results entered their credit record.
+    pub async fn record_results(
+        &self,
+        draw_id: String,
+        results: Vec<ResultInput>,
+    ) -> Result<WriteOutcome> {
+        let (out, codes) = self
+            .draw_op(move |d| d.record_results(&draw_id, results))
+            .await?;
+        self.touched_codes(codes);
+        Ok(out)
     }
 
     /// Read access to the store.
@@ -176,7 +227,7 @@ impl App {
     pub async fn record_inspections(&self, batch: Vec<Inspection>) -> Result<WriteOutcome> {
         self.append_events(batch.into_iter().map(Inspection::into_event).collect())
             .await
-            .map_err(rename_event_paths)
+            .map_err(ingest::rename_inspection_paths)
     }
 
     /// Creates or replaces inspectors; atomic.
@@ -281,24 +332,33 @@ fn reject(v: Violations) -> Result<()> {
     }
 }
 
-/// Inspections are validated as events; name their fields as the caller sent them.
-fn rename_event_paths(e: Error) -> Error {
-    let fix = |mut v: Vec<crate::domain::FieldViolation>| {
-        for f in &mut v {
-            f.field = f
-                .field
-                .replace(".inspection.", ".")
-                .replace(".event_id", ".inspection_id")
-                .replace(".effective_date", ".date")
-                .replace(".source_department", ".department");
-        }
-        v
-    };
-    match e {
-        Error::InvalidInput(v) => Error::InvalidInput(fix(v)),
-        Error::Conflict(v) => Error::Conflict(fix(v)),
-        other => other,
+/// Builds the draw-fact index ([`crate::storage::Key::DrawFact`]) once for a store written
+/// before it existed; a no-op afterwards (a meta key records that it is complete). Runs before
+/// the writer starts, so nothing else writes; one atomic batch, flushed.
+fn index_draw_facts(records: &Records) -> Result<()> {
+    const DONE: &str = "draw_facts_indexed";
+    if records.meta(DONE)?.is_some() {
+        return Ok(());
     }
+    use crate::storage::engine::Op;
+    use crate::storage::Key;
+    let mut batch = Vec::new();
+    for kv in records
+        .engine()
+        .scan(&crate::storage::keys::prefix::events(), None)
+    {
+        let (_, v) = kv?;
+        let ev: StoredEvent = crate::storage::codec::decode(&v, &"event")?;
+        if ingest::is_draw_fact(&ev.event.body) {
+            batch.push(Op::Put(
+                Key::DrawFact(ev.event.credit_code, ev.seq).encode(),
+                Vec::new(),
+            ));
+        }
+    }
+    batch.push(Op::Put(Key::Meta(DONE).encode(), vec![1]));
+    records.engine().apply(batch)?;
+    records.engine().flush()
 }
 
 /// Reads the 32-byte pseudonym key, or creates it from the operating system's randomness.

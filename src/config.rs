@@ -24,6 +24,9 @@ pub struct Config {
     /// Rule-set folder activated on first start (when no rule set was ever activated).
     /// Default `rules/default`.
     pub rules_dir: PathBuf,
+    /// Folder with the supervision policy (`supervision.toml`) and the working-day calendar
+    /// (`calendar/*.toml`) that draws use. Default `rules`.
+    pub supervision_dir: PathBuf,
     /// Re-classify an enterprise whenever new events for it are committed. Default true.
     pub auto_reclassify: bool,
     /// Load a synthetic population into an empty store on start. Default false.
@@ -44,6 +47,7 @@ impl Default for Config {
             max_call_seconds: 600,
             concurrency_per_connection: 256,
             rules_dir: PathBuf::from("rules/default"),
+            supervision_dir: PathBuf::from("rules"),
             auto_reclassify: true,
             demo: false,
             demo_entities: 10_000,
@@ -93,6 +97,7 @@ impl Config {
             "CREDITRISK_CONCURRENCY_PER_CONNECTION"
         );
         env!(rules_dir, "CREDITRISK_RULES_DIR");
+        env!(supervision_dir, "CREDITRISK_SUPERVISION_DIR");
         env!(auto_reclassify, "CREDITRISK_AUTO_RECLASSIFY");
         env!(demo, "CREDITRISK_DEMO");
         env!(demo_entities, "CREDITRISK_DEMO_ENTITIES");

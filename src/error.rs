@@ -60,6 +60,21 @@ impl Error {
     }
 }
 
+impl From<crate::draw::DrawError> for Error {
+    fn from(e: crate::draw::DrawError) -> Self {
+        use crate::draw::DrawError as D;
+        match e {
+            D::Invalid(v) => Error::InvalidInput(v),
+            D::Bundle(m) => Error::invalid("bundle", m),
+            e @ (D::RuleFile { .. } | D::CalendarYear(_)) => {
+                Error::FailedPrecondition(e.to_string())
+            }
+            e @ D::Mismatch(_) => Error::Corrupt(e.to_string()),
+            D::Xlsx(m) => Error::Internal(format!("xlsx export failed: {m}")),
+        }
+    }
+}
+
 impl From<sled::Error> for Error {
     fn from(e: sled::Error) -> Self {
         Error::Storage(e.to_string())

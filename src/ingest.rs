@@ -78,6 +78,17 @@ pub fn upsert_enterprises(records: Vec<Enterprise>) -> Job {
     })
 }
 
+/// True for the events a draw snapshot reads: inspections and licence changes. They are also
+/// indexed under [`Key::DrawFact`].
+pub fn is_draw_fact(body: &EventBody) -> bool {
+    matches!(
+        body,
+        EventBody::Inspection { .. }
+            | EventBody::LicenceGranted { .. }
+            | EventBody::LicenceRevoked { .. }
+    )
+}
+
 /// Job that appends credit events (inspections included). Identical re-sends are duplicates;
 /// a known id with other content is a conflict.
 pub fn append_events(records: Vec<CreditEvent>) -> Job {
@@ -171,6 +182,9 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
             let mut loc = code.as_bytes().to_vec();
             loc.extend_from_slice(&seq.to_be_bytes());
             tx.put(&Key::EventId(&ev.event_id), loc);
+            if is_draw_fact(&ev.body) {
+                tx.put(&Key::DrawFact(code, seq), Vec::new());
+            }
             tx.put(
                 &Key::Event(code, seq),
                 encode(&StoredEvent { seq, event: ev })?,
@@ -235,4 +249,33 @@ fn location(loc: &[u8], id: &str) -> Result<(CreditCode, u64)> {
         (Some(c), Some(s)) => Ok((c, s)),
         _ => Err(Error::Corrupt(format!("event id index of `{id}`"))),
     }
+}
+
+/// Maps the field paths of an error's violations through `f`; other errors pass unchanged.
+pub fn map_paths(e: Error, f: impl Fn(&str) -> String) -> Error {
+    let fix = |mut v: Vec<FieldViolation>| {
+        for x in &mut v {
+            x.field = f(&x.field);
+        }
+        v
+    };
+    match e {
+        Error::InvalidInput(v) => Error::InvalidInput(fix(v)),
+        Error::Conflict(v) => Error::Conflict(fix(v)),
+        other => other,
+    }
+}
+
+/// An inspection is validated and stored as an event: names its fields as callers send them
+/// (`records[2].inspection.result_codes` becomes `records[2].result_codes`).
+pub fn inspection_path(p: &str) -> String {
+    p.replace(".inspection.", ".")
+        .replace(".event_id", ".inspection_id")
+        .replace(".effective_date", ".date")
+        .replace(".source_department", ".department")
+}
+
+/// [`map_paths`] with [`inspection_path`].
+pub fn rename_inspection_paths(e: Error) -> Error {
+    map_paths(e, inspection_path)
 }

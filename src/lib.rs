@@ -4,7 +4,7 @@
 //!
 //! Dependencies point one way: `domain` knows nothing else; `rules`, `sampling`, `draw` and
 //! `audit` are pure and know only `domain` (and each other); `storage` knows `domain`; `ingest`,
-//! `classify` and `app` build on those; only `server` sees generated proto types; `cli` and
+//! `classify`, `drawsvc` and `app` build on those; only `server` sees generated proto types; `cli` and
 //! `main.rs` sit on top.
 //!
 //! - [`domain`]: the records (enterprises, credit events, inspections, inspectors), their
@@ -29,7 +29,9 @@
 //!   `consistent-sampler` 1.0.10, so anyone can re-check a draw.
 //! - [`draw`]: the pure core of double-random draws: inspection items, the supervision policy,
 //!   the entity draw by tier, inspector teams, the draw record and its publication bundle,
-//!   offline verification, XLSX lists, working-day deadlines. (Not yet served over gRPC.)
+//!   offline verification, XLSX lists, working-day deadlines.
+//! - [`drawsvc`]: draws over the store: candidate and roster snapshots at a cut, stored draws
+//!   and assignments, results and publications, overdue lists, bundle export.
 //! - [`audit`]: the pure core of the audit trail: RFC 6962 Merkle tree and proofs, canonical
 //!   log entries, signed tree heads, offline verification, roles and tokens. (Not yet wired
 //!   into the service.)
@@ -62,6 +64,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod draw;
+pub mod drawsvc;
 pub mod error;
 pub mod ingest;
 pub mod rules;

@@ -376,7 +376,12 @@ fn reject(s: &mut Summary, lines: &[usize], n: u64, message: &str, v: &[FieldVio
 
 /// Loads the deterministic demo population into a store without enterprises, then classifies
 /// it once as of the demo's date.
-pub async fn load_demo_if_empty(app: &App, entities: usize, seed: u64) -> anyhow::Result<()> {
+pub async fn load_demo_if_empty(
+    app: &App,
+    entities: usize,
+    seed: u64,
+    items_file: &std::path::Path,
+) -> anyhow::Result<()> {
     let any = app
         .records()
         .list_enterprises(&Default::default(), None, 1)?
@@ -409,6 +414,14 @@ pub async fn load_demo_if_empty(app: &App, entities: usize, seed: u64) -> anyhow
         ms = started.elapsed().as_millis() as u64,
         "demo population loaded"
     );
+    // The demo's inspection items, so the README's draw tour works at once.
+    if let Ok(d) = app.draws() {
+        let text = std::fs::read_to_string(items_file)
+            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", items_file.display()))?;
+        let items = crate::drawsvc::Draws::parse_items(&items_file.display().to_string(), &text)?;
+        let d = d.clone();
+        tokio::task::spawn_blocking(move || d.upsert_items(items)).await??;
+    }
     // Classify the population once, as of the demo's date, so tiers exist from the start.
     let c = app.classifier().clone();
     let state = tokio::task::spawn_blocking(move || {

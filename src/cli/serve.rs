@@ -13,9 +13,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .rule_sets()
         .ensure_default(&config.rules_dir, crate::clock::now_ms())
         .await?;
+    app.enable_draws(&config.supervision_dir)?;
     if config.demo {
-        crate::cli::import::load_demo_if_empty(&app, config.demo_entities, config.demo_seed)
-            .await?;
+        crate::cli::import::load_demo_if_empty(
+            &app,
+            config.demo_entities,
+            config.demo_seed,
+            &config.supervision_dir.join("items.toml"),
+        )
+        .await?;
     }
     if config.auto_reclassify {
         app.enable_auto_reclassify();

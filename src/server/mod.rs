@@ -5,6 +5,7 @@
 //! outcome (gRPC status, latency) is logged when it ends.
 
 pub mod convert;
+pub mod draws;
 pub mod pb;
 pub mod records;
 pub mod rules;
@@ -13,6 +14,7 @@ pub mod status;
 use crate::app::App;
 use crate::error::{Error, Result};
 use pb::classification_service_server::ClassificationServiceServer;
+use pb::draw_service_server::DrawServiceServer;
 use pb::record_service_server::RecordServiceServer;
 use pb::rule_service_server::RuleServiceServer;
 use std::future::Future;
@@ -61,6 +63,9 @@ pub async fn serve(
     health
         .set_serving::<ClassificationServiceServer<rules::ClassificationApi>>()
         .await;
+    health
+        .set_serving::<DrawServiceServer<draws::DrawApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -72,6 +77,9 @@ pub async fn serve(
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let class_api = ClassificationServiceServer::new(rules::ClassificationApi::new(app.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let draw_api = DrawServiceServer::new(draws::DrawApi::new(app.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let records = RecordServiceServer::new(records::RecordApi::new(app))
@@ -120,6 +128,7 @@ pub async fn serve(
         .add_service(records)
         .add_service(rule_api)
         .add_service(class_api)
+        .add_service(draw_api)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| Error::Unavailable(format!("server: {e}")))

@@ -3,7 +3,7 @@
 //! Bad input becomes INVALID_ARGUMENT with a `google.rpc.BadRequest` detail listing every field
 //! violation (machine-readable) and the same text in the message (human-readable). Conflicts
 //! become ALREADY_EXISTS with the same detail. Storage failures and bugs become INTERNAL or
-//! UNAVAILABLE with a message that names no stored data.
+//! UNAVAILABLE, stored data found corrupt DATA_LOSS, with a message that names no stored data.
 
 use crate::domain::FieldViolation;
 use crate::error::Error;
@@ -19,7 +19,11 @@ pub fn to_status(e: Error) -> Status {
         Error::NotFound(_) => Status::not_found(msg),
         Error::Unavailable(_) => Status::unavailable(msg),
         Error::FailedPrecondition(_) => Status::failed_precondition(msg),
-        Error::Storage(_) | Error::Corrupt(_) | Error::Internal(_) => {
+        Error::Corrupt(_) => {
+            tracing::error!(error = %msg, "stored data is corrupt");
+            Status::data_loss(msg)
+        }
+        Error::Storage(_) | Error::Internal(_) => {
             tracing::error!(error = %msg, "internal failure");
             Status::internal(msg)
         }

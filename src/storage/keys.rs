@@ -24,6 +24,10 @@ pub enum Key<'a> {
     Event(CreditCode, u64),
     /// Index: event id to its enterprise and seq (value: 18-byte code + u64 seq).
     EventId(&'a str),
+    /// Index: the events a draw snapshot reads (inspections, licences granted or revoked), by
+    /// enterprise and seq (value empty): a snapshot of millions of enterprises scans this
+    /// small index instead of every event.
+    DrawFact(CreditCode, u64),
     /// A stored classification of an enterprise, by its seq (newest last).
     Classification(CreditCode, u64),
     /// The tier of an enterprise's newest stored classification (one byte, 0 = A .. 3 = D).
@@ -40,6 +44,16 @@ pub enum Key<'a> {
     Inspector(&'a str),
     /// A superseded version of an inspector.
     InspectorHistory(&'a str, u64),
+    /// An inspection item (抽查事项), by id.
+    Item(&'a str),
+    /// A stored draw, by id.
+    Draw(&'a str),
+    /// Index: an inspector's assignments, by inspector, draw and enterprise (value empty).
+    Assignment(&'a str, &'a str, CreditCode),
+    /// The result recorded for a drawn enterprise, by draw and enterprise.
+    DrawResult(&'a str, CreditCode),
+    /// The publication of a drawn enterprise's result, by draw and enterprise.
+    Publication(&'a str, CreditCode),
 }
 
 const META: u8 = 0x01;
@@ -49,6 +63,12 @@ const JURISDICTION: u8 = 0x12;
 const LEGAL_REP: u8 = 0x13;
 const EVENT: u8 = 0x20;
 const EVENT_ID: u8 = 0x21;
+const DRAW_FACT: u8 = 0x22;
+const ITEM: u8 = 0x60;
+const DRAW: u8 = 0x61;
+const ASSIGNMENT: u8 = 0x62;
+const DRAW_RESULT: u8 = 0x63;
+const PUBLICATION: u8 = 0x64;
 const CLASSIFICATION: u8 = 0x50;
 const TIER_CHANGE: u8 = 0x51;
 const CURRENT_TIER: u8 = 0x55;
@@ -87,6 +107,27 @@ impl Key<'_> {
                 k.extend_from_slice(&seq.to_be_bytes());
             }
             Key::EventId(id) => str0(&mut k, EVENT_ID, id),
+            Key::DrawFact(c, seq) => {
+                k.push(DRAW_FACT);
+                k.extend_from_slice(c.as_bytes());
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
+            Key::Item(id) => str0(&mut k, ITEM, id),
+            Key::Draw(id) => str0(&mut k, DRAW, id),
+            Key::Assignment(inspector, draw, c) => {
+                str0(&mut k, ASSIGNMENT, inspector);
+                k.extend_from_slice(draw.as_bytes());
+                k.push(0);
+                k.extend_from_slice(c.as_bytes());
+            }
+            Key::DrawResult(draw, c) => {
+                str0(&mut k, DRAW_RESULT, draw);
+                k.extend_from_slice(c.as_bytes());
+            }
+            Key::Publication(draw, c) => {
+                str0(&mut k, PUBLICATION, draw);
+                k.extend_from_slice(c.as_bytes());
+            }
             Key::Classification(c, seq) => {
                 k.push(CLASSIFICATION);
                 k.extend_from_slice(c.as_bytes());
@@ -187,6 +228,52 @@ pub mod prefix {
     pub fn inspectors() -> Vec<u8> {
         vec![INSPECTOR]
     }
+    /// The whole draw-fact index, in enterprise order.
+    pub fn draw_facts() -> Vec<u8> {
+        vec![DRAW_FACT]
+    }
+    /// Every event, in enterprise order.
+    pub fn events() -> Vec<u8> {
+        vec![EVENT]
+    }
+    /// Every classification, in enterprise order.
+    pub fn classifications() -> Vec<u8> {
+        vec![CLASSIFICATION]
+    }
+    /// Every enterprise history version, in enterprise order.
+    pub fn enterprise_histories() -> Vec<u8> {
+        vec![ENTERPRISE_HISTORY]
+    }
+    /// Every inspection item.
+    pub fn items() -> Vec<u8> {
+        vec![ITEM]
+    }
+    /// Every draw, by id.
+    pub fn draws() -> Vec<u8> {
+        vec![DRAW]
+    }
+    /// One inspector's assignments.
+    pub fn assignments_of(inspector: &str) -> Vec<u8> {
+        let mut k = Vec::new();
+        str0(&mut k, ASSIGNMENT, inspector);
+        k
+    }
+    /// Every recorded draw result, by draw.
+    pub fn draw_results() -> Vec<u8> {
+        vec![DRAW_RESULT]
+    }
+    /// The recorded results of one draw.
+    pub fn draw_results_of(draw: &str) -> Vec<u8> {
+        let mut k = Vec::new();
+        str0(&mut k, DRAW_RESULT, draw);
+        k
+    }
+    /// The publications of one draw.
+    pub fn publications_of(draw: &str) -> Vec<u8> {
+        let mut k = Vec::new();
+        str0(&mut k, PUBLICATION, draw);
+        k
+    }
 }
 
 /// Reads the trailing big-endian u64 of a key (the seq of history and event keys).
@@ -198,10 +285,10 @@ pub fn trailing_seq(key: &[u8]) -> Option<u64> {
 /// Reads the credit code of an enterprise, event or jurisdiction-index key.
 pub fn code_in(key: &[u8]) -> Option<CreditCode> {
     match key.first()? {
-        &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT | &CLASSIFICATION => {
+        &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT | &CLASSIFICATION | &DRAW_FACT => {
             CreditCode::from_bytes(key.get(1..19)?)
         }
-        &JURISDICTION | &LEGAL_REP => {
+        &JURISDICTION | &LEGAL_REP | &ASSIGNMENT | &DRAW_RESULT | &PUBLICATION => {
             CreditCode::from_bytes(key.get(key.len().checked_sub(18)?..)?)
         }
         _ => None,

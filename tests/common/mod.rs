@@ -44,6 +44,8 @@ impl TestServer {
             .ensure_default(&rules, 0)
             .await
             .unwrap();
+        app.enable_draws(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
+            .unwrap();
         app.enable_auto_reclassify();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -4,8 +4,10 @@
 //! its path (`records[3].effective_date`); semantic checks are the domain's (`validate`).
 //! Domain to proto cannot fail.
 
+mod draws;
 mod records;
 mod rules;
 
+pub use draws::*;
 pub use records::*;
 pub use rules::*;

@@ -29,7 +29,8 @@ pub fn batch<P, T>(
     }
 }
 
-fn date(v: &mut Violations, field: String, s: &str) -> Option<Date> {
+/// A required date field.
+pub fn date(v: &mut Violations, field: String, s: &str) -> Option<Date> {
     if s.is_empty() {
         v.add(field, "is required (YYYY-MM-DD)");
         return None;
@@ -76,7 +77,8 @@ pub fn kind_from(raw: i32) -> Option<EntityKind> {
     })
 }
 
-fn kind_to(k: EntityKind) -> pb::EntityKind {
+/// Entity kind to its proto number.
+pub fn kind_to(k: EntityKind) -> pb::EntityKind {
     use pb::EntityKind as K;
     match k {
         EntityKind::Enterprise => K::Enterprise,
@@ -157,7 +159,8 @@ pub fn enterprise_version_to(e: &EnterpriseVersion) -> pb::Enterprise {
     enterprise_to(&e.enterprise, e.seq)
 }
 
-fn result_codes(v: &mut Violations, at: &str, codes: &[String]) -> BTreeSet<ResultCode> {
+/// A set of result codes; each bad code is a violation under `at.result_codes[i]`.
+pub fn result_codes(v: &mut Violations, at: &str, codes: &[String]) -> BTreeSet<ResultCode> {
     let mut out = BTreeSet::new();
     for (i, c) in codes.iter().enumerate() {
         if let Some(rc) = v.parse(&format!("{at}.result_codes[{i}]"), ResultCode::parse(c)) {

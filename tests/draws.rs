@@ -1,0 +1,559 @@
+//! Draws through a real server: a full cycle (items, preview, draw, assignments, results,
+//! re-classification from a result, publication, overdue list, public results, export and
+//! offline verification), a joint draw across two departments, and unstaffable enterprises.
+
+mod common;
+
+use common::*;
+use creditrisk::server::pb;
+use pb::classification_service_client::ClassificationServiceClient;
+use pb::draw_service_client::DrawServiceClient;
+use std::collections::{BTreeMap, BTreeSet};
+use tonic::Code;
+
+const AS_OF: &str = "2026-11-01";
+const INSPECTION: &str = "2026-11-10";
+
+fn inspector(id: &str, dept: &str, quals: &[&str], conflicts: &[String]) -> pb::Inspector {
+    pb::Inspector {
+        inspector_id: id.into(),
+        name: format!("检查员{id}"),
+        department: dept.into(),
+        jurisdictions: vec!["510104".into(), "510107".into()],
+        qualifications: quals.iter().map(|q| q.to_string()).collect(),
+        certificate_number: format!("川执{id}"),
+        certificate_expiry: "2030-12-31".into(),
+        conflict_enterprises: conflicts.to_vec(),
+        conflict_legal_representatives: vec![],
+        active: true,
+        seq: 0,
+    }
+}
+
+fn item(id: &str, departments: &[&str], quals: &[&str], industries: &[&str]) -> pb::InspectionItem {
+    pb::InspectionItem {
+        id: id.into(),
+        name: format!("item {id}"),
+        basis: "《中华人民共和国食品安全法》第一百一十条".into(),
+        departments: departments.iter().map(|d| d.to_string()).collect(),
+        kind: pb::ItemKind::Key as i32,
+        qualifications: quals.iter().map(|q| q.to_string()).collect(),
+        scope: Some(pb::ItemScope {
+            industries: industries.iter().map(|d| d.to_string()).collect(),
+            ..Default::default()
+        }),
+    }
+}
+
+fn spec(draw_id: &str, item_id: &str, seed: &str) -> pb::DrawSpec {
+    pb::DrawSpec {
+        draw_id: draw_id.into(),
+        item_id: item_id.into(),
+        seed: seed.into(),
+        as_of: AS_OF.into(),
+        inspection_date: INSPECTION.into(),
+        ..Default::default()
+    }
+}
+
+/// 200 enterprises in 510104 (half of them catering, H6210), classified as of AS_OF; a roster
+/// of 12 food inspectors (one with a declared conflict) and 4 health inspectors.
+async fn population(s: &TestServer) -> Vec<String> {
+    let mut rec = s.client().await;
+    let records: Vec<_> = (0..200)
+        .map(|n| {
+            let mut e = synthetic_enterprise(n);
+            if n % 2 == 0 {
+                e.industry = "H6210".into();
+            }
+            e
+        })
+        .collect();
+    let codes: Vec<String> = records.iter().map(|e| e.credit_code.clone()).collect();
+    rec.upsert_enterprises(pb::UpsertEnterprisesRequest { records })
+        .await
+        .unwrap();
+    // Two seriously listed enterprises, so tier D is not empty.
+    rec.append_events(pb::AppendEventsRequest {
+        records: [0u64, 2]
+            .iter()
+            .map(|n| pb::CreditEvent {
+                event_id: format!("serious-{n}"),
+                credit_code: synthetic_code(*n).to_string(),
+                effective_date: "2026-05-01".into(),
+                source_department: "samr-chengdu".into(),
+                body: Some(pb::credit_event::Body::SeriousListEntry(
+                    pb::SeriousListEntry {
+                        reason: "fraud".into(),
+                    },
+                )),
+                seq: 0,
+            })
+            .collect(),
+    })
+    .await
+    .unwrap();
+    let mut roster: Vec<_> = (0..12)
+        .map(|i| {
+            let conflicts = if i == 0 {
+                codes[..100].to_vec()
+            } else {
+                vec![]
+            };
+            inspector(&format!("food-{i:02}"), "samr-food", &["food"], &conflicts)
+        })
+        .collect();
+    roster.extend((0..4).map(|i| inspector(&format!("health-{i}"), "health", &["food"], &[])));
+    rec.upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
+        .await
+        .unwrap();
+    let mut cls = ClassificationServiceClient::new(s.channel().await);
+    let mut stream = cls
+        .reclassify(pb::ReclassifyRequest {
+            scope: None,
+            as_of: AS_OF.into(),
+            run_id: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while let Some(p) = stream.message().await.unwrap() {
+        if p.finished {
+            assert_eq!(p.done, 200);
+        }
+    }
+    codes
+}
+
+fn team_of(d: &pb::DrawnEnterprise) -> Vec<String> {
+    d.team
+        .iter()
+        .flat_map(|m| m.inspector_ids.iter().cloned())
+        .collect()
+}
+
+async fn export(
+    draws: &mut DrawServiceClient<tonic::transport::Channel>,
+    id: &str,
+) -> BTreeMap<String, Vec<u8>> {
+    let mut stream = draws
+        .export_draw(pb::GetDrawRequest { draw_id: id.into() })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    while let Some(c) = stream.message().await.unwrap() {
+        files.entry(c.file).or_default().extend(c.data);
+    }
+    files
+}
+
+#[tokio::test]
+async fn full_cycle_draw_results_publication_and_export() {
+    let s = TestServer::start().await;
+    let codes = population(&s).await;
+    let mut draws = DrawServiceClient::new(s.channel().await);
+    let mut cls = ClassificationServiceClient::new(s.channel().await);
+
+    draws
+        .upsert_items(pb::UpsertItemsRequest {
+            records: vec![item("food-2026", &["samr-food"], &["food"], &["H62"])],
+        })
+        .await
+        .unwrap();
+    // A bad item names its field.
+    let bad = draws
+        .upsert_items(pb::UpsertItemsRequest {
+            records: vec![item("bad item", &["samr-food"], &["food"], &["H62"])],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        violations(&bad).iter().any(|(f, _)| f == "records[0].id"),
+        "{bad:?}"
+    );
+
+    // Dry run: counts per tier, nothing stored.
+    let preview = draws
+        .preview_draw(spec("", "food-2026", "dice 3-1-4-1-5"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(preview.total_candidates, 200);
+    assert_eq!(preview.out_of_scope, 100, "only catering is in scope");
+    assert_eq!(preview.unclassified, 0);
+    let in_scope: u64 = preview.tiers.iter().map(|t| t.candidates).sum();
+    assert_eq!(in_scope, 100);
+    let k: u64 = preview.tiers.iter().map(|t| t.k).sum();
+    assert!(k > 0);
+    let listed = draws
+        .list_draws(pb::ListDrawsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.draws.is_empty(), "a preview stores nothing");
+
+    // The draw.
+    let d = draws
+        .create_draw(spec("food-2026-11", "food-2026", "dice 3-1-4-1-5"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(d.seed_source, "caller");
+    assert_eq!(
+        d.selected_count, k,
+        "the draw takes what the preview announced"
+    );
+    assert_eq!(d.selected.len() as u64, k);
+    assert_eq!(d.tiers, preview.tiers);
+    assert_eq!(d.unstaffed_count, 0);
+    let d_tier = d.tiers.iter().find(|t| t.tier == "D").unwrap();
+    assert_eq!(
+        d_tier.candidates, 2,
+        "the two listed catering enterprises are D"
+    );
+    for e in &d.selected {
+        let team = team_of(e);
+        assert!(team.len() >= 2, "teams have at least 2 members: {e:?}");
+        let n = codes.iter().position(|c| *c == e.credit_code).unwrap();
+        if n < 100 {
+            assert!(
+                !team.contains(&"food-00".to_string()),
+                "conflict declared: {e:?}"
+            );
+        }
+        assert!(!e.name.is_empty() && !e.address.is_empty());
+    }
+    // The record is stored and read back identically; the id cannot be reused.
+    let got = draws
+        .get_draw(pb::GetDrawRequest {
+            draw_id: "food-2026-11".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got, d);
+    let again = draws
+        .create_draw(spec("food-2026-11", "food-2026", "another seed"))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::AlreadyExists);
+    // The same inputs under another id give the same selection (determinism).
+    let twin = draws
+        .create_draw(spec("food-2026-11-twin", "food-2026", "dice 3-1-4-1-5"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(twin.selected, d.selected);
+    assert_eq!(twin.candidate_digest, d.candidate_digest);
+    // A server-made seed is recorded as such.
+    let auto = draws
+        .create_draw(spec("", "food-2026", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(auto.seed_source, "server");
+    assert_eq!(auto.seed.len(), 32);
+    assert!(auto.draw_id.starts_with("draw-20261101-"));
+
+    // Assignments of the first member of the first team.
+    let first = &d.selected[0];
+    let member = team_of(first)[0].clone();
+    let mine = draws
+        .list_assignments(pb::ListAssignmentsRequest {
+            inspector_id: member.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(mine
+        .assignments
+        .iter()
+        .any(|a| a.draw_id == "food-2026-11" && a.credit_code == first.credit_code));
+    let a = mine
+        .assignments
+        .iter()
+        .find(|a| a.draw_id == "food-2026-11" && a.credit_code == first.credit_code)
+        .unwrap();
+    assert_eq!(a.inspection_date, INSPECTION);
+    assert!(a.inspection_id.is_empty());
+    assert!(!a.publication_deadline.is_empty());
+
+    // Results: wrong inspector and undrawn enterprise are rejected with their fields.
+    let not_drawn = codes
+        .iter()
+        .find(|c| !d.selected.iter().any(|e| e.credit_code == **c))
+        .unwrap();
+    let err = draws
+        .record_results(pb::RecordResultsRequest {
+            draw_id: "food-2026-11".into(),
+            results: vec![
+                pb::DrawResult {
+                    credit_code: first.credit_code.clone(),
+                    inspection_id: String::new(),
+                    date: INSPECTION.into(),
+                    inspector_ids: vec!["health-3".into(), member.clone()],
+                    result_codes: vec!["8".into()],
+                },
+                pb::DrawResult {
+                    credit_code: not_drawn.clone(),
+                    inspection_id: String::new(),
+                    date: INSPECTION.into(),
+                    inspector_ids: team_of(first),
+                    result_codes: vec!["1".into()],
+                },
+            ],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let fields: BTreeSet<String> = violations(&err).into_iter().map(|(f, _)| f).collect();
+    assert!(fields.contains("results[0].inspector_ids[0]"), "{err:?}");
+    assert!(fields.contains("results[1].credit_code"), "{err:?}");
+
+    let before = cls
+        .get_classification(pb::GetClassificationRequest {
+            credit_code: first.credit_code.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ok = draws
+        .record_results(pb::RecordResultsRequest {
+            draw_id: "food-2026-11".into(),
+            results: vec![pb::DrawResult {
+                credit_code: first.credit_code.clone(),
+                inspection_id: String::new(),
+                date: INSPECTION.into(),
+                inspector_ids: team_of(first),
+                result_codes: vec!["8".into()],
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.accepted, 1);
+    let result_seq = ok.seqs[0];
+    // The result is an inspection event of the enterprise, linked to the draw.
+    let mut rec = s.client().await;
+    let evs = rec
+        .list_events(pb::ListEventsRequest {
+            credit_code: first.credit_code.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ins = evs
+        .events
+        .iter()
+        .find(|e| e.seq == result_seq)
+        .expect("the result is in the credit record");
+    assert_eq!(ins.event_id, format!("food-2026-11/{}", first.credit_code));
+    match &ins.body {
+        Some(pb::credit_event::Body::Inspection(i)) => {
+            assert_eq!(i.draw_id, "food-2026-11");
+            assert_eq!(i.result_codes, vec!["8".to_string()]);
+        }
+        other => panic!("not an inspection: {other:?}"),
+    }
+    // Re-sending is a no-op; the result triggers a re-classification that reads it.
+    let dup = draws
+        .record_results(pb::RecordResultsRequest {
+            draw_id: "food-2026-11".into(),
+            results: vec![pb::DrawResult {
+                credit_code: first.credit_code.clone(),
+                inspection_id: String::new(),
+                date: INSPECTION.into(),
+                inspector_ids: team_of(first),
+                result_codes: vec!["8".into()],
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((dup.accepted, dup.duplicates), (0, 1));
+    let mut after = before.clone();
+    for _ in 0..200 {
+        after = cls
+            .get_classification(pb::GetClassificationRequest {
+                credit_code: first.credit_code.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if after.data_seq >= result_seq {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        after.data_seq >= result_seq,
+        "re-classified from the result: {after:?}"
+    );
+    assert!(
+        after
+            .fired
+            .iter()
+            .any(|f| f.rule_id == "inspections.refused"),
+        "the refusal counts: {after:?}"
+    );
+    assert!(after.score < before.score);
+
+    // Publication, public list, overdue list.
+    let late = draws
+        .publish_results(pb::PublishResultsRequest {
+            draw_id: "food-2026-11".into(),
+            credit_codes: vec![not_drawn.clone()],
+            published_on: "2026-11-12".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        late.code(),
+        Code::InvalidArgument,
+        "no result recorded: {late:?}"
+    );
+    draws
+        .publish_results(pb::PublishResultsRequest {
+            draw_id: "food-2026-11".into(),
+            credit_codes: vec![first.credit_code.clone()],
+            published_on: "2026-11-12".into(),
+        })
+        .await
+        .unwrap();
+    let public = draws
+        .public_results(pb::GetDrawRequest {
+            draw_id: "food-2026-11".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(public.results.len(), 1);
+    assert_eq!(public.results[0].published_on, "2026-11-12");
+    assert_eq!(public.results[0].result_codes, vec!["8".to_string()]);
+    let overdue = draws
+        .list_overdue(pb::ListOverdueRequest {
+            today: "2026-12-31".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let of_draw: Vec<_> = overdue
+        .overdue
+        .iter()
+        .filter(|o| o.draw_id == "food-2026-11")
+        .collect();
+    assert_eq!(
+        of_draw.len() as u64,
+        k - 1,
+        "all but the published one: {of_draw:?}"
+    );
+    assert!(of_draw.iter().all(|o| o.inspection_id.is_empty()));
+    let early = draws
+        .list_overdue(pb::ListOverdueRequest {
+            today: "2026-11-20".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(early.overdue.is_empty(), "nothing is due yet: {early:?}");
+
+    // Export: the bundle verifies offline; one changed byte does not.
+    let files = export(&mut draws, "food-2026-11").await;
+    assert_eq!(
+        files.keys().cloned().collect::<Vec<_>>(),
+        vec![
+            "bundle.json",
+            "excluded.csv",
+            "inspection-list.xlsx",
+            "selected.csv"
+        ]
+    );
+    let json = String::from_utf8(files["bundle.json"].clone()).unwrap();
+    let report = creditrisk::draw::verify_bundle(&json).unwrap();
+    assert_eq!(report.selected as u64, k);
+    assert_eq!(report.candidate_digest, d.candidate_digest);
+    let tampered = json.replacen(&first.credit_code, &not_drawn.to_string(), 1);
+    assert!(creditrisk::draw::verify_bundle(&tampered).is_err());
+    assert!(files["inspection-list.xlsx"].starts_with(b"PK"));
+    let csv = String::from_utf8(files["selected.csv"].clone()).unwrap();
+    assert_eq!(csv.lines().count() as u64, k + 1);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn joint_draw_and_unstaffable_enterprises() {
+    let s = TestServer::start().await;
+    population(&s).await;
+    let mut draws = DrawServiceClient::new(s.channel().await);
+    draws
+        .upsert_items(pb::UpsertItemsRequest {
+            records: vec![
+                item("joint-2026", &["samr-food", "health"], &["food"], &["H62"]),
+                item("radiation-2026", &["samr-food"], &["radiation"], &[]),
+            ],
+        })
+        .await
+        .unwrap();
+    let d = draws
+        .create_draw(spec("joint-1", "joint-2026", "joint seed"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(d.departments, vec!["samr-food", "health"]);
+    assert!(!d.selected.is_empty());
+    let mut health_load: BTreeMap<String, u32> = BTreeMap::new();
+    for e in &d.selected {
+        if !e.unstaffed_reason.is_empty() {
+            continue;
+        }
+        let depts: Vec<&str> = e.team.iter().map(|m| m.department.as_str()).collect();
+        assert_eq!(depts, vec!["samr-food", "health"], "{e:?}");
+        assert!(e.team.iter().all(|m| !m.inspector_ids.is_empty()));
+        for id in &e.team[1].inspector_ids {
+            assert!(id.starts_with("health-"));
+            *health_load.entry(id.clone()).or_default() += 1;
+        }
+    }
+    assert!(
+        health_load.values().all(|n| *n <= 20),
+        "workload cap: {health_load:?}"
+    );
+
+    // Nobody holds the qualification: every drawn enterprise is reported, none dropped.
+    let u = draws
+        .create_draw(spec("radiation-1", "radiation-2026", "seed"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(u.selected_count > 0);
+    assert_eq!(u.unstaffed_count, u.selected_count);
+    for e in &u.selected {
+        assert!(e.team.is_empty());
+        assert!(e.unstaffed_reason.contains("radiation"), "{e:?}");
+    }
+    // Unknown items and malformed dates name the field.
+    let err = draws
+        .create_draw(pb::DrawSpec {
+            inspection_date: "2026-13-01".into(),
+            ..spec("x", "nope", "seed")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        violations(&err).iter().any(|(f, _)| f == "inspection_date"),
+        "{err:?}"
+    );
+    let err = draws
+        .create_draw(spec("x", "nope", "seed"))
+        .await
+        .unwrap_err();
+    assert!(
+        violations(&err).iter().any(|(f, _)| f == "item_id"),
+        "{err:?}"
+    );
+    s.stop().await;
+}
