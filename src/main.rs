@@ -148,7 +148,7 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
-    /// Draws: offline checks.
+    /// Double-random draws: items, preview, create, export, results, publication; offline verify.
     #[command(subcommand)]
     Draw(DrawCmd),
     /// Audit: offline checks.
@@ -161,8 +161,132 @@ enum Command {
 
 #[derive(Subcommand)]
 enum DrawCmd {
-    /// Re-run a draw from its publication bundle (JSON) and check every field.
+    /// Re-run a draw from its publication bundle (JSON) and check every field. Offline.
     Verify { bundle: PathBuf },
+    /// Inspection items.
+    #[command(subcommand)]
+    Items(ItemsCmd),
+    /// Dry run: the counts per tier a draw would use; nothing is stored.
+    Preview(DrawSpecArgs),
+    /// Draw enterprises and teams, and store the draw.
+    Create(DrawSpecArgs),
+    /// One stored draw: summary, then one line per drawn enterprise.
+    Get {
+        id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Every stored draw's summary.
+    List {
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Write the publication bundle, CSV lists and the XLSX inspection list into a folder.
+    Export {
+        id: String,
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// An inspector's assignments.
+    Assignments {
+        inspector: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Record results (JSON lines: credit_code, date, inspector_ids, result_codes).
+    Results {
+        id: String,
+        /// File, or `-` for standard input.
+        file: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Mark results as published.
+    Publish {
+        id: String,
+        /// Publication date (default today).
+        #[arg(long, default_value = "")]
+        on: String,
+        codes: Vec<String>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Results not published within 20 working days, and drawn enterprises without a result.
+    Overdue {
+        /// The day to judge by (default today).
+        #[arg(long, default_value = "")]
+        today: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// The public result list of a draw.
+    Public {
+        id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ItemsCmd {
+    /// Send an item list file (`[[item]]` tables, as in rules/items.toml).
+    Upload {
+        file: PathBuf,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Every item.
+    List {
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+#[derive(Args)]
+struct DrawSpecArgs {
+    /// Inspection item id.
+    #[arg(long)]
+    item: String,
+    /// Planned inspection date.
+    #[arg(long)]
+    inspection_date: String,
+    /// Snapshot date (default today).
+    #[arg(long, default_value = "")]
+    as_of: String,
+    /// Seed, normally produced in public; omitted: the server makes one.
+    #[arg(long, default_value = "")]
+    seed: String,
+    /// Draw id; omitted: the server makes one.
+    #[arg(long, default_value = "")]
+    id: String,
+    /// Participating department (repeat for a joint draw; default: the item's).
+    #[arg(long = "department")]
+    departments: Vec<String>,
+    /// Narrow the item's jurisdictions (repeatable).
+    #[arg(long = "jurisdiction")]
+    jurisdictions: Vec<String>,
+    #[command(flatten)]
+    server: ServerArg,
+}
+
+impl DrawSpecArgs {
+    fn spec(self) -> (String, pb::DrawSpec) {
+        (
+            self.server.server,
+            pb::DrawSpec {
+                draw_id: self.id,
+                item_id: self.item,
+                seed: self.seed,
+                as_of: self.as_of,
+                inspection_date: self.inspection_date,
+                departments: self.departments,
+                jurisdictions: self.jurisdictions,
+                overrides: None,
+            },
+        )
+    }
 }
 
 #[derive(Subcommand)]
@@ -425,7 +549,42 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Inspection(InspectionCmd::Record { file, server }) => {
             cli::client::record_inspections(&server.server, &file).await
         }
-        Command::Draw(DrawCmd::Verify { bundle }) => exit_unless(cli::verify::draw(&bundle)?),
+        Command::Draw(c) => match c {
+            DrawCmd::Verify { bundle } => exit_unless(cli::verify::draw(&bundle)?),
+            DrawCmd::Items(ItemsCmd::Upload { file, server }) => {
+                cli::draws::upload_items(&server.server, &file).await
+            }
+            DrawCmd::Items(ItemsCmd::List { server }) => {
+                cli::draws::list_items(&server.server).await
+            }
+            DrawCmd::Preview(a) => {
+                let (server, spec) = a.spec();
+                cli::draws::preview(&server, spec).await
+            }
+            DrawCmd::Create(a) => {
+                let (server, spec) = a.spec();
+                cli::draws::create(&server, spec).await
+            }
+            DrawCmd::Get { id, server } => cli::draws::get(&server.server, &id).await,
+            DrawCmd::List { server } => cli::draws::list(&server.server).await,
+            DrawCmd::Export { id, out, server } => {
+                cli::draws::export(&server.server, &id, &out).await
+            }
+            DrawCmd::Assignments { inspector, server } => {
+                cli::draws::assignments(&server.server, &inspector).await
+            }
+            DrawCmd::Results { id, file, server } => {
+                cli::draws::results(&server.server, &id, &file).await
+            }
+            DrawCmd::Publish {
+                id,
+                on,
+                codes,
+                server,
+            } => cli::draws::publish(&server.server, &id, &on, codes).await,
+            DrawCmd::Overdue { today, server } => cli::draws::overdue(&server.server, &today).await,
+            DrawCmd::Public { id, server } => cli::draws::public(&server.server, &id).await,
+        },
         Command::Audit(AuditCmd::Verify { bundle, public_key }) => {
             exit_unless(cli::verify::audit(&bundle, public_key.as_deref())?)
         }

@@ -557,3 +557,92 @@ async fn joint_draw_and_unstaffable_enterprises() {
     );
     s.stop().await;
 }
+
+/// The command line against the real binary serving the demo: items, preview, create, export,
+/// then `draw verify` accepts the exported bundle and rejects it with one byte changed.
+#[test]
+fn command_line_draw_export_and_verify() {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_creditrisk"));
+    let root = env!("CARGO_MANIFEST_DIR");
+    // The child server inherits these: it finds the rules wherever the test runs.
+    std::env::set_var("CREDITRISK_RULES_DIR", format!("{root}/rules/default"));
+    std::env::set_var("CREDITRISK_SUPERVISION_DIR", format!("{root}/rules"));
+    let dir = tempfile::tempdir().unwrap();
+    let server = creditrisk::cli::bench::ServerProcess::start_exe(
+        exe,
+        &dir.path().join("data"),
+        &["--demo", "--demo-entities", "3000"],
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(exe)
+            .args(args)
+            .args(["--server", &server.url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let items = run(&["draw", "items", "list"]);
+    assert!(items.contains("food-business-2026"), "{items}");
+    let spec = [
+        "--item",
+        "annual-report-2026",
+        "--as-of",
+        "2026-11-01",
+        "--inspection-date",
+        "2026-11-16",
+        "--seed",
+        "42-17-5",
+    ];
+    let preview = run(&[&["draw", "preview"][..], &spec].concat());
+    let p: serde_json::Value = serde_json::from_str(preview.lines().next().unwrap()).unwrap();
+    assert_eq!(p["total_candidates"], 3000);
+    let created = run(&[&["draw", "create", "--id", "cli-1"][..], &spec].concat());
+    let summary: serde_json::Value = serde_json::from_str(created.lines().next().unwrap()).unwrap();
+    let selected = summary["selected"].as_u64().unwrap();
+    assert!(selected > 0);
+    assert_eq!(created.lines().count() as u64, selected + 1);
+    assert!(
+        summary["unstaffed"].as_u64().unwrap() < selected,
+        "the demo roster staffs most teams: {summary}"
+    );
+    let out = dir.path().join("export");
+    run(&["draw", "export", "cli-1", "--out", out.to_str().unwrap()]);
+    for f in [
+        "bundle.json",
+        "selected.csv",
+        "excluded.csv",
+        "inspection-list.xlsx",
+    ] {
+        assert!(out.join(f).exists(), "{f} written");
+    }
+    let verify = |path: &std::path::Path| {
+        std::process::Command::new(exe)
+            .args(["draw", "verify"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&out.join("bundle.json"));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    // One changed byte inside a ticket digit.
+    let mut bytes = std::fs::read(out.join("bundle.json")).unwrap();
+    let at = String::from_utf8_lossy(&bytes)
+        .find("\"ticket\": \"0.")
+        .unwrap()
+        + 14;
+    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    std::fs::write(out.join("tampered.json"), &bytes).unwrap();
+    let bad = verify(&out.join("tampered.json"));
+    assert!(!bad.status.success(), "a changed byte must not verify");
+    server.stop().unwrap();
+}

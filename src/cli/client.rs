@@ -13,14 +13,18 @@ use tonic::transport::Channel;
 /// The generated client over a channel.
 pub type Client = RecordServiceClient<Channel>;
 
-/// Connects to `server` (e.g. `http://127.0.0.1:50051`).
-pub async fn connect(server: &str) -> anyhow::Result<Client> {
-    let channel = Channel::from_shared(server.to_string())
+/// A channel to `server` (e.g. `http://127.0.0.1:50051`), for any service's client.
+pub async fn channel(server: &str) -> anyhow::Result<Channel> {
+    Channel::from_shared(server.to_string())
         .with_context(|| format!("`{server}` is not a server address"))?
         .connect()
         .await
-        .with_context(|| format!("cannot connect to `{server}`"))?;
-    Ok(RecordServiceClient::new(channel)
+        .with_context(|| format!("cannot connect to `{server}`"))
+}
+
+/// Connects the record client to `server`.
+pub async fn connect(server: &str) -> anyhow::Result<Client> {
+    Ok(RecordServiceClient::new(channel(server).await?)
         .max_decoding_message_size(64 * 1024 * 1024)
         .max_encoding_message_size(64 * 1024 * 1024))
 }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod draws;
 pub mod import;
 pub mod rules;
 pub mod serve;

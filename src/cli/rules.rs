@@ -1,23 +1,13 @@
 //! Rule and classification commands: local checks (`rules check`, `rules test`) that need no
 //! server, and client commands for rule sets and classifications.
 
-use super::client::explain as explain_status;
+use super::client::{channel, explain as explain_status};
 use crate::classify::rulesets::read_dir_files;
 use crate::rules::{run_cases, RuleSet, Severity};
 use crate::server::pb;
-use anyhow::Context;
 use pb::classification_service_client::ClassificationServiceClient;
 use pb::rule_service_client::RuleServiceClient;
 use std::path::Path;
-use tonic::transport::Channel;
-
-async fn channel(server: &str) -> anyhow::Result<Channel> {
-    Channel::from_shared(server.to_string())
-        .with_context(|| format!("`{server}` is not a server address"))?
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to `{server}`"))
-}
 
 /// `rules check DIR`: loads and checks a rule set; false when it has errors.
 pub fn check(dir: &Path) -> bool {

@@ -309,7 +309,7 @@ fn hex32(r: &mut Rng) -> String {
 }
 
 /// Generates `entities` enterprises with their events and an inspector roster
-/// (`max(entities / 200, 40)` inspectors), deterministically from `seed`.
+/// (`max(entities / 40, 220)` inspectors), deterministically from `seed`.
 pub fn generate(entities: usize, seed: u64) -> DemoData {
     let mut r = Rng(seed ^ 0x5EED_C0DE_2026_1101);
     let as_of = demo_as_of();
@@ -719,7 +719,10 @@ fn sector_licence(industry: &str) -> Option<&'static str> {
 
 fn inspectors(r: &mut Rng, enterprises: &[Enterprise], entities: usize) -> Vec<Inspector> {
     // Inspection events name inspectors `insp-00000` to `insp-00039`: the roster must hold them.
-    let n = (entities / 200).max(40);
+    // One inspector per 40 entities, at least 220: every department has inspectors in every
+    // jurisdiction (departments and home jurisdictions are dealt round-robin; each inspector
+    // also covers the next jurisdiction), so demo draws can staff their teams.
+    let n = (entities / 40).max(220);
     let juris: Vec<&str> = DIVISIONS
         .iter()
         .map(|d| d.0)
@@ -727,17 +730,15 @@ fn inspectors(r: &mut Rng, enterprises: &[Enterprise], entities: usize) -> Vec<I
         .collect();
     (0..n)
         .map(|i| {
-            let (dept, quals) = DEPARTMENTS[r.below(DEPARTMENTS.len() as u64) as usize];
-            let mut js = vec![r.pick(&juris).to_string()];
-            if r.chance(0.3) {
-                let j = r.pick(&juris).to_string();
-                if !js.contains(&j) {
-                    js.push(j);
-                }
-            }
+            let (dept, quals) = DEPARTMENTS[i % DEPARTMENTS.len()];
+            let home = (i / DEPARTMENTS.len()) % juris.len();
+            let js = vec![
+                juris[home].to_string(),
+                juris[(home + 1) % juris.len()].to_string(),
+            ];
             let mut qualifications = vec!["general".to_string()];
             for q in quals.iter().skip(1) {
-                if r.chance(0.7) {
+                if r.chance(0.9) {
                     qualifications.push(q.to_string());
                 }
             }

@@ -8,8 +8,8 @@ fn same_seed_same_data_other_seed_other_data() {
     let a = generate(2_000, 7);
     assert_eq!(a, generate(2_000, 7));
     assert_ne!(a.enterprises, generate(2_000, 8).enterprises);
-    assert_eq!(a.inspectors.len(), 40);
-    assert_eq!(generate(10_000, 1).inspectors.len(), 50);
+    assert_eq!(a.inspectors.len(), 220);
+    assert_eq!(generate(20_000, 1).inspectors.len(), 500);
 }
 
 #[test]
