@@ -15,3 +15,6 @@ pub use service::{
     ResultInput,
 };
 pub use store::{StoredDraw, StoredPublication, StoredResult};
+
+#[cfg(test)]
+mod tests;
