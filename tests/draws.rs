@@ -646,3 +646,62 @@ fn command_line_draw_export_and_verify() {
     assert!(!bad.status.success(), "a changed byte must not verify");
     server.stop().unwrap();
 }
+
+/// A stored classification altered behind the service's back (directly in sled) makes the export
+/// refuse with DATA_LOSS: the rebuilt snapshot no longer gives the stored draw.
+#[tokio::test]
+async fn export_refuses_a_draw_whose_inputs_were_altered() {
+    use creditrisk::classify::record::ClassificationRecord;
+    use creditrisk::storage::codec::{decode, encode};
+    use creditrisk::storage::{engine::Op, keys::prefix, Engine, SledEngine};
+    let s = TestServer::start().await;
+    population(&s).await;
+    let mut draws = DrawServiceClient::new(s.channel().await);
+    draws
+        .upsert_items(pb::UpsertItemsRequest {
+            records: vec![item("food-2026", &["samr-food"], &["food"], &["H62"])],
+        })
+        .await
+        .unwrap();
+    draws
+        .create_draw(spec("d1", "food-2026", "seed"))
+        .await
+        .unwrap();
+    assert_eq!(export(&mut draws, "d1").await.len(), 4);
+    let dir = s.stop().await;
+
+    // Change the tier of one stored classification.
+    {
+        let engine = SledEngine::open(&dir.path().join("db"), 16 << 20).unwrap();
+        // One the draw read: as of the draw's as-of date (automatic ones are as of today).
+        let (k, mut r) = engine
+            .scan(&prefix::classifications(), None)
+            .map(|kv| {
+                let (k, v) = kv.unwrap();
+                (k, decode::<ClassificationRecord>(&v, &"test").unwrap())
+            })
+            .find(|(_, r)| r.as_of.to_string() == AS_OF)
+            .unwrap();
+        r.tier = (r.tier + 1) % 4;
+        engine.apply(vec![Op::Put(k, encode(&r).unwrap())]).unwrap();
+        engine.flush().unwrap();
+    }
+    let s = TestServer::start_in(dir, Default::default()).await;
+    let mut draws = DrawServiceClient::new(s.channel().await);
+    let err = draws
+        .export_draw(pb::GetDrawRequest {
+            draw_id: "d1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::DataLoss, "{err:?}");
+    assert!(err.message().contains("candidate digest"), "{err:?}");
+    // The stored record itself is still served.
+    draws
+        .get_draw(pb::GetDrawRequest {
+            draw_id: "d1".into(),
+        })
+        .await
+        .unwrap();
+    s.stop().await;
+}
