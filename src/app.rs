@@ -6,6 +6,7 @@
 //! commits durably before the call returns. Reads go straight to the store on tokio's blocking
 //! pool, because sled calls may block on disk.
 
+use crate::audit::Signer;
 use crate::classify::Classifier;
 use crate::domain::{
     CreditCode, CreditEvent, Enterprise, EnterpriseVersion, Inspection, Inspector,
@@ -30,6 +31,7 @@ pub struct App {
     classifier: Classifier,
     draws: Option<Draws>,
     auto: Option<tokio::sync::mpsc::UnboundedSender<Vec<CreditCode>>>,
+    log_public_key: [u8; 32],
 }
 
 /// Owns what must be closed in order when the service stops.
@@ -49,15 +51,36 @@ impl App {
     pub fn open(data_dir: &Path, cache_mb: u64) -> Result<(App, Stopper)> {
         std::fs::create_dir_all(data_dir)?;
         let key = load_or_create_key(&data_dir.join("pseudonym.key"))?;
+        let seed = load_or_create_key(&data_dir.join("log-signing.key"))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| Error::Storage("`log-signing.key` should hold 32 bytes".into()))?;
         let engine = SledEngine::open(&data_dir.join("db"), cache_mb * 1024 * 1024)?;
-        App::with_engine(Arc::new(engine), Pseudonymizer::new(key))
+        App::with_parts(
+            Arc::new(engine),
+            Pseudonymizer::new(key),
+            Signer::from_seed(seed),
+        )
     }
 
-    /// Runs on any engine (tests use the in-memory one).
+    /// Runs on any engine (tests use the in-memory one), with a fresh random log-signing key.
     pub fn with_engine(engine: Arc<dyn Engine>, pseudo: Pseudonymizer) -> Result<(App, Stopper)> {
+        let seed: [u8; 32] = crate::os_random(32)?
+            .try_into()
+            .map_err(|_| Error::Internal("short read of random bytes".into()))?;
+        App::with_parts(engine, pseudo, Signer::from_seed(seed))
+    }
+
+    /// Runs on `engine`, pseudonymising with `pseudo` and signing log heads with `signer`.
+    pub fn with_parts(
+        engine: Arc<dyn Engine>,
+        pseudo: Pseudonymizer,
+        signer: Signer,
+    ) -> Result<(App, Stopper)> {
         let records = Records::new(engine);
         index_draw_facts(&records)?;
-        let (writer, thread) = Writer::start(records.clone())?;
+        let public_key = signer.public_key_bytes();
+        let (writer, thread) = Writer::start(records.clone(), signer)?;
         let classifier = Classifier::new(records.clone(), writer.clone());
         Ok((
             App {
@@ -67,9 +90,15 @@ impl App {
                 classifier,
                 draws: None,
                 auto: None,
+                log_public_key: public_key,
             },
             Stopper { writer: thread },
         ))
+    }
+
+    /// The Ed25519 public key that verifies the audit log's signed heads.
+    pub fn log_public_key(&self) -> [u8; 32] {
+        self.log_public_key
     }
 
     /// The classification service.
@@ -164,8 +193,9 @@ impl App {
         draw_id: String,
         results: Vec<ResultInput>,
     ) -> Result<WriteOutcome> {
+        let actor = self.actor();
         let (out, codes) = self
-            .draw_op(move |d| d.record_results(&draw_id, results))
+            .draw_op(move |d| d.record_results(&draw_id, results, &actor, crate::clock::now_ms()))
             .await?;
         self.touched_codes(codes);
         Ok(out)
@@ -241,7 +271,13 @@ impl App {
             }
         }
         reject(v)?;
-        self.writer.submit(ingest::upsert_inspectors(batch)).await
+        self.writer
+            .submit(ingest::upsert_inspectors(
+                batch,
+                self.actor(),
+                crate::clock::now_ms(),
+            ))
+            .await
     }
 
     /// The current version of an enterprise, or `NotFound`.

@@ -197,7 +197,7 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
 }
 
 /// Job that creates or replaces inspectors.
-pub fn upsert_inspectors(records: Vec<Inspector>) -> Job {
+pub fn upsert_inspectors(records: Vec<Inspector>, actor: String, at_ms: i64) -> Job {
     Box::new(move |tx: &mut Tx<'_>| {
         let mut out = WriteOutcome::default();
         for ins in records {
@@ -217,13 +217,19 @@ pub fn upsert_inspectors(records: Vec<Inspector>) -> Job {
             if let Some(cur) = current {
                 tx.put(&Key::InspectorHistory(&id, cur.seq), encode(&cur)?);
             }
-            tx.put(
-                &Key::Inspector(&id),
-                encode(&InspectorVersion {
-                    seq,
-                    inspector: ins,
-                })?,
-            );
+            let value = encode(&InspectorVersion {
+                seq,
+                inspector: ins,
+            })?;
+            tx.log(&crate::storage::log::entry(
+                crate::audit::EntryKind::RosterChange,
+                at_ms,
+                &actor,
+                format!("inspector/{id}/{seq}"),
+                &value,
+                &[],
+            ))?;
+            tx.put(&Key::Inspector(&id), value);
             out.accepted += 1;
             out.seqs.push(seq);
         }
@@ -239,7 +245,8 @@ fn enterprise_of(tx: &Tx<'_>, code: &CreditCode) -> Result<Option<Enterprise>> {
         .map(|v| v.enterprise))
 }
 
-fn location(loc: &[u8], id: &str) -> Result<(CreditCode, u64)> {
+/// Decodes an event-id index value (18-byte code, big-endian seq); `id` names it in errors.
+pub fn location(loc: &[u8], id: &str) -> Result<(CreditCode, u64)> {
     let code = loc.get(..18).and_then(CreditCode::from_bytes);
     let seq = loc
         .get(18..26)

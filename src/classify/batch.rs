@@ -230,9 +230,12 @@ impl Classifier {
             state.done += items.len() as u64;
             state.cursor = chunk.last().copied();
             let checkpoint = (Key::Run(state.id), encode(&state)?);
-            let pending = self
-                .writer()
-                .enqueue_blocking(store_job(items, Some(checkpoint)))?;
+            let pending = self.writer().enqueue_blocking(store_job(
+                items,
+                Some(checkpoint),
+                super::service::SYSTEM.to_string(),
+                crate::clock::now_ms(),
+            ))?;
             if let Some((p, done)) = in_flight.take() {
                 self.finish_chunk(p, done, &mut state, progress)?;
             }

@@ -7,12 +7,13 @@
 //! from storage, which also re-derives its hash), so the one in force never changes until a new
 //! one has passed every check.
 
+use crate::audit::EntryKind;
 use crate::domain::{Date, FieldViolation};
 use crate::error::{Error, Result};
 use crate::rules::{RuleError, RuleSet};
 use crate::storage::codec::{decode, encode};
 use crate::storage::keys::prefix;
-use crate::storage::{Key, Records, Writer};
+use crate::storage::{log, Key, Records, Writer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -99,9 +100,18 @@ impl RuleSets {
         };
         let value = encode(&stored)?;
         let h = hash.clone();
+        let stored_actor = actor.to_string();
         self.writer
             .submit(Box::new(move |tx| {
                 if tx.get(&Key::RuleSet(&h))?.is_none() {
+                    tx.log(&log::entry(
+                        EntryKind::RuleSetUploaded,
+                        at_ms,
+                        &stored_actor,
+                        format!("rule-set/{h}"),
+                        &value,
+                        &[],
+                    ))?;
                     tx.put(&Key::RuleSet(&h), value);
                 }
                 Ok(Default::default())
@@ -127,7 +137,16 @@ impl RuleSets {
                     actor: a,
                     at_ms,
                 };
-                tx.put(&Key::Activation(seq), encode(&rec)?);
+                let value = encode(&rec)?;
+                tx.log(&log::entry(
+                    EntryKind::RuleSetActivated,
+                    at_ms,
+                    &rec.actor,
+                    format!("activation/{seq}"),
+                    &value,
+                    &[("rule_set", rec.hash.clone())],
+                ))?;
+                tx.put(&Key::Activation(seq), value);
                 Ok(crate::storage::WriteOutcome {
                     accepted: 1,
                     seqs: vec![seq],

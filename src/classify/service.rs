@@ -4,12 +4,13 @@
 use super::inputs::{gather, Inputs};
 use super::record::{tier_byte, tier_of, ClassificationRecord, TierChangeRecord};
 use super::rulesets::RuleSets;
+use crate::audit::EntryKind;
 use crate::domain::{CreditCode, Date};
 use crate::error::{Error, Result};
 use crate::rules::{classify, classify_tier, explain, Decision, Explanation, RuleSet, Tier};
 use crate::storage::codec::{decode, encode};
 use crate::storage::keys::prefix;
-use crate::storage::{Job, Key, Records, WriteOutcome, Writer};
+use crate::storage::{log, Job, Key, Records, WriteOutcome, Writer};
 use std::sync::Arc;
 
 /// A classification with everything needed to show it.
@@ -131,6 +132,8 @@ impl Classifier {
                     jurisdiction: inputs.version.enterprise.jurisdiction.clone(),
                 }],
                 None,
+                SYSTEM.to_string(),
+                crate::clock::now_ms(),
             );
             let out = self.writer.submit_blocking(job)?;
             record.seq = out.seqs.first().copied().unwrap_or(0);
@@ -245,11 +248,20 @@ pub fn tier_only(inputs: &Inputs, rules: &RuleSet, as_of: Date) -> Tier {
     classify_tier(rules.compiled(), &inputs.features(as_of), as_of).0
 }
 
+/// The actor of changes the service makes on its own (runs, automatic re-classification).
+pub const SYSTEM: &str = "system";
+
 /// The job that stores classifications: each gets the next seq; when the tier differs from the
 /// enterprise's current one, a tier change is logged under the same seq. An optional extra
-/// `(key, value)` (a run checkpoint) is written in the same atomic commit.
+/// `(key, value)` (a run checkpoint) is written in the same atomic commit. Each record is
+/// logged in the audit log (actor `actor`, time `at_ms`) in that same commit.
 /// `WriteOutcome::note` counts the tier changes.
-pub fn store_job(items: Vec<Pending>, extra: Option<(Key<'static>, Vec<u8>)>) -> Job {
+pub fn store_job(
+    items: Vec<Pending>,
+    extra: Option<(Key<'static>, Vec<u8>)>,
+    actor: String,
+    at_ms: i64,
+) -> Job {
     Box::new(move |tx| {
         let mut out = WriteOutcome::default();
         for mut p in items {
@@ -273,7 +285,16 @@ pub fn store_job(items: Vec<Pending>, extra: Option<(Key<'static>, Vec<u8>)>) ->
                     out.note += 1;
                 }
             }
-            tx.put(&Key::Classification(code, seq), encode(&p.record)?);
+            let value = encode(&p.record)?;
+            tx.log(&log::entry(
+                EntryKind::Classification,
+                at_ms,
+                &actor,
+                log::classification_subject(&code, seq),
+                &value,
+                &[("tier", tier_letter(p.record.tier).to_string())],
+            ))?;
+            tx.put(&Key::Classification(code, seq), value);
             out.accepted += 1;
             out.seqs.push(seq);
         }

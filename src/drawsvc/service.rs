@@ -528,6 +528,8 @@ impl Draws {
         &self,
         draw_id: &str,
         results: Vec<ResultInput>,
+        actor: &str,
+        now_ms: i64,
     ) -> Result<(WriteOutcome, Vec<CreditCode>)> {
         if results.is_empty() || results.len() > MAX_RESULTS {
             return Err(Error::invalid(
@@ -626,9 +628,12 @@ impl Draws {
             )));
         }
         let codes = inspections.iter().map(|x| x.credit_code).collect();
-        let out = self
-            .writer
-            .submit_blocking(store::record_results(draw_id.to_string(), inspections))?;
+        let out = self.writer.submit_blocking(store::record_results(
+            draw_id.to_string(),
+            inspections,
+            actor.to_string(),
+            now_ms,
+        ))?;
         Ok((out, codes))
     }
 

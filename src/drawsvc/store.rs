@@ -5,12 +5,13 @@
 //! draw and enterprise. Nothing here is ever overwritten except inspection items, which are
 //! reference data (each draw record embeds the item as it was).
 
+use crate::audit::EntryKind;
 use crate::domain::{CreditCode, Date, Inspection};
 use crate::draw::{DrawRecord, InspectionItem, TeamOutcome};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::storage::codec::{decode, encode};
-use crate::storage::{Job, Key, Tx, WriteOutcome};
+use crate::storage::{log, Job, Key, Tx, WriteOutcome};
 use serde::{Deserialize, Serialize};
 
 /// A stored draw: the canonical record and how it was made.
@@ -84,6 +85,17 @@ pub fn store_draw(stored: StoredDraw, record: DrawRecord) -> Job {
                 description: format!("a draw `{id}` is already stored; draws are never replaced"),
             }]));
         }
+        tx.log(&log::entry(
+            EntryKind::Draw,
+            stored.created_ms,
+            &stored.created_by,
+            format!("draw/{id}"),
+            stored.record_json.as_bytes(),
+            &[
+                ("selected", record.selected.len().to_string()),
+                ("seed", record.seed.clone()),
+            ],
+        ))?;
         tx.put(&Key::Draw(id), encode(&stored)?);
         for team in &record.teams {
             if let TeamOutcome::Staffed { departments } = &team.outcome {
@@ -104,7 +116,7 @@ pub fn store_draw(stored: StoredDraw, record: DrawRecord) -> Job {
 /// Job: records results as inspection events plus their draw-result keys, atomically. A result
 /// already recorded under the same inspection id is a duplicate (the event job decides whether
 /// its content is identical); another inspection id for the same enterprise is a conflict.
-pub fn record_results(draw_id: String, results: Vec<Inspection>) -> Job {
+pub fn record_results(draw_id: String, results: Vec<Inspection>, actor: String, at_ms: i64) -> Job {
     Box::new(move |tx: &mut Tx<'_>| {
         let mut conflicts = Vec::new();
         for (i, r) in results.iter().enumerate() {
@@ -144,7 +156,30 @@ pub fn record_results(draw_id: String, results: Vec<Inspection>) -> Job {
             })
         })?;
         for (code, stored) in keys {
-            tx.put(&Key::DrawResult(&draw_id, code), encode(&stored)?);
+            let key = Key::DrawResult(&draw_id, code);
+            if tx.contains(&key)? {
+                continue; // a duplicate: logged when first recorded
+            }
+            // The payload is the stored inspection event (what enters the credit record).
+            let (c, seq) = match tx.get(&Key::EventId(&stored.inspection_id))? {
+                Some(loc) => ingest::location(&loc, &stored.inspection_id)?,
+                None => {
+                    return Err(Error::Internal(format!(
+                        "inspection `{}` was not stored",
+                        stored.inspection_id
+                    )))
+                }
+            };
+            let event = tx.get(&Key::Event(c, seq))?.unwrap_or_default();
+            tx.log(&log::entry(
+                EntryKind::InspectionResult,
+                at_ms,
+                &actor,
+                format!("result/{draw_id}/{code}"),
+                &event,
+                &[("inspection_id", stored.inspection_id.clone())],
+            ))?;
+            tx.put(&key, encode(&stored)?);
         }
         Ok(out)
     })
@@ -182,7 +217,16 @@ pub fn publish(draw_id: String, codes: Vec<CreditCode>, publication: StoredPubli
                     }
                 }
                 None => {
-                    tx.put(&Key::Publication(&draw_id, *code), encode(&publication)?);
+                    let value = encode(&publication)?;
+                    tx.log(&log::entry(
+                        EntryKind::Publication,
+                        publication.recorded_ms,
+                        &publication.recorded_by,
+                        format!("publication/{draw_id}/{code}"),
+                        &value,
+                        &[("published_on", publication.published_on.to_string())],
+                    ))?;
+                    tx.put(&Key::Publication(&draw_id, *code), value);
                     out.accepted += 1;
                 }
             }

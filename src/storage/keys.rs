@@ -54,6 +54,16 @@ pub enum Key<'a> {
     DrawResult(&'a str, CreditCode),
     /// The publication of a drawn enterprise's result, by draw and enterprise.
     Publication(&'a str, CreditCode),
+    /// An audit log entry by index: its canonical bytes (`audit::entry`; they carry their own
+    /// format magic, so no codec version byte).
+    LogEntry(u64),
+    /// A stored perfect-subtree hash of the audit log's Merkle tree, by level and index (32
+    /// bytes). Only every fourth level is stored; the others are recomputed from below.
+    LogNode(u8, u64),
+    /// A signed tree head by tree size (its JSON form).
+    LogHead(u64),
+    /// Index: the log index of the entry about a subject (8 bytes, big-endian).
+    LogSubject(&'a str),
 }
 
 const META: u8 = 0x01;
@@ -69,6 +79,10 @@ const DRAW: u8 = 0x61;
 const ASSIGNMENT: u8 = 0x62;
 const DRAW_RESULT: u8 = 0x63;
 const PUBLICATION: u8 = 0x64;
+const LOG_ENTRY: u8 = 0x80;
+const LOG_NODE: u8 = 0x81;
+const LOG_HEAD: u8 = 0x82;
+const LOG_SUBJECT: u8 = 0x83;
 const CLASSIFICATION: u8 = 0x50;
 const TIER_CHANGE: u8 = 0x51;
 const CURRENT_TIER: u8 = 0x55;
@@ -128,6 +142,20 @@ impl Key<'_> {
                 str0(&mut k, PUBLICATION, draw);
                 k.extend_from_slice(c.as_bytes());
             }
+            Key::LogEntry(i) => {
+                k.push(LOG_ENTRY);
+                k.extend_from_slice(&i.to_be_bytes());
+            }
+            Key::LogNode(level, i) => {
+                k.push(LOG_NODE);
+                k.push(*level);
+                k.extend_from_slice(&i.to_be_bytes());
+            }
+            Key::LogHead(size) => {
+                k.push(LOG_HEAD);
+                k.extend_from_slice(&size.to_be_bytes());
+            }
+            Key::LogSubject(s) => str0(&mut k, LOG_SUBJECT, s),
             Key::Classification(c, seq) => {
                 k.push(CLASSIFICATION);
                 k.extend_from_slice(c.as_bytes());
@@ -267,6 +295,14 @@ pub mod prefix {
         let mut k = Vec::new();
         str0(&mut k, DRAW_RESULT, draw);
         k
+    }
+    /// Every signed tree head, by size.
+    pub fn log_heads() -> Vec<u8> {
+        vec![LOG_HEAD]
+    }
+    /// Every audit log entry, by index.
+    pub fn log_entries() -> Vec<u8> {
+        vec![LOG_ENTRY]
     }
     /// The publications of one draw.
     pub fn publications_of(draw: &str) -> Vec<u8> {

@@ -5,10 +5,12 @@
 pub mod codec;
 pub mod engine;
 pub mod keys;
+pub mod log;
 pub mod records;
 pub mod writer;
 
 pub use engine::{Engine, MemoryEngine, SledEngine};
 pub use keys::Key;
+pub use log::LogReader;
 pub use records::{EnterpriseFilter, InspectorFilter, Page, Records};
 pub use writer::{Job, Pending, Tx, WriteOutcome, Writer, WriterThread};

@@ -12,9 +12,12 @@
 
 use super::engine::{Engine, Op};
 use super::keys::Key;
+use super::log::{LogState, Overlay};
 use super::records::Records;
+use crate::audit::merkle::{leaf_hash, Hash};
+use crate::audit::{Entry, Signer};
 use crate::error::{Error, Result};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 /// Most committed permanent keys the writer remembers (about 50 bytes each).
 pub const MAX_REMEMBERED: usize = 10_000_000;
@@ -54,11 +57,13 @@ pub struct Tx<'a> {
     local: Overlay,
     next_seq: u64,
     committed_keys: &'a mut HashSet<Vec<u8>>,
+    log_next: u64,
+    log_leaves: Vec<Hash>,
 }
 
-/// Pending writes by key (`None`: delete). A map, so the last write of a key wins, and ordered,
-/// so the commit applies keys in order (neighbouring inserts land in the same sled leaf).
-type Overlay = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+// The overlay (pending writes by key, `None`: delete) is a map, so the last write of a key
+// wins, and ordered, so the commit applies keys in order (neighbouring inserts land in the same
+// sled leaf).
 
 impl Tx<'_> {
     /// The value of `key` as this job sees it.
@@ -115,6 +120,24 @@ impl Tx<'_> {
         self.next_seq += 1;
         s
     }
+
+    /// Appends `entry` to the audit log as part of this job: it commits with the job's other
+    /// writes or not at all. Returns its log index. `entry.subject` must be unique across the
+    /// log (it is indexed); fails if the entry exceeds the encoding's limits.
+    pub fn log(&mut self, entry: &Entry) -> Result<u64> {
+        let bytes = entry
+            .encode()
+            .map_err(|e| Error::Internal(format!("audit entry for `{}`: {e}", entry.subject)))?;
+        let index = self.log_next;
+        self.log_next += 1;
+        self.log_leaves.push(leaf_hash(&bytes));
+        self.put(
+            &Key::LogSubject(&entry.subject),
+            index.to_be_bytes().to_vec(),
+        );
+        self.put(&Key::LogEntry(index), bytes);
+        Ok(index)
+    }
 }
 
 /// Handle for submitting jobs; cheap to clone.
@@ -155,14 +178,15 @@ pub struct WriterThread {
 }
 
 impl Writer {
-    /// Starts the writer thread over `records`.
-    pub fn start(records: Records) -> Result<(Writer, WriterThread)> {
+    /// Starts the writer thread over `records`; `signer` signs the audit log's tree heads.
+    pub fn start(records: Records, signer: Signer) -> Result<(Writer, WriterThread)> {
         let next_seq = records.next_seq()?;
+        let log = LogState::load(&records, signer)?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let engine = records.engine().clone();
         let handle = std::thread::Builder::new()
             .name("creditrisk-writer".into())
-            .spawn(move || run(engine, rx, next_seq))?;
+            .spawn(move || run(engine, rx, next_seq, log))?;
         Ok((
             Writer { tx: tx.clone() },
             WriterThread {
@@ -240,7 +264,7 @@ impl Drop for WriterThread {
     }
 }
 
-fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) {
+fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64, mut log: LogState) {
     let mut closing = false;
     let mut committed_keys: HashSet<Vec<u8>> = HashSet::new();
     while !closing {
@@ -257,6 +281,7 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) 
         let mut group = Overlay::new();
         let mut answers = Vec::with_capacity(msgs.len());
         let start_seq = next_seq;
+        let mut leaves: Vec<Hash> = Vec::new();
         for m in msgs {
             let (job, reply) = match m {
                 Msg::Job(j, r) => (j, r),
@@ -271,15 +296,21 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) 
                 local: Overlay::new(),
                 next_seq,
                 committed_keys: &mut committed_keys,
+                log_next: log.size() + leaves.len() as u64,
+                log_leaves: Vec::new(),
             };
             let result = job(&mut tx);
             match result {
                 Ok(outcome) => {
                     let Tx {
-                        local, next_seq: n, ..
+                        local,
+                        next_seq: n,
+                        log_leaves,
+                        ..
                     } = tx;
                     next_seq = n;
                     group.extend(local);
+                    leaves.extend(log_leaves);
                     answers.push((reply, Ok(outcome)));
                 }
                 Err(e) => answers.push((reply, Err(e))),
@@ -290,6 +321,22 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) 
                 Key::Meta("next_seq").encode(),
                 Some(next_seq.to_be_bytes().to_vec()),
             );
+        }
+        let mut undo = None;
+        if !leaves.is_empty() {
+            match log.extend(&leaves, crate::clock::now_ms(), &mut group) {
+                Ok(u) => undo = Some(u),
+                Err(e) => {
+                    // Cannot happen short of 2^64 entries; fail the whole group rather than
+                    // commit changes without their log entries.
+                    tracing::error!(error = %e, "audit log extension failed");
+                    for (reply, _) in answers.drain(..) {
+                        let _ = reply.send(Err(Error::Internal(format!("audit log: {e}"))));
+                    }
+                    next_seq = start_seq;
+                    continue;
+                }
+            }
         }
         let committed = if group.is_empty() {
             Ok(())
@@ -306,6 +353,9 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64) 
         if let Err(e) = &committed {
             tracing::error!(error = %e, "group commit failed; no job of the group is acknowledged");
             next_seq = start_seq;
+            if let Some(u) = undo {
+                log.undo(u);
+            }
         }
         for (reply, r) in answers {
             let r = match (&committed, r) {
@@ -333,7 +383,7 @@ mod tests {
     #[test]
     fn permanent_keys_are_seen_only_once_committed_or_pending_in_a_live_job() {
         let records = Records::new(Arc::new(MemoryEngine::default()));
-        let (w, thread) = Writer::start(records).unwrap();
+        let (w, thread) = Writer::start(records, Signer::from_seed([1; 32])).unwrap();
         let check = |w: &Writer| {
             w.submit_blocking(Box::new(|tx| {
                 let seen = tx.contains_permanent(&Key::Enterprise(code()))?;
