@@ -80,7 +80,7 @@ impl LogState {
         for leaf in leaves {
             self.frontier
                 .append(*leaf, |level, index, hash| {
-                    if level > 0 && level % NODE_LEVEL_STEP == 0 {
+                    if level > 0 && level.is_multiple_of(NODE_LEVEL_STEP) {
                         // INVARIANT (levels): a u64 tree has at most 64 levels, so it fits a u8.
                         group.insert(
                             Key::LogNode(level as u8, index).encode(),
@@ -216,7 +216,7 @@ impl HashStore for LogReader<'_> {
     }
 
     fn subtree(&self, level: u32, index: u64) -> Result<Option<Hash>> {
-        if level % NODE_LEVEL_STEP != 0 {
+        if !level.is_multiple_of(NODE_LEVEL_STEP) {
             return Ok(None);
         }
         match self
