@@ -96,6 +96,27 @@ impl App {
         ))
     }
 
+    /// Log reads and replay over this store.
+    pub fn auditor(&self) -> crate::auditsvc::Auditor {
+        crate::auditsvc::Auditor::new(
+            self.records.clone(),
+            self.classifier.clone(),
+            self.draws.clone(),
+            self.log_public_key,
+        )
+    }
+
+    /// Runs an audit operation on the blocking pool (sled reads, recomputation).
+    pub async fn audit_op<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::auditsvc::Auditor) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let a = self.auditor();
+        tokio::task::spawn_blocking(move || f(&a))
+            .await
+            .map_err(|e| Error::Internal(format!("audit task failed: {e}")))?
+    }
+
     /// The Ed25519 public key that verifies the audit log's signed heads.
     pub fn log_public_key(&self) -> [u8; 32] {
         self.log_public_key

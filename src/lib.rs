@@ -57,6 +57,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod auditsvc;
 pub mod classify;
 pub mod cli;
 pub mod clock;

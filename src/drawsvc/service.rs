@@ -783,13 +783,16 @@ impl Draws {
         )
     }
 
-    /// Rebuilds the snapshot a draw read, re-runs the draw from it and compares with the stored
-    /// record byte for byte. `Corrupt` (naming the first differing field) when the store no
-    /// longer gives the same draw.
-    pub fn rebuild(
+    /// Rebuilds the snapshots a draw read (at its recorded cut) and re-runs the draw from its
+    /// recorded request and policy: the replayed record and the rebuilt snapshots.
+    pub fn replay(
         &self,
         draw: &DrawView,
-    ) -> Result<(Vec<crate::draw::Candidate>, Vec<crate::draw::RosterEntry>)> {
+    ) -> Result<(
+        DrawRecord,
+        Vec<crate::draw::Candidate>,
+        Vec<crate::draw::RosterEntry>,
+    )> {
         let rec = &draw.record;
         let snap = snapshot::candidates(
             &self.records,
@@ -799,6 +802,17 @@ impl Draws {
         )?;
         let roster = snapshot::roster(&self.records, draw.stored.cut)?;
         let again = run_draw(&rec.request(), &rec.policy, &snap.candidates, &roster)?;
+        Ok((again, snap.candidates, roster))
+    }
+
+    /// [`Draws::replay`], then compares with the stored record byte for byte: `Corrupt`
+    /// (naming the first differing part) when the store no longer gives the same draw.
+    pub fn rebuild(
+        &self,
+        draw: &DrawView,
+    ) -> Result<(Vec<crate::draw::Candidate>, Vec<crate::draw::RosterEntry>)> {
+        let rec = &draw.record;
+        let (again, candidates, roster) = self.replay(draw)?;
         if again.to_json() != draw.stored.record_json {
             let what = if again.candidate_digest != rec.candidate_digest {
                 "candidate digest"
@@ -816,7 +830,7 @@ impl Draws {
                 rec.draw_id
             )));
         }
-        Ok((snap.candidates, roster))
+        Ok((candidates, roster))
     }
 
     /// The publication bundle and the XLSX list, after checking that the draw still replays.

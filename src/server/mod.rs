@@ -4,6 +4,7 @@
 //! `127.0.0.1:0` and stop it cleanly. Every call gets a tracing span with its method, and its
 //! outcome (gRPC status, latency) is logged when it ends.
 
+pub mod audit;
 pub mod convert;
 pub mod draws;
 pub mod pb;
@@ -13,6 +14,7 @@ pub mod status;
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use pb::audit_service_server::AuditServiceServer;
 use pb::classification_service_server::ClassificationServiceServer;
 use pb::draw_service_server::DrawServiceServer;
 use pb::record_service_server::RecordServiceServer;
@@ -66,6 +68,9 @@ pub async fn serve(
     health
         .set_serving::<DrawServiceServer<draws::DrawApi>>()
         .await;
+    health
+        .set_serving::<AuditServiceServer<audit::AuditApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -80,6 +85,9 @@ pub async fn serve(
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let draw_api = DrawServiceServer::new(draws::DrawApi::new(app.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let audit_api = AuditServiceServer::new(audit::AuditApi::new(app.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let records = RecordServiceServer::new(records::RecordApi::new(app))
@@ -129,6 +137,7 @@ pub async fn serve(
         .add_service(rule_api)
         .add_service(class_api)
         .add_service(draw_api)
+        .add_service(audit_api)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| Error::Unavailable(format!("server: {e}")))

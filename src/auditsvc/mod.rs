@@ -1,0 +1,169 @@
+//! The audit service: reads of the tamper-evident log (heads, entries, proofs) and exact replay
+//! of stored classifications and draws.
+//!
+//! Replay is recomputation, not trust: a classification is computed again from the stored
+//! records up to its recorded cut, as of its recorded date, with its recorded rule set (fetched
+//! by hash), and the result must equal the stored record byte for byte. Independently, the
+//! stored bytes must hash to the payload digest of the log entry that recorded them, and that
+//! entry must be included in the newest signed head, whose signature and root are checked. So
+//! a value altered behind the service's back shows up as a MISMATCH (the recomputation or the
+//! digest differs), and an altered log shows up as a failed inclusion.
+
+pub mod replay;
+
+use crate::audit::merkle::{self, Hash};
+use crate::audit::{verify_head, Entry, SignedTreeHead};
+use crate::classify::Classifier;
+use crate::drawsvc::Draws;
+use crate::error::{Error, Result};
+use crate::storage::{LogReader, Records};
+
+pub use replay::{Difference, RangeProgress, ReplayReport};
+
+/// Most entries returned by one [`Auditor::entries`] call.
+pub const MAX_ENTRIES: usize = 1000;
+
+/// Log reads and replay over the store. Cheap to clone.
+#[derive(Clone)]
+pub struct Auditor {
+    records: Records,
+    classifier: Classifier,
+    draws: Option<Draws>,
+    public_key: [u8; 32],
+}
+
+/// A stored log entry.
+#[derive(Clone, Debug)]
+pub struct StoredEntry {
+    /// Its index.
+    pub index: u64,
+    /// Its canonical bytes.
+    pub canonical: Vec<u8>,
+    /// Decoded.
+    pub entry: Entry,
+}
+
+impl StoredEntry {
+    /// `SHA-256(0x00 || canonical)`.
+    pub fn leaf_hash(&self) -> Hash {
+        merkle::leaf_hash(&self.canonical)
+    }
+}
+
+fn proof_error(e: merkle::ProofError<Error>) -> Error {
+    match e {
+        merkle::ProofError::Store(e) => e,
+        other => Error::invalid("tree_size", format!("{other:?}")),
+    }
+}
+
+impl Auditor {
+    /// Audits `records`; `public_key` verifies the signed heads.
+    pub fn new(
+        records: Records,
+        classifier: Classifier,
+        draws: Option<Draws>,
+        public_key: [u8; 32],
+    ) -> Auditor {
+        Auditor {
+            records,
+            classifier,
+            draws,
+            public_key,
+        }
+    }
+
+    /// The public key that verifies signed heads.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.public_key
+    }
+
+    fn reader(&self) -> LogReader<'_> {
+        LogReader::new(&self.records)
+    }
+
+    /// The newest signed head, or the one published for `size` (`NotFound` if none).
+    pub fn head(&self, size: Option<u64>) -> Result<SignedTreeHead> {
+        let found = match size {
+            None => self.reader().latest_head()?,
+            Some(s) => self.reader().head_at(s)?,
+        };
+        found.ok_or_else(|| match size {
+            None => Error::NotFound("signed tree head (the log is empty)".into()),
+            Some(s) => Error::NotFound(format!("signed tree head of size {s}")),
+        })
+    }
+
+    /// The entry at `index`.
+    pub fn entry(&self, index: u64) -> Result<StoredEntry> {
+        let canonical = self.reader().entry_bytes(index)?;
+        let entry = Entry::decode(&canonical)
+            .map_err(|e| Error::Corrupt(format!("audit log entry {index}: {e}")))?;
+        Ok(StoredEntry {
+            index,
+            canonical,
+            entry,
+        })
+    }
+
+    /// Entries `[from, from + count)` that exist, at most [`MAX_ENTRIES`].
+    pub fn entries(&self, from: u64, count: usize) -> Result<Vec<StoredEntry>> {
+        let size = self.size()?;
+        let end = from.saturating_add(count.min(MAX_ENTRIES) as u64).min(size);
+        (from..end).map(|i| self.entry(i)).collect()
+    }
+
+    /// The entry about `subject`, or `NotFound`.
+    pub fn find(&self, subject: &str) -> Result<StoredEntry> {
+        let index = self
+            .reader()
+            .index_of(subject)?
+            .ok_or_else(|| Error::NotFound(format!("audit log entry about `{subject}`")))?;
+        self.entry(index)
+    }
+
+    /// Entries in the log as of the newest head (0 when empty).
+    pub fn size(&self) -> Result<u64> {
+        Ok(self.reader().latest_head()?.map_or(0, |h| h.head.size))
+    }
+
+    /// Inclusion proof of `index` in the tree of `size` entries.
+    pub fn inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
+        merkle::inclusion_proof(&self.reader(), index, size).map_err(proof_error)
+    }
+
+    /// Consistency proof between sizes `from` and `to`.
+    pub fn consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
+        merkle::consistency_proof(&self.reader(), from, to).map_err(proof_error)
+    }
+
+    /// Checks `entry` against the newest signed head: the head's signature, its root against
+    /// the stored log, and the entry's inclusion proof. A description of the first failure.
+    pub fn check_included(&self, entry: &StoredEntry) -> Result<std::result::Result<(), String>> {
+        let head = self.head(None)?;
+        if let Err(e) = verify_head(&self.public_key, &head) {
+            return Ok(Err(format!("newest head: {e}")));
+        }
+        let size = head.head.size;
+        if entry.index >= size {
+            return Ok(Err(format!(
+                "entry {} is not covered by the newest head (size {size})",
+                entry.index
+            )));
+        }
+        let proof = self.inclusion(entry.index, size)?;
+        if let Err(e) = merkle::verify_inclusion(
+            entry.index,
+            size,
+            &entry.leaf_hash(),
+            &proof,
+            &head.head.root,
+        ) {
+            return Ok(Err(format!(
+                "entry {} does not verify against the signed head: {e:?}",
+                entry.index
+            )));
+        }
+        Ok(Ok(()))
+    }
+}
