@@ -151,7 +151,7 @@ enum Command {
     /// Double-random draws: items, preview, create, export, results, publication; offline verify.
     #[command(subcommand)]
     Draw(DrawCmd),
-    /// Audit: offline checks.
+    /// Audit: signed heads, bundles for offline verification, replay; offline verify.
     #[command(subcommand)]
     Audit(AuditCmd),
     /// Benchmarks that print their figures.
@@ -291,12 +291,79 @@ impl DrawSpecArgs {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Check an audit bundle: head signatures, consistency with the saved head, inclusions.
+    /// Check an audit bundle offline: head signatures, consistency with the saved head,
+    /// inclusion of its entries.
     Verify {
         bundle: PathBuf,
         /// The server's Ed25519 public key (hex) to pin.
         #[arg(long)]
         public_key: Option<String>,
+    },
+    /// The newest (or a given size's) signed tree head, as JSON; save it to check later.
+    Head {
+        /// Tree size (0: the newest).
+        #[arg(long, default_value_t = 0)]
+        size: u64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// The Ed25519 public key that verifies heads.
+    PublicKey {
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Build an audit bundle against a saved head, for `audit verify`.
+    Bundle {
+        /// A head saved earlier with `audit head --out`.
+        #[arg(long)]
+        saved_head: PathBuf,
+        /// Log index of an entry to prove included (repeatable).
+        #[arg(long = "entry")]
+        entries: Vec<u64>,
+        /// Subject of an entry to prove included, e.g. `draw/ID` (repeatable).
+        #[arg(long = "subject")]
+        subjects: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Replay stored results and compare bit for bit.
+    #[command(subcommand)]
+    Replay(ReplayCmd),
+}
+
+#[derive(Subcommand)]
+enum ReplayCmd {
+    /// One classification: by seq, or the newest as of a date (default: the newest).
+    Classification {
+        code: String,
+        #[arg(long, default_value_t = 0)]
+        seq: u64,
+        #[arg(long, default_value = "")]
+        as_of: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// One draw.
+    Draw {
+        id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Every classification and draw in a log range or a month (changes made then, UTC+8).
+    Range {
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long, default_value_t = 0)]
+        to: u64,
+        /// `YYYY-MM`.
+        #[arg(long)]
+        month: Option<String>,
+        #[command(flatten)]
+        server: ServerArg,
     },
 }
 
@@ -585,9 +652,41 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             DrawCmd::Overdue { today, server } => cli::draws::overdue(&server.server, &today).await,
             DrawCmd::Public { id, server } => cli::draws::public(&server.server, &id).await,
         },
-        Command::Audit(AuditCmd::Verify { bundle, public_key }) => {
-            exit_unless(cli::verify::audit(&bundle, public_key.as_deref())?)
-        }
+        Command::Audit(c) => match c {
+            AuditCmd::Verify { bundle, public_key } => {
+                exit_unless(cli::verify::audit(&bundle, public_key.as_deref())?)
+            }
+            AuditCmd::Head { size, out, server } => {
+                cli::audit::head(&server.server, size, out.as_deref()).await
+            }
+            AuditCmd::PublicKey { server } => cli::audit::public_key(&server.server).await,
+            AuditCmd::Bundle {
+                saved_head,
+                entries,
+                subjects,
+                out,
+                server,
+            } => cli::audit::bundle(&server.server, &saved_head, &entries, &subjects, &out).await,
+            AuditCmd::Replay(ReplayCmd::Classification {
+                code,
+                seq,
+                as_of,
+                server,
+            }) => exit_unless(
+                cli::audit::replay_classification(&server.server, &code, seq, &as_of).await?,
+            ),
+            AuditCmd::Replay(ReplayCmd::Draw { id, server }) => {
+                exit_unless(cli::audit::replay_draw(&server.server, &id).await?)
+            }
+            AuditCmd::Replay(ReplayCmd::Range {
+                from,
+                to,
+                month,
+                server,
+            }) => exit_unless(
+                cli::audit::replay_range(&server.server, from, to, month.as_deref()).await?,
+            ),
+        },
         Command::Rules(c) => match c {
             RulesCmd::Check { dir } => exit_unless(cli::rules::check(&dir)),
             RulesCmd::Test { rules, cases } => exit_unless(cli::rules::test(&rules, &cases)),

@@ -599,6 +599,9 @@ fn command_line_draw_export_and_verify() {
         "--seed",
         "42-17-5",
     ];
+    // An auditor saves the head before the draw.
+    let saved = dir.path().join("head.json");
+    run(&["audit", "head", "--out", saved.to_str().unwrap()]);
     let preview = run(&[&["draw", "preview"][..], &spec].concat());
     let p: serde_json::Value = serde_json::from_str(preview.lines().next().unwrap()).unwrap();
     assert_eq!(p["total_candidates"], 3000);
@@ -644,6 +647,56 @@ fn command_line_draw_export_and_verify() {
     std::fs::write(out.join("tampered.json"), &bytes).unwrap();
     let bad = verify(&out.join("tampered.json"));
     assert!(!bad.status.success(), "a changed byte must not verify");
+
+    // The auditor's side: the log extends the saved head and includes the draw, offline.
+    let bundle = dir.path().join("audit.json");
+    run(&[
+        "audit",
+        "bundle",
+        "--saved-head",
+        saved.to_str().unwrap(),
+        "--subject",
+        "draw/cli-1",
+        "--entry",
+        "0",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    let key: serde_json::Value =
+        serde_json::from_str(run(&["audit", "public-key"]).trim()).unwrap();
+    let key = key["public_key"].as_str().unwrap().to_string();
+    let audit_verify = |path: &std::path::Path| {
+        std::process::Command::new(exe)
+            .args(["audit", "verify"])
+            .arg(path)
+            .args(["--public-key", &key])
+            .output()
+            .unwrap()
+    };
+    let ok = audit_verify(&bundle);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    let forged = text.replacen(
+        "\"subject\": \"draw/cli-1\"",
+        "\"subject\": \"draw/cli-2\"",
+        1,
+    );
+    assert_ne!(forged, text);
+    std::fs::write(dir.path().join("forged.json"), forged).unwrap();
+    let bad = audit_verify(&dir.path().join("forged.json"));
+    assert!(!bad.status.success(), "a changed entry must not verify");
+    // Replays through the command line.
+    let r = run(&["audit", "replay", "draw", "cli-1"]);
+    assert!(r.contains("\"MATCH\""), "{r}");
+    let r = run(&["audit", "replay", "range"]);
+    let last: serde_json::Value =
+        serde_json::from_str(r.lines().find(|l| l.contains("\"finished\":true")).unwrap()).unwrap();
+    assert_eq!(last["mismatched"], 0);
+    assert!(last["replayed"].as_u64().unwrap() >= 3001, "{last}");
     server.stop().unwrap();
 }
 

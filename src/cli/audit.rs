@@ -1,0 +1,269 @@
+//! Audit commands that talk to the server: save a signed head, export the public key, build an
+//! audit bundle (heads, consistency proof, entries with inclusion proofs) for the offline
+//! `audit verify`, and replay classifications, draws and log ranges.
+
+use super::client::{channel, explain};
+use crate::audit::merkle::Hash;
+use crate::audit::verify::{BundleEntry, BUNDLE_FORMAT};
+use crate::audit::{AuditBundle, Entry, SignedTreeHead};
+use crate::server::pb;
+use anyhow::Context;
+use pb::audit_service_client::AuditServiceClient;
+use serde_json::json;
+use std::path::Path;
+use tonic::transport::Channel;
+
+async fn client(server: &str) -> anyhow::Result<AuditServiceClient<Channel>> {
+    Ok(AuditServiceClient::new(channel(server).await?))
+}
+
+fn hashes(v: &[String]) -> anyhow::Result<Vec<Hash>> {
+    v.iter()
+        .map(|h| {
+            let b = hex::decode(h).with_context(|| format!("`{h}` is not hex"))?;
+            b.try_into()
+                .map_err(|_| anyhow::anyhow!("`{h}` is not a 32-byte hash"))
+        })
+        .collect()
+}
+
+async fn signed_head(
+    c: &mut AuditServiceClient<Channel>,
+    size: u64,
+) -> anyhow::Result<SignedTreeHead> {
+    let h = c
+        .get_signed_head(pb::GetSignedHeadRequest { tree_size: size })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    SignedTreeHead::from_json(&h.json).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `audit head [--size N] [--out FILE]`: the newest (or a given) signed head as JSON.
+pub async fn head(server: &str, size: u64, out: Option<&Path>) -> anyhow::Result<()> {
+    let h = signed_head(&mut client(server).await?, size).await?;
+    let text = h.to_json();
+    match out {
+        Some(p) => {
+            std::fs::write(p, format!("{text}\n"))
+                .with_context(|| format!("cannot write `{}`", p.display()))?;
+            println!("saved head of size {} to {}", h.head.size, p.display());
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
+/// `audit public-key`: the key that verifies heads (hex), to pin in `audit verify`.
+pub async fn public_key(server: &str) -> anyhow::Result<()> {
+    let k = client(server)
+        .await?
+        .export_public_key(pb::ExportPublicKeyRequest {})
+        .await
+        .map_err(explain)?
+        .into_inner();
+    println!(
+        "{}",
+        json!({"public_key": k.public_key, "key_id": k.key_id})
+    );
+    Ok(())
+}
+
+/// `audit bundle --saved-head FILE [--entry N]... [--subject S]... --out FILE`: fetches the
+/// current head, the consistency proof from the saved head, and the given entries with their
+/// inclusion proofs, and writes an audit bundle for `audit verify`.
+pub async fn bundle(
+    server: &str,
+    saved_head: &Path,
+    indices: &[u64],
+    subjects: &[String],
+    out: &Path,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(saved_head)
+        .with_context(|| format!("cannot read `{}`", saved_head.display()))?;
+    let saved = SignedTreeHead::from_json(text.trim()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut c = client(server).await?;
+    let current = signed_head(&mut c, 0).await?;
+    let consistency = if saved.head.size == 0 || saved.head.size == current.head.size {
+        Vec::new()
+    } else {
+        let p = c
+            .get_consistency_proof(pb::ConsistencyProofRequest {
+                from_size: saved.head.size,
+                to_size: current.head.size,
+            })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        hashes(&p.hashes)?
+    };
+    let mut wanted: Vec<u64> = indices.to_vec();
+    for s in subjects {
+        let e = c
+            .find_entry(pb::FindEntryRequest { subject: s.clone() })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        wanted.push(e.index);
+    }
+    let mut entries = Vec::new();
+    for index in wanted {
+        let e = c
+            .get_entries(pb::GetEntriesRequest {
+                from_index: index,
+                count: 1,
+            })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        let e = e
+            .entries
+            .into_iter()
+            .next()
+            .with_context(|| format!("no log entry {index}"))?;
+        let entry = Entry::decode(&e.canonical).map_err(|x| anyhow::anyhow!("{x}"))?;
+        let p = c
+            .get_inclusion_proof(pb::InclusionProofRequest {
+                index,
+                tree_size: current.head.size,
+            })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        entries.push(BundleEntry {
+            index,
+            entry,
+            inclusion_proof: hashes(&p.hashes)?,
+        });
+    }
+    let k = c
+        .export_public_key(pb::ExportPublicKeyRequest {})
+        .await
+        .map_err(explain)?
+        .into_inner();
+    let public_key: [u8; 32] = hex::decode(&k.public_key)?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the server's public key is not 32 bytes"))?;
+    let b = AuditBundle {
+        format: BUNDLE_FORMAT.to_string(),
+        public_key,
+        saved_head: saved,
+        current_head: current,
+        consistency_proof: consistency,
+        entries,
+    };
+    let text = serde_json::to_string_pretty(&b)?;
+    std::fs::write(out, text).with_context(|| format!("cannot write `{}`", out.display()))?;
+    println!(
+        "wrote {} (saved size {}, current size {}, {} entries); check it with `creditrisk audit verify {} --public-key {}`",
+        out.display(),
+        b.saved_head.head.size,
+        b.current_head.head.size,
+        b.entries.len(),
+        out.display(),
+        k.public_key
+    );
+    Ok(())
+}
+
+fn print_report(r: &pb::ReplayReport) {
+    let diffs: Vec<serde_json::Value> = r
+        .differences
+        .iter()
+        .map(|d| json!({"field": d.field, "stored": d.stored, "replayed": d.replayed}))
+        .collect();
+    println!(
+        "{}",
+        json!({"subject": r.subject, "result": if r.r#match { "MATCH" } else { "MISMATCH" },
+               "log_index": r.log_index, "digest_matches_log": r.digest_matches_log,
+               "included_in_signed_head": r.included_in_signed_head, "differences": diffs})
+    );
+}
+
+/// `audit replay classification CODE [--seq N] [--as-of DATE]`; false on a mismatch.
+pub async fn replay_classification(
+    server: &str,
+    code: &str,
+    seq: u64,
+    as_of: &str,
+) -> anyhow::Result<bool> {
+    let r = client(server)
+        .await?
+        .replay_classification(pb::ReplayClassificationRequest {
+            credit_code: code.into(),
+            seq,
+            as_of: as_of.into(),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    print_report(&r);
+    Ok(r.r#match)
+}
+
+/// `audit replay draw ID`; false on a mismatch.
+pub async fn replay_draw(server: &str, id: &str) -> anyhow::Result<bool> {
+    let r = client(server)
+        .await?
+        .replay_draw(pb::ReplayDrawRequest { draw_id: id.into() })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    print_report(&r);
+    Ok(r.r#match)
+}
+
+/// Milliseconds since the epoch of 00:00 UTC+8 on the first day of `YYYY-MM`, and of the next
+/// month.
+fn month_bounds(month: &str) -> anyhow::Result<(i64, i64)> {
+    let first = crate::domain::Date::parse(&format!("{month}-01"))
+        .map_err(|e| anyhow::anyhow!("`{month}` is not a month (YYYY-MM): {e}"))?;
+    let (y, m) = (first.year(), month[5..].parse::<u32>()?);
+    let next = if m == 12 {
+        crate::domain::Date::from_ymd(y + 1, 1, 1)
+    } else {
+        crate::domain::Date::from_ymd(y, m + 1, 1)
+    }
+    .context("month out of range")?;
+    let ms = |d: crate::domain::Date| (i64::from(d.days()) * 86_400 - 8 * 3600) * 1000;
+    Ok((ms(first), ms(next)))
+}
+
+/// `audit replay range [--from N] [--to N] [--month YYYY-MM]`: progress lines, then the
+/// summary; false when anything mismatched.
+pub async fn replay_range(
+    server: &str,
+    from: u64,
+    to: u64,
+    month: Option<&str>,
+) -> anyhow::Result<bool> {
+    let (from_ms, to_ms) = match month {
+        Some(m) => month_bounds(m)?,
+        None => (0, 0),
+    };
+    let mut st = client(server)
+        .await?
+        .replay_range(pb::ReplayRangeRequest {
+            from_index: from,
+            to_index: to,
+            from_unix_ms: from_ms,
+            to_unix_ms: to_ms,
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    let mut last = None;
+    while let Some(p) = st.message().await.map_err(explain)? {
+        println!(
+            "{}",
+            json!({"scanned": p.scanned, "replayed": p.replayed, "matched": p.matched,
+                   "mismatched": p.mismatched, "rate": p.rate.round(), "finished": p.finished})
+        );
+        last = Some(p);
+    }
+    let last = last.context("the server sent no progress")?;
+    for m in &last.mismatches {
+        print_report(m);
+    }
+    Ok(last.mismatched == 0)
+}
