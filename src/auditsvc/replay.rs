@@ -2,8 +2,10 @@
 
 use super::{Auditor, StoredEntry};
 use crate::audit::entry::payload_digest;
+use crate::audit::merkle::{self, Hash, HashStore};
 use crate::audit::EntryKind;
-use crate::classify::inputs::gather;
+use crate::classify::batch::parallel_parts;
+use crate::classify::inputs::{gather, gather_range, RepIndex};
 use crate::classify::record::ClassificationRecord;
 use crate::classify::service::decide;
 use crate::domain::{CreditCode, Date};
@@ -12,6 +14,7 @@ use crate::storage::codec::{decode, encode};
 use crate::storage::keys::prefix;
 use crate::storage::log::classification_subject;
 use crate::storage::Key;
+use std::collections::BTreeMap;
 
 /// One field that differs between the stored value and its recomputation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,8 +67,8 @@ pub struct RangeProgress {
 /// Most mismatches a range replay lists.
 pub const MAX_REPORTED: usize = 20;
 
-/// Entries replayed per parallel step of a range replay.
-const RANGE_CHUNK: usize = 2048;
+/// Log entries read per step of a range replay.
+const RANGE_CHUNK: usize = 8192;
 
 fn diff(out: &mut Vec<Difference>, field: &str, stored: impl ToString, replayed: impl ToString) {
     let (s, r) = (stored.to_string(), replayed.to_string());
@@ -294,42 +297,16 @@ impl Auditor {
         })
     }
 
-    /// Replays one log entry's subject, if it is a classification or a draw.
-    fn replay_entry(&self, e: &StoredEntry) -> Result<Option<ReplayReport>> {
-        match e.entry.kind {
-            EntryKind::Classification => {
-                let mut parts = e.entry.subject.split('/');
-                let (Some("classification"), Some(code), Some(seq), None) =
-                    (parts.next(), parts.next(), parts.next(), parts.next())
-                else {
-                    return Err(Error::Corrupt(format!(
-                        "log entry {}: subject `{}`",
-                        e.index, e.entry.subject
-                    )));
-                };
-                let code = CreditCode::parse(code)
-                    .map_err(|m| Error::Corrupt(format!("log entry {}: {m}", e.index)))?;
-                let seq: u64 = seq
-                    .parse()
-                    .map_err(|_| Error::Corrupt(format!("log entry {}: seq `{seq}`", e.index)))?;
-                self.replay_classification(&code, Some(seq), None).map(Some)
-            }
-            EntryKind::Draw => {
-                let id = e.entry.subject.strip_prefix("draw/").ok_or_else(|| {
-                    Error::Corrupt(format!(
-                        "log entry {}: subject `{}`",
-                        e.index, e.entry.subject
-                    ))
-                })?;
-                self.replay_draw(id).map(Some)
-            }
-            _ => Ok(None),
-        }
-    }
-
     /// Replays every classification and draw logged in `[from, to)` (`to` `None`: the end)
     /// and made in `[from_ms, to_ms)` (`None`: unbounded), reporting progress after each step
-    /// and once more at the end. Two threads replay in parallel; reports keep log order.
+    /// and once more at the end; `progress` returning false cancels.
+    ///
+    /// The batch path: the newest signed head is checked once, and so is the inclusion of the
+    /// whole range (the tree root is recomputed with every leaf of the range hashed from its
+    /// stored entry, so no stored subtree hash can mask an altered entry); classifications of
+    /// one run are gathered with range scans and recomputed on two threads, as a run computes
+    /// them. Only when the range fails its inclusion check are entries proved one by one, to
+    /// name them.
     pub fn replay_range(
         &self,
         from: u64,
@@ -339,14 +316,21 @@ impl Auditor {
         progress: &mut dyn FnMut(&RangeProgress) -> bool,
     ) -> Result<RangeProgress> {
         let started = std::time::Instant::now();
-        let end = to.map_or(self.size()?, |t| t.min(self.size().unwrap_or(t)));
+        let size = self.size()?;
+        let end = to.map_or(size, |t| t.min(size));
+        let from = from.min(end);
         let mut p = RangeProgress::default();
+        // Leaf hashes of the range, from the stored entries, for the one inclusion check.
+        let mut leaves: Vec<Hash> = Vec::with_capacity((end - from) as usize);
+        let reps = RepIndex::load(&self.records)?;
+        let mut reports: Vec<ReplayReport> = Vec::new();
         let mut at = from;
         while at < end {
             let stop = (at + RANGE_CHUNK as u64).min(end);
             let mut chunk = Vec::with_capacity((stop - at) as usize);
             for i in at..stop {
                 let e = self.entry(i)?;
+                leaves.push(e.leaf_hash());
                 p.scanned += 1;
                 let t = e.entry.at_unix_ms;
                 if from_ms.is_some_and(|f| t < f) || to_ms.is_some_and(|u| t >= u) {
@@ -357,42 +341,295 @@ impl Auditor {
                 }
             }
             at = stop;
-            // Two OS threads over halves of the chunk: pure CPU and sled reads, no shared
-            // mutable state.
-            let (left, right) = chunk.split_at(chunk.len() / 2);
-            let run = |part: &[StoredEntry]| -> Result<Vec<ReplayReport>> {
-                let mut out = Vec::with_capacity(part.len());
-                for e in part {
-                    if let Some(r) = self.replay_entry(e)? {
-                        out.push(r);
-                    }
-                }
-                Ok(out)
-            };
-            let (a, b) = std::thread::scope(|s| {
-                let h = s.spawn(|| run(left));
-                let b = run(right);
-                (h.join().unwrap_or_else(|x| std::panic::resume_unwind(x)), b)
-            });
-            for r in a?.into_iter().chain(b?) {
+            let done = self.replay_chunk(&chunk, &reps)?;
+            for r in done {
                 p.replayed += 1;
                 if r.matched {
                     p.matched += 1;
                 } else {
                     p.mismatched += 1;
-                    if p.mismatches.len() < MAX_REPORTED {
-                        p.mismatches.push(r);
-                    }
                 }
+                reports.push(r);
             }
+            // Reports are kept only while mismatches might need their log flags corrected.
+            reports.retain(|r| !r.matched);
+            p.mismatches = reports.iter().take(MAX_REPORTED).cloned().collect();
             p.rate = p.replayed as f64 / started.elapsed().as_secs_f64().max(1e-9);
             if !progress(&p) {
                 return Err(Error::Unavailable("replay cancelled".into()));
             }
         }
+        // One inclusion check for the whole range.
+        if let Err(why) = self.check_range_included(from, &leaves)? {
+            // Name the entries that fail, one proof each.
+            let mut bad = 0u64;
+            for i in from..end {
+                let e = self.entry(i)?;
+                if let Err(w) = self.check_included(&e)? {
+                    bad += 1;
+                    if reports.len() < MAX_REPORTED {
+                        reports.push(ReplayReport {
+                            subject: e.entry.subject.clone(),
+                            matched: false,
+                            differences: vec![Difference {
+                                field: "log.inclusion".into(),
+                                stored: "verifies".into(),
+                                replayed: w,
+                            }],
+                            log_index: Some(i),
+                            digest_matches_log: true,
+                            included_in_signed_head: false,
+                        });
+                    }
+                }
+            }
+            if bad == 0 {
+                return Err(Error::Corrupt(format!("audit log range: {why}")));
+            }
+            p.mismatched += bad;
+            p.mismatches = reports.iter().take(MAX_REPORTED).cloned().collect();
+        }
         p.finished = true;
         p.rate = p.replayed as f64 / started.elapsed().as_secs_f64().max(1e-9);
         progress(&p);
         Ok(p)
+    }
+
+    /// Recomputes the root of the newest head with the leaves `[from, from + leaves.len())`
+    /// taken from `leaves` (hashed from the stored entries) and stored subtree hashes used only
+    /// outside that range; compares it with the signed root after checking the signature.
+    fn check_range_included(
+        &self,
+        from: u64,
+        leaves: &[Hash],
+    ) -> Result<std::result::Result<(), String>> {
+        if leaves.is_empty() {
+            return Ok(Ok(()));
+        }
+        let head = self.head(None)?;
+        if let Err(e) = crate::audit::verify_head(&self.public_key, &head) {
+            return Ok(Err(format!("newest head: {e}")));
+        }
+        let store = RangeStore {
+            inner: crate::storage::LogReader::new(&self.records),
+            from,
+            leaves,
+        };
+        let root = merkle::root(&store, head.head.size)?;
+        if root == head.head.root {
+            Ok(Ok(()))
+        } else {
+            Ok(Err("the stored entries do not give the signed root".into()))
+        }
+    }
+
+    /// Replays the classification and draw entries of one chunk, in log order.
+    fn replay_chunk(&self, chunk: &[StoredEntry], reps: &RepIndex) -> Result<Vec<ReplayReport>> {
+        // Stored records first: digest checks need only the entry and the stored bytes.
+        let mut jobs: Vec<Job> = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            match e.entry.kind {
+                EntryKind::Classification => {
+                    let (code, seq) = parse_classification_subject(e)?;
+                    let what = format!("classification {seq} of `{code}`");
+                    let stored = self
+                        .records
+                        .engine()
+                        .get(&Key::Classification(code, seq).encode())?;
+                    match stored {
+                        None => jobs.push(Job::Missing(e.clone(), what)),
+                        Some(v) => {
+                            let r: ClassificationRecord = decode(&v, &what)?;
+                            jobs.push(Job::Classification(e.clone(), v, r));
+                        }
+                    }
+                }
+                _ => jobs.push(Job::Draw(e.clone())),
+            }
+        }
+        // Classifications sharing a run (same cut, date, rule set) are recomputed together, in
+        // code order, on two threads.
+        let mut groups: BTreeMap<(u64, Date, [u8; 32], u64), Vec<usize>> = BTreeMap::new();
+        for (i, j) in jobs.iter().enumerate() {
+            if let Job::Classification(_, _, r) = j {
+                groups
+                    .entry((r.cut, r.as_of, r.rule_set, r.run_id))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let mut out: Vec<Option<ReplayReport>> = vec![None; jobs.len()];
+        for ((cut, as_of, rule_set, run_id), mut idx) in groups {
+            let rules = self
+                .classifier
+                .rule_sets()
+                .get_blocking(&hex::encode(rule_set))?;
+            idx.sort_by_key(|&i| match &jobs[i] {
+                Job::Classification(_, _, r) => r.code,
+                _ => unreachable!("grouped jobs are classifications"),
+            });
+            let codes: Vec<CreditCode> = idx
+                .iter()
+                .map(|&i| match &jobs[i] {
+                    Job::Classification(_, _, r) => r.code,
+                    _ => unreachable!("grouped jobs are classifications"),
+                })
+                .collect();
+            let recomputed = parallel_parts(&codes, |part| {
+                let inputs = gather_range(&self.records, part, cut, as_of, reps)?;
+                inputs
+                    .into_iter()
+                    .map(|x| {
+                        x.map(|inp| decide(&inp, &rules, as_of, cut, run_id).map(|(r, _)| r))
+                            .transpose()
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            for (i, again) in idx.into_iter().zip(recomputed) {
+                if let Job::Classification(e, stored, record) = &jobs[i] {
+                    out[i] = Some(classification_report(e, stored, record, again)?);
+                }
+            }
+        }
+        for (i, j) in jobs.iter().enumerate() {
+            match j {
+                Job::Draw(e) => {
+                    let id = e.entry.subject.strip_prefix("draw/").ok_or_else(|| {
+                        Error::Corrupt(format!(
+                            "log entry {}: subject `{}`",
+                            e.index, e.entry.subject
+                        ))
+                    })?;
+                    let mut r = self.replay_draw(id)?;
+                    // The range's inclusion is checked once for all entries.
+                    r.differences.retain(|d| d.field != "log.inclusion");
+                    r.included_in_signed_head = true;
+                    r.matched = r.differences.is_empty();
+                    out[i] = Some(r);
+                }
+                Job::Missing(e, what) => {
+                    out[i] = Some(ReplayReport {
+                        subject: e.entry.subject.clone(),
+                        matched: false,
+                        differences: vec![Difference {
+                            field: "stored".into(),
+                            stored: "missing".into(),
+                            replayed: what.clone(),
+                        }],
+                        log_index: Some(e.index),
+                        digest_matches_log: false,
+                        included_in_signed_head: true,
+                    });
+                }
+                Job::Classification(..) => {}
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+}
+
+/// One entry of a chunk being replayed.
+#[derive(Clone)]
+enum Job {
+    /// A classification entry, its stored bytes and record.
+    Classification(StoredEntry, Vec<u8>, ClassificationRecord),
+    /// A draw entry.
+    Draw(StoredEntry),
+    /// A classification entry whose stored record is gone.
+    Missing(StoredEntry, String),
+}
+
+fn parse_classification_subject(e: &StoredEntry) -> Result<(CreditCode, u64)> {
+    let bad = || {
+        Error::Corrupt(format!(
+            "log entry {}: subject `{}`",
+            e.index, e.entry.subject
+        ))
+    };
+    let mut parts = e.entry.subject.split('/');
+    let (Some("classification"), Some(code), Some(seq), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let code = CreditCode::parse(code).map_err(|_| bad())?;
+    let seq: u64 = seq.parse().map_err(|_| bad())?;
+    Ok((code, seq))
+}
+
+/// The report of one classification of a range: recomputation and digest (inclusion is
+/// checked for the whole range).
+fn classification_report(
+    e: &StoredEntry,
+    stored: &[u8],
+    record: &ClassificationRecord,
+    again: Option<ClassificationRecord>,
+) -> Result<ReplayReport> {
+    let mut differences = Vec::new();
+    match again {
+        None => diff(
+            &mut differences,
+            "enterprise",
+            "stored",
+            "missing at the cut",
+        ),
+        Some(mut again) => {
+            again.seq = record.seq;
+            differences.extend(classification_diffs(record, &again));
+            if differences.is_empty() && encode(&again)? != stored {
+                diff(
+                    &mut differences,
+                    "bytes",
+                    "stored",
+                    "re-encoded differently",
+                );
+            }
+        }
+    }
+    let digest = payload_digest(stored);
+    let digest_ok = digest == e.entry.payload_digest;
+    diff(
+        &mut differences,
+        "payload_digest",
+        hex::encode(digest),
+        hex::encode(e.entry.payload_digest),
+    );
+    Ok(ReplayReport {
+        subject: e.entry.subject.clone(),
+        matched: differences.is_empty(),
+        differences,
+        log_index: Some(e.index),
+        digest_matches_log: digest_ok,
+        included_in_signed_head: true,
+    })
+}
+
+/// The stored log with the leaves of one range replaced by hashes recomputed from the range's
+/// entries, and stored subtree hashes ignored wherever they cover part of the range.
+struct RangeStore<'a> {
+    inner: crate::storage::LogReader<'a>,
+    from: u64,
+    leaves: &'a [Hash],
+}
+
+impl HashStore for RangeStore<'_> {
+    type Error = Error;
+
+    fn leaf(&self, index: u64) -> Result<Hash> {
+        match index.checked_sub(self.from) {
+            Some(i) if (i as usize) < self.leaves.len() => Ok(self.leaves[i as usize]),
+            _ => self.inner.leaf(index),
+        }
+    }
+
+    fn subtree(&self, level: u32, index: u64) -> Result<Option<Hash>> {
+        let lo = index << level;
+        let hi = lo + (1u64 << level);
+        let end = self.from + self.leaves.len() as u64;
+        if hi <= self.from || lo >= end {
+            self.inner.subtree(level, index)
+        } else {
+            Ok(None)
+        }
     }
 }

@@ -248,7 +248,8 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
     let dir =
         std::env::temp_dir().join(format!("creditrisk-bench-classify-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (app, stopper) = App::open(&dir, 2048)?;
+    let (mut app, stopper) = App::open(&dir, 2048)?;
+    app.enable_draws(std::path::Path::new("rules"))?;
     let rules_dir = std::path::Path::new("rules/default");
     app.classifier()
         .rule_sets()
@@ -281,11 +282,47 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
     drop(data);
     let c = app.classifier().clone();
     let as_of = crate::demo::demo_as_of();
+    let log_before = app.auditor().size()?;
     let (run, class_s) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
         let t = Instant::now();
         let run = c.start_run(None, as_of, crate::clock::now_ms())?;
         let run = c.execute_run(run, &mut |_| {})?;
         Ok((run, t.elapsed().as_secs_f64()))
+    })
+    .await??;
+    // Replay of the run just made: every classification recomputed and checked against the log.
+    let auditor = app.auditor();
+    let log_after = auditor.size()?;
+    let (replay, replay_s) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
+        let t = Instant::now();
+        let p = auditor.replay_range(log_before, Some(log_after), None, None, &mut |_| true)?;
+        Ok((p, t.elapsed().as_secs_f64()))
+    })
+    .await??;
+    // A draw with teams over the whole population, from the store: snapshot, draw, store.
+    let draws = app.draws()?.clone();
+    let items = std::fs::read_to_string("rules/items.toml")?;
+    let items = crate::drawsvc::Draws::parse_items("rules/items.toml", &items)?;
+    let (draw, snap_s, draw_s) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
+        draws.upsert_items(items)?;
+        let cut = draws.records().next_seq()?.saturating_sub(1);
+        let t = Instant::now();
+        let snap = crate::drawsvc::snapshot::candidates(draws.records(), cut, as_of, as_of.year())?;
+        let snap_s = t.elapsed().as_secs_f64();
+        drop(snap);
+        let spec = crate::drawsvc::DrawSpec {
+            draw_id: Some("bench".into()),
+            item_id: "annual-report-2026".into(),
+            seed: Some("bench seed".into()),
+            as_of,
+            inspection_date: as_of,
+            departments: vec![],
+            jurisdictions: vec![],
+            overrides: Default::default(),
+        };
+        let t = Instant::now();
+        let d = draws.create(&spec, "bench", crate::clock::now_ms())?;
+        Ok((d, snap_s, t.elapsed().as_secs_f64()))
     })
     .await??;
     let c = app.classifier().clone();
@@ -325,6 +362,23 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
     println!(
         "    elapsed           : {sim_s:.1} s, {} enterprises, {} changed",
         sim.enterprises, sim.changed
+    );
+    println!("  replay of that run (recompute, compare bytes, check log digest and inclusion):");
+    println!(
+        "    elapsed           : {replay_s:.1} s ({:.0} enterprises/s), {} matched, {} mismatched",
+        replay.replayed as f64 / replay_s,
+        replay.matched,
+        replay.mismatched
+    );
+    println!("  draw with teams over the whole population, from the store (annual-report item):");
+    println!(
+        "    candidate snapshot: {snap_s:.1} s ({} candidates)",
+        draw.record.total_candidates
+    );
+    println!(
+        "    snapshot + draw + store: {draw_s:.1} s ({} selected, {} exclusions)",
+        draw.record.selected.len(),
+        draw.record.exclusions.len()
     );
     println!("  peak RSS (whole process, data generation included): {rss:.0} MiB");
     println!(

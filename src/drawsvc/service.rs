@@ -209,6 +209,11 @@ impl Draws {
         }
     }
 
+    /// The store this service reads.
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
     /// The policy file in force.
     pub fn policy(&self) -> &SupervisionPolicy {
         &self.policy
