@@ -6,6 +6,7 @@
 //! commits durably before the call returns. Reads go straight to the store on tokio's blocking
 //! pool, because sled calls may block on disk.
 
+use crate::access::Tokens;
 use crate::classify::Classifier;
 use crate::domain::{
     CreditCode, CreditEvent, Enterprise, EnterpriseVersion, Inspection, Inspector,
@@ -29,6 +30,7 @@ pub struct App {
     pseudo: Arc<Pseudonymizer>,
     classifier: Classifier,
     draws: Option<Draws>,
+    tokens: Tokens,
     auto: Option<tokio::sync::mpsc::UnboundedSender<Vec<CreditCode>>>,
 }
 
@@ -59,6 +61,7 @@ impl App {
         index_draw_facts(&records)?;
         let (writer, thread) = Writer::start(records.clone())?;
         let classifier = Classifier::new(records.clone(), writer.clone());
+        let tokens = Tokens::new(records.clone(), writer.clone());
         Ok((
             App {
                 records,
@@ -66,6 +69,7 @@ impl App {
                 pseudo: Arc::new(pseudo),
                 classifier,
                 draws: None,
+                tokens,
                 auto: None,
             },
             Stopper { writer: thread },
@@ -77,10 +81,9 @@ impl App {
         &self.classifier
     }
 
-    /// Who is calling, for the records that note it. Until access control exists every caller
-    /// is `anonymous`.
-    pub fn actor(&self) -> String {
-        "anonymous".to_string()
+    /// The access tokens.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
     }
 
     /// Re-classifies enterprises as of today whenever new events for them are committed, in a

@@ -54,6 +54,9 @@ pub enum Key<'a> {
     DrawResult(&'a str, CreditCode),
     /// The publication of a drawn enterprise's result, by draw and enterprise.
     Publication(&'a str, CreditCode),
+    /// An access token's stored record (never its secret), by token id. Kept after revocation
+    /// so an id is never reused.
+    Token(&'a str),
 }
 
 const META: u8 = 0x01;
@@ -77,6 +80,7 @@ const ACTIVATION: u8 = 0x53;
 const RUN: u8 = 0x54;
 const INSPECTOR: u8 = 0x30;
 const INSPECTOR_HISTORY: u8 = 0x31;
+const TOKEN: u8 = 0x70;
 
 impl Key<'_> {
     /// The order-preserving encoding.
@@ -155,6 +159,7 @@ impl Key<'_> {
                 str0(&mut k, INSPECTOR_HISTORY, id);
                 k.extend_from_slice(&seq.to_be_bytes());
             }
+            Key::Token(id) => str0(&mut k, TOKEN, id),
         }
         k
     }
@@ -273,6 +278,10 @@ pub mod prefix {
         let mut k = Vec::new();
         str0(&mut k, PUBLICATION, draw);
         k
+    }
+    /// Every access token record, in id order.
+    pub fn tokens() -> Vec<u8> {
+        vec![TOKEN]
     }
 }
 
