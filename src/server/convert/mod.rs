@@ -4,10 +4,12 @@
 //! its path (`records[3].effective_date`); semantic checks are the domain's (`validate`).
 //! Domain to proto cannot fail.
 
+mod access;
 mod draws;
 mod records;
 mod rules;
 
+pub use access::*;
 pub use draws::*;
 pub use records::*;
 pub use rules::*;
