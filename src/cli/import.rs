@@ -12,7 +12,7 @@
 //! the previous ones are acknowledged, so an event may follow its enterprise in the same file.
 //! A rejected chunk is reported with the file line of each bad record, and the import goes on.
 
-use super::client::{connect, Client};
+use super::client::{connect, Client, Target};
 use crate::app::App;
 use crate::domain::{CreditEvent, Enterprise, FieldViolation, Inspection, Inspector};
 use crate::server::{convert, pb, status::violations_of};
@@ -70,9 +70,9 @@ impl Summary {
     }
 }
 
-/// Imports `path` into the server at `server`; `progress` shows a bar on a terminal.
-pub async fn run(server: &str, path: &Path, progress: bool) -> anyhow::Result<Summary> {
-    let mut client = connect(server).await?;
+/// Imports `path` into the server `target` names; `progress` shows a bar on a terminal.
+pub async fn run(target: &Target, path: &Path, progress: bool) -> anyhow::Result<Summary> {
+    let mut client = connect(target).await?;
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -260,6 +260,19 @@ impl<'a> Sender<'a> {
             }
             Err(status) if status.code() == tonic::Code::Unavailable => {
                 anyhow::bail!("server unavailable: {}", status.message())
+            }
+            // Every later chunk of this kind would be refused too: stop and say why.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                ) =>
+            {
+                return Err(super::client::explain(status).context(format!(
+                    "line {}: cannot import {} records with this token",
+                    lines.first().copied().unwrap_or(0),
+                    self.kind
+                )));
             }
             Err(status) => reject(s, &lines, n, status.message(), &violations_of(&status)),
         }
