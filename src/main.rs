@@ -110,6 +110,9 @@ enum Command {
     Import {
         /// The file, or `-` for standard input.
         file: PathBuf,
+        /// Token for the inspector records (the roster is the admin's); default: --token.
+        #[arg(long, env = "CREDITRISK_ROSTER_TOKEN", hide_env_values = true)]
+        roster_token: Option<String>,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -554,8 +557,13 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             None => cli::import::write_demo(entities, seed, &mut std::io::stdout().lock()),
         },
-        Command::Import { file, server } => {
-            let s = cli::import::run(&server.target(), &file, true).await?;
+        Command::Import {
+            file,
+            roster_token,
+            server,
+        } => {
+            let s =
+                cli::import::run(&server.target(), roster_token.as_deref(), &file, true).await?;
             for e in &s.errors {
                 eprintln!("{e}");
             }

@@ -71,8 +71,25 @@ impl Summary {
 }
 
 /// Imports `path` into the server `target` names; `progress` shows a bar on a terminal.
-pub async fn run(target: &Target, path: &Path, progress: bool) -> anyhow::Result<Summary> {
+/// Inspector records go with `roster_token` when given (the roster is the admin's, the other
+/// records the ingest role's), so one file in file order needs no split.
+pub async fn run(
+    target: &Target,
+    roster_token: Option<&str>,
+    path: &Path,
+    progress: bool,
+) -> anyhow::Result<Summary> {
     let mut client = connect(target).await?;
+    let roster = match roster_token {
+        Some(t) => Some(
+            connect(&Target {
+                token: Some(t.to_string()),
+                ..target.clone()
+            })
+            .await?,
+        ),
+        None => None,
+    };
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -98,7 +115,7 @@ pub async fn run(target: &Target, path: &Path, progress: bool) -> anyhow::Result
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let mut sender = Sender::new(&mut client);
+    let mut sender = Sender::new(&mut client, roster);
     if is_csv {
         let mut rdr = csv::Reader::from_reader(reader);
         for (i, row) in rdr.deserialize::<Enterprise>().enumerate() {
@@ -141,6 +158,7 @@ pub async fn run(target: &Target, path: &Path, progress: bool) -> anyhow::Result
 /// Accumulates records of one kind and sends them in chunks.
 struct Sender<'a> {
     client: &'a mut Client,
+    roster: Option<Client>,
     kind: &'static str,
     lines: Vec<usize>,
     records: Vec<Record>,
@@ -154,9 +172,10 @@ struct EventStream {
 }
 
 impl<'a> Sender<'a> {
-    fn new(client: &'a mut Client) -> Self {
+    fn new(client: &'a mut Client, roster: Option<Client>) -> Self {
         Sender {
             client,
+            roster,
             kind: "",
             lines: Vec::new(),
             records: Vec::new(),
@@ -235,7 +254,9 @@ impl<'a> Sender<'a> {
                         _ => None,
                     })
                     .collect();
-                self.client
+                self.roster
+                    .as_mut()
+                    .unwrap_or(&mut *self.client)
                     .upsert_inspectors(pb::UpsertInspectorsRequest { records: recs })
                     .await
             }
