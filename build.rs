@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/creditrisk/v1/rules.proto",
         "proto/creditrisk/v1/draws.proto",
         "proto/creditrisk/v1/audit.proto",
+        "proto/creditrisk/v1/access.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

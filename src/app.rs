@@ -6,6 +6,7 @@
 //! commits durably before the call returns. Reads go straight to the store on tokio's blocking
 //! pool, because sled calls may block on disk.
 
+use crate::access::Tokens;
 use crate::audit::Signer;
 use crate::classify::Classifier;
 use crate::domain::{
@@ -30,6 +31,7 @@ pub struct App {
     pseudo: Arc<Pseudonymizer>,
     classifier: Classifier,
     draws: Option<Draws>,
+    tokens: Tokens,
     auto: Option<tokio::sync::mpsc::UnboundedSender<Vec<CreditCode>>>,
     log_public_key: [u8; 32],
 }
@@ -82,6 +84,7 @@ impl App {
         let public_key = signer.public_key_bytes();
         let (writer, thread) = Writer::start(records.clone(), signer)?;
         let classifier = Classifier::new(records.clone(), writer.clone());
+        let tokens = Tokens::new(records.clone(), writer.clone());
         Ok((
             App {
                 records,
@@ -89,6 +92,7 @@ impl App {
                 pseudo: Arc::new(pseudo),
                 classifier,
                 draws: None,
+                tokens,
                 auto: None,
                 log_public_key: public_key,
             },
@@ -127,10 +131,9 @@ impl App {
         &self.classifier
     }
 
-    /// Who is calling, for the records that note it. Until access control exists every caller
-    /// is `anonymous`.
-    pub fn actor(&self) -> String {
-        "anonymous".to_string()
+    /// The access tokens.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
     }
 
     /// Re-classifies enterprises as of today whenever new events for them are committed, in a
@@ -213,8 +216,9 @@ impl App {
         &self,
         draw_id: String,
         results: Vec<ResultInput>,
+        actor: &str,
     ) -> Result<WriteOutcome> {
-        let actor = self.actor();
+        let actor = actor.to_string();
         let (out, codes) = self
             .draw_op(move |d| d.record_results(&draw_id, results, &actor, crate::clock::now_ms()))
             .await?;
@@ -282,7 +286,11 @@ impl App {
     }
 
     /// Creates or replaces inspectors; atomic.
-    pub async fn upsert_inspectors(&self, mut batch: Vec<Inspector>) -> Result<WriteOutcome> {
+    pub async fn upsert_inspectors(
+        &self,
+        mut batch: Vec<Inspector>,
+        actor: &str,
+    ) -> Result<WriteOutcome> {
         check_size(batch.len())?;
         let mut v = Violations::new();
         for (i, ins) in batch.iter_mut().enumerate() {
@@ -295,7 +303,7 @@ impl App {
         self.writer
             .submit(ingest::upsert_inspectors(
                 batch,
-                self.actor(),
+                actor.to_string(),
                 crate::clock::now_ms(),
             ))
             .await

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything `creditrisk serve` can be told.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -35,6 +35,18 @@ pub struct Config {
     pub demo_entities: usize,
     /// Seed of the demo population. Default 20231.
     pub demo_seed: u64,
+    /// PEM certificate chain the server presents. With `tls_key`, the server speaks TLS only.
+    /// Default none: plain text (keep the port on loopback then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificate of the CA that signs client certificates. When set (with `tls_cert` and
+    /// `tls_key`), clients must present a certificate it signed (mutual TLS); bearer tokens are
+    /// still required. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -52,6 +64,9 @@ impl Default for Config {
             demo: false,
             demo_entities: 10_000,
             demo_seed: 20231,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
         }
     }
 }
@@ -102,7 +117,28 @@ impl Config {
         env!(demo, "CREDITRISK_DEMO");
         env!(demo_entities, "CREDITRISK_DEMO_ENTITIES");
         env!(demo_seed, "CREDITRISK_DEMO_SEED");
+        for (field, name) in [
+            (&mut self.tls_cert, "CREDITRISK_TLS_CERT"),
+            (&mut self.tls_key, "CREDITRISK_TLS_KEY"),
+            (&mut self.tls_client_ca, "CREDITRISK_TLS_CLIENT_CA"),
+        ] {
+            if let Some(v) = get(name) {
+                *field = (!v.is_empty()).then(|| PathBuf::from(v));
+            }
+        }
         Ok(())
+    }
+
+    /// The TLS files as `(cert, key, client CA)`, `None` for plain text. A certificate without
+    /// its key (or the reverse), or a client CA without both, is an error.
+    #[allow(clippy::type_complexity)]
+    pub fn tls_files(&self) -> Result<Option<(&Path, &Path, Option<&Path>)>, String> {
+        match (&self.tls_cert, &self.tls_key, &self.tls_client_ca) {
+            (Some(c), Some(k), ca) => Ok(Some((c, k, ca.as_deref()))),
+            (None, None, None) => Ok(None),
+            (None, None, Some(_)) => Err("`tls_client_ca` needs `tls_cert` and `tls_key`".into()),
+            _ => Err("`tls_cert` and `tls_key` go together: set both or neither".into()),
+        }
     }
 }
 
@@ -124,6 +160,15 @@ mod tests {
             .unwrap_err();
         assert!(err.contains("CREDITRISK_LISTEN=`nowhere`"), "{err}");
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        assert_eq!(c.tls_files(), Ok(None));
+        c.apply_env(|k| (k == "CREDITRISK_TLS_CERT").then(|| "c.pem".to_string()))
+            .unwrap();
+        assert!(c.tls_files().is_err(), "a certificate needs its key");
+        c.tls_key = Some("k.pem".into());
+        assert_eq!(
+            c.tls_files(),
+            Ok(Some((Path::new("c.pem"), Path::new("k.pem"), None)))
+        );
     }
 
     #[test]

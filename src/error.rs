@@ -35,6 +35,10 @@ pub enum Error {
     /// A bug: an invariant did not hold.
     #[error("internal: {0}")]
     Internal(String),
+    /// The caller has no valid credentials, or may not do this (see
+    /// [`crate::audit::AuthError::is_denial`]). The message reveals nothing about stored data.
+    #[error(transparent)]
+    Access(#[from] crate::audit::AuthError),
 }
 
 fn join(v: &[FieldViolation]) -> String {

@@ -4,8 +4,8 @@
 //!
 //! Dependencies point one way: `domain` knows nothing else; `rules`, `sampling`, `draw` and
 //! `audit` are pure and know only `domain` (and each other); `storage` knows `domain`; `ingest`,
-//! `classify`, `drawsvc` and `app` build on those; only `server` sees generated proto types; `cli` and
-//! `main.rs` sit on top.
+//! `classify`, `drawsvc`, `access` and `app` build on those; only `server` sees generated proto
+//! types; `cli` and `main.rs` sit on top.
 //!
 //! - [`domain`]: the records (enterprises, credit events, inspections, inspectors), their
 //!   identifiers (credit codes with GB 32100 check characters, dates) and field validation.
@@ -18,9 +18,12 @@
 //! - [`classify`]: rule sets as stored (by hash, with activations), reading one consistent
 //!   snapshot of an enterprise's records, single and batch (resumable) classification,
 //!   simulation, and the tier-change log that watchers follow.
+//! - [`access`]: access tokens in the store (issue, revoke, list, look up; only hashes are
+//!   kept) and the bootstrap that writes a new deployment's admin token (and demo tokens).
 //! - [`app`]: the service's operations in domain terms, shared by the gRPC layer and local tools.
-//! - [`server`]: gRPC (tonic): conversions between proto and domain types, the one mapping from
-//!   [`Error`] to `tonic::Status`, the handlers, health and reflection.
+//! - [`server`]: gRPC (tonic): the access layer that checks every call, conversions between
+//!   proto and domain types, the one mapping from [`Error`] to `tonic::Status`, the handlers,
+//!   health and reflection, optional (mutual) TLS.
 //! - [`cli`]: what the `creditrisk` command runs: `serve`, client commands, `import`, benchmarks.
 //! - [`rules`]: the pure rule engine: the CEL-subset language, the feature schema and its
 //!   computation from records, rule-set loading and checking, classification and explanation,
@@ -33,8 +36,9 @@
 //! - [`drawsvc`]: draws over the store: candidate and roster snapshots at a cut, stored draws
 //!   and assignments, results and publications, overdue lists, bundle export.
 //! - [`audit`]: the pure core of the audit trail: RFC 6962 Merkle tree and proofs, canonical
-//!   log entries, signed tree heads, offline verification, roles and tokens. (Not yet wired
-//!   into the service.)
+//!   log entries, signed tree heads, offline verification (not yet wired into the service),
+//!   and access control: roles, the policy table, token format and authentication, which the
+//!   service enforces.
 //! - [`demo`]: the deterministic synthetic population.
 //! - [`config`]: the typed configuration.
 //! - [`clock`]: the wall clock, read only at the edges and passed inward as plain values.
@@ -42,19 +46,27 @@
 //! # One request, step by step
 //!
 //! `AppendEvents` with a batch of events:
-//! 1. tonic decodes the message (refusing one above the size limit) and calls
-//!    [`server::records::RecordApi`]; the trace layer opens a span with the method.
-//! 2. [`server::convert`] parses each field into domain types, collecting every failure as a
+//! 1. The trace layer opens a span with the method. The access layer ([`server::auth`]) reads
+//!    the `authorization: Bearer cr_<id>_<secret>` header, looks the token id up in
+//!    [`access::Tokens`], authenticates it ([`audit::access::authenticate`]: hash compared in
+//!    constant time, then revocation and expiry) and checks the role against
+//!    [`audit::access::POLICY`] (`ingest` only). A refusal is answered UNAUTHENTICATED or
+//!    PERMISSION_DENIED here; otherwise the span records the caller's token id and the
+//!    [`audit::Principal`] rides in the request extensions.
+//! 2. tonic decodes the message (refusing one above the size limit) and calls
+//!    [`server::records::RecordApi`].
+//! 3. [`server::convert`] parses each field into domain types, collecting every failure as a
 //!    field violation named `records[i].field`.
-//! 3. [`app::App::append_events`] runs the domain's `validate` on each record, then submits one
+//! 4. [`app::App::append_events`] runs the domain's `validate` on each record, then submits one
 //!    job ([`ingest::append_events`]) to the [`storage::Writer`].
-//! 4. The writer thread runs the job against the store plus the pending writes of its group:
+//! 5. The writer thread runs the job against the store plus the pending writes of its group:
 //!    duplicates are no-ops, conflicts and unknown references reject the whole batch. Each new
 //!    event gets the next ingest sequence number.
-//! 5. The group is applied as one atomic sled batch and flushed; only then is the caller answered.
-//! 6. The handler converts the outcome (accepted, duplicates, seqs) back to proto; an error goes
+//! 6. The group is applied as one atomic sled batch and flushed; only then is the caller answered.
+//! 7. The handler converts the outcome (accepted, duplicates, seqs) back to proto; an error goes
 //!    through [`server::status::to_status`], the only place errors become gRPC statuses.
 
+pub mod access;
 pub mod app;
 pub mod audit;
 pub mod auditsvc;

@@ -3,7 +3,9 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use creditrisk::audit::access::Role;
 use creditrisk::cli;
+use creditrisk::cli::client::Target;
 use creditrisk::config::Config;
 use creditrisk::server::pb;
 use std::path::PathBuf;
@@ -34,6 +36,42 @@ struct ServerArg {
         global = true
     )]
     server: String,
+    /// Bearer token (`cr_<id>_<secret>`) sent with every call.
+    #[arg(long, env = "CREDITRISK_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// PEM CA certificate to verify a TLS server with (use an `https://` server address).
+    #[arg(long, env = "CREDITRISK_TLS_CA", global = true)]
+    tls_ca: Option<PathBuf>,
+    /// PEM client certificate, for servers that require mutual TLS (with --tls-client-key).
+    #[arg(
+        long,
+        env = "CREDITRISK_TLS_CLIENT_CERT",
+        global = true,
+        requires = "tls_client_key"
+    )]
+    tls_client_cert: Option<PathBuf>,
+    /// PEM key of --tls-client-cert.
+    #[arg(
+        long,
+        env = "CREDITRISK_TLS_CLIENT_KEY",
+        global = true,
+        requires = "tls_client_cert"
+    )]
+    tls_client_key: Option<PathBuf>,
+}
+
+impl ServerArg {
+    fn target(&self) -> Target {
+        Target {
+            server: self.server.clone(),
+            token: self.token.clone(),
+            ca: self.tls_ca.clone(),
+            identity: self
+                .tls_client_cert
+                .clone()
+                .zip(self.tls_client_key.clone()),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -72,6 +110,9 @@ enum Command {
     Import {
         /// The file, or `-` for standard input.
         file: PathBuf,
+        /// Token for the inspector records (the roster is the admin's); default: --token.
+        #[arg(long, env = "CREDITRISK_ROSTER_TOKEN", hide_env_values = true)]
+        roster_token: Option<String>,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -154,9 +195,44 @@ enum Command {
     /// Audit: signed heads, bundles for offline verification, replay; offline verify.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Access tokens (admin): issue, revoke, list.
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Issue a token; prints it once (the server keeps only its hash).
+    Issue {
+        /// Token id: 1 to 64 letters, digits or `-`; never reused.
+        #[arg(long)]
+        id: String,
+        /// ingest, planner, inspector, auditor or admin.
+        #[arg(long)]
+        role: Role,
+        /// The inspector id an inspector token acts for; free text for other roles.
+        #[arg(long, default_value = "")]
+        subject: String,
+        /// Expire after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Every token ever issued (no secrets).
+    List {
+        #[command(flatten)]
+        server: ServerArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,8 +265,9 @@ enum DrawCmd {
         #[command(flatten)]
         server: ServerArg,
     },
-    /// An inspector's assignments.
+    /// An inspector's assignments (default: the caller's own, for an inspector token).
     Assignments {
+        #[arg(default_value = "")]
         inspector: String,
         #[command(flatten)]
         server: ServerArg,
@@ -272,9 +349,9 @@ struct DrawSpecArgs {
 }
 
 impl DrawSpecArgs {
-    fn spec(self) -> (String, pb::DrawSpec) {
+    fn spec(self) -> (Target, pb::DrawSpec) {
         (
-            self.server.server,
+            self.server.target(),
             pb::DrawSpec {
                 draw_id: self.id,
                 item_id: self.item,
@@ -547,8 +624,13 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             None => cli::import::write_demo(entities, seed, &mut std::io::stdout().lock()),
         },
-        Command::Import { file, server } => {
-            let s = cli::import::run(&server.server, &file, true).await?;
+        Command::Import {
+            file,
+            roster_token,
+            server,
+        } => {
+            let s =
+                cli::import::run(&server.target(), roster_token.as_deref(), &file, true).await?;
             for e in &s.errors {
                 eprintln!("{e}");
             }
@@ -563,7 +645,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Enterprise(c) => match c {
             EnterpriseCmd::Get { code, server } => {
-                cli::client::get_enterprise(&server.server, &code).await
+                cli::client::get_enterprise(&server.target(), &code).await
             }
             EnterpriseCmd::List {
                 jurisdiction,
@@ -580,18 +662,18 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                     industry_section: section,
                     ..Default::default()
                 };
-                cli::client::list_enterprises(&server.server, req, all).await
+                cli::client::list_enterprises(&server.target(), req, all).await
             }
             EnterpriseCmd::Put { file, server } => {
-                cli::client::put_enterprises(&server.server, &file).await
+                cli::client::put_enterprises(&server.target(), &file).await
             }
         },
         Command::Events(c) => match c {
             EventsCmd::List { code, server } => {
-                cli::client::list_events(&server.server, &code).await
+                cli::client::list_events(&server.target(), &code).await
             }
             EventsCmd::Append { file, server } => {
-                cli::client::append_events(&server.server, &file).await
+                cli::client::append_events(&server.target(), &file).await
             }
         },
         Command::Inspector(c) => match c {
@@ -607,22 +689,22 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                     active_only,
                     ..Default::default()
                 };
-                cli::client::list_inspectors(&server.server, req).await
+                cli::client::list_inspectors(&server.target(), req).await
             }
             InspectorCmd::Put { file, server } => {
-                cli::client::put_inspectors(&server.server, &file).await
+                cli::client::put_inspectors(&server.target(), &file).await
             }
         },
         Command::Inspection(InspectionCmd::Record { file, server }) => {
-            cli::client::record_inspections(&server.server, &file).await
+            cli::client::record_inspections(&server.target(), &file).await
         }
         Command::Draw(c) => match c {
             DrawCmd::Verify { bundle } => exit_unless(cli::verify::draw(&bundle)?),
             DrawCmd::Items(ItemsCmd::Upload { file, server }) => {
-                cli::draws::upload_items(&server.server, &file).await
+                cli::draws::upload_items(&server.target(), &file).await
             }
             DrawCmd::Items(ItemsCmd::List { server }) => {
-                cli::draws::list_items(&server.server).await
+                cli::draws::list_items(&server.target()).await
             }
             DrawCmd::Preview(a) => {
                 let (server, spec) = a.spec();
@@ -632,51 +714,53 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 let (server, spec) = a.spec();
                 cli::draws::create(&server, spec).await
             }
-            DrawCmd::Get { id, server } => cli::draws::get(&server.server, &id).await,
-            DrawCmd::List { server } => cli::draws::list(&server.server).await,
+            DrawCmd::Get { id, server } => cli::draws::get(&server.target(), &id).await,
+            DrawCmd::List { server } => cli::draws::list(&server.target()).await,
             DrawCmd::Export { id, out, server } => {
-                cli::draws::export(&server.server, &id, &out).await
+                cli::draws::export(&server.target(), &id, &out).await
             }
             DrawCmd::Assignments { inspector, server } => {
-                cli::draws::assignments(&server.server, &inspector).await
+                cli::draws::assignments(&server.target(), &inspector).await
             }
             DrawCmd::Results { id, file, server } => {
-                cli::draws::results(&server.server, &id, &file).await
+                cli::draws::results(&server.target(), &id, &file).await
             }
             DrawCmd::Publish {
                 id,
                 on,
                 codes,
                 server,
-            } => cli::draws::publish(&server.server, &id, &on, codes).await,
-            DrawCmd::Overdue { today, server } => cli::draws::overdue(&server.server, &today).await,
-            DrawCmd::Public { id, server } => cli::draws::public(&server.server, &id).await,
+            } => cli::draws::publish(&server.target(), &id, &on, codes).await,
+            DrawCmd::Overdue { today, server } => {
+                cli::draws::overdue(&server.target(), &today).await
+            }
+            DrawCmd::Public { id, server } => cli::draws::public(&server.target(), &id).await,
         },
         Command::Audit(c) => match c {
             AuditCmd::Verify { bundle, public_key } => {
                 exit_unless(cli::verify::audit(&bundle, public_key.as_deref())?)
             }
             AuditCmd::Head { size, out, server } => {
-                cli::audit::head(&server.server, size, out.as_deref()).await
+                cli::audit::head(&server.target(), size, out.as_deref()).await
             }
-            AuditCmd::PublicKey { server } => cli::audit::public_key(&server.server).await,
+            AuditCmd::PublicKey { server } => cli::audit::public_key(&server.target()).await,
             AuditCmd::Bundle {
                 saved_head,
                 entries,
                 subjects,
                 out,
                 server,
-            } => cli::audit::bundle(&server.server, &saved_head, &entries, &subjects, &out).await,
+            } => cli::audit::bundle(&server.target(), &saved_head, &entries, &subjects, &out).await,
             AuditCmd::Replay(ReplayCmd::Classification {
                 code,
                 seq,
                 as_of,
                 server,
             }) => exit_unless(
-                cli::audit::replay_classification(&server.server, &code, seq, &as_of).await?,
+                cli::audit::replay_classification(&server.target(), &code, seq, &as_of).await?,
             ),
             AuditCmd::Replay(ReplayCmd::Draw { id, server }) => {
-                exit_unless(cli::audit::replay_draw(&server.server, &id).await?)
+                exit_unless(cli::audit::replay_draw(&server.target(), &id).await?)
             }
             AuditCmd::Replay(ReplayCmd::Range {
                 from,
@@ -684,7 +768,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 month,
                 server,
             }) => exit_unless(
-                cli::audit::replay_range(&server.server, from, to, month.as_deref()).await?,
+                cli::audit::replay_range(&server.target(), from, to, month.as_deref()).await?,
             ),
         },
         Command::Rules(c) => match c {
@@ -694,38 +778,49 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 dir,
                 activate,
                 server,
-            } => cli::rules::upload(&server.server, &dir, activate).await,
+            } => cli::rules::upload(&server.target(), &dir, activate).await,
             RulesCmd::Activate { hash, server } => {
-                cli::rules::activate(&server.server, &hash).await
+                cli::rules::activate(&server.target(), &hash).await
             }
-            RulesCmd::List { server } => cli::rules::list(&server.server).await,
+            RulesCmd::List { server } => cli::rules::list(&server.target()).await,
         },
         Command::Classify {
             code,
             as_of,
             candidate,
             server,
-        } => cli::rules::classify(&server.server, &code, &as_of, candidate.as_deref()).await,
-        Command::Explain { code, server } => cli::rules::explain(&server.server, &code).await,
-        Command::History { code, server } => cli::rules::history(&server.server, &code).await,
+        } => cli::rules::classify(&server.target(), &code, &as_of, candidate.as_deref()).await,
+        Command::Explain { code, server } => cli::rules::explain(&server.target(), &code).await,
+        Command::History { code, server } => cli::rules::history(&server.target(), &code).await,
         Command::Reclassify {
             jurisdiction,
             as_of,
             run_id,
             server,
-        } => cli::rules::reclassify(&server.server, &jurisdiction, &as_of, run_id).await,
+        } => cli::rules::reclassify(&server.target(), &jurisdiction, &as_of, run_id).await,
         Command::Simulate {
             dir,
             jurisdiction,
             as_of,
             server,
-        } => cli::rules::simulate(&server.server, &dir, &jurisdiction, &as_of).await,
+        } => cli::rules::simulate(&server.target(), &dir, &jurisdiction, &as_of).await,
         Command::Watch {
             cursor,
             jurisdiction,
             direction,
             server,
-        } => cli::rules::watch(&server.server, cursor, &jurisdiction, &direction).await,
+        } => cli::rules::watch(&server.target(), cursor, &jurisdiction, &direction).await,
+        Command::Token(c) => match c {
+            TokenCmd::Issue {
+                id,
+                role,
+                subject,
+                expires_in_days,
+                server,
+            } => cli::token::issue(&server.target(), &id, role, &subject, expires_in_days).await,
+            TokenCmd::Revoke { id, server } => cli::token::revoke(&server.target(), &id).await,
+            TokenCmd::List { server } => cli::token::list(&server.target()).await,
+        },
         Command::Bench(BenchCmd::Classify { entities, seed }) => {
             cli::bench::classify(entities, seed).await
         }

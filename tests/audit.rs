@@ -6,13 +6,14 @@ mod common;
 
 use common::*;
 use creditrisk::audit::merkle::{verify_consistency, verify_inclusion, Hash};
+use creditrisk::audit::Role;
 use creditrisk::audit::{verify_head, SignedTreeHead};
+use creditrisk::cli::client::AuthChannel as Channel;
 use creditrisk::server::pb;
 use pb::audit_service_client::AuditServiceClient;
 use pb::classification_service_client::ClassificationServiceClient;
 use pb::draw_service_client::DrawServiceClient;
 use std::collections::BTreeSet;
-use tonic::transport::Channel;
 
 fn h(s: &str) -> Hash {
     hex::decode(s).unwrap().try_into().unwrap()
@@ -68,10 +69,12 @@ async fn activity(s: &TestServer) -> String {
             ..Default::default()
         })
         .collect();
-    rec.upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
+    s.client_as(Role::Admin)
+        .await
+        .upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
         .await
         .unwrap();
-    let mut cls = ClassificationServiceClient::new(s.channel().await);
+    let mut cls = ClassificationServiceClient::new(s.channel_as(Role::Admin).await);
     let mut st = cls
         .reclassify(pb::ReclassifyRequest {
             scope: None,
@@ -89,7 +92,7 @@ async fn activity(s: &TestServer) -> String {
     })
     .await
     .unwrap();
-    let mut draws = DrawServiceClient::new(s.channel().await);
+    let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
     draws
         .upsert_items(pb::UpsertItemsRequest {
             records: vec![pb::InspectionItem {
@@ -122,7 +125,7 @@ async fn activity(s: &TestServer) -> String {
         .iter()
         .flat_map(|m| m.inspector_ids.clone())
         .collect();
-    draws
+    DrawServiceClient::new(s.inspector_channel(&team[0]).await)
         .record_results(pb::RecordResultsRequest {
             draw_id: d.draw_id.clone(),
             results: vec![pb::DrawResult {
@@ -180,7 +183,7 @@ async fn replay_all(a: &mut AuditServiceClient<Channel>) -> pb::ReplayProgress {
 #[tokio::test]
 async fn log_heads_proofs_and_replay() {
     let s = TestServer::start().await;
-    let mut a = AuditServiceClient::new(s.channel().await);
+    let mut a = AuditServiceClient::new(s.channel_as(Role::Auditor).await);
     let key = key(&mut a).await;
     // The default rule set was uploaded and activated at start: already logged.
     let early = head(&mut a, 0).await;
@@ -238,6 +241,7 @@ async fn log_heads_proofs_and_replay() {
         "inspection_result",
         "publication",
         "roster_change",
+        "token_change",
     ] {
         assert!(kinds.contains(k), "{k} logged: {kinds:?}");
     }
@@ -249,7 +253,15 @@ async fn log_heads_proofs_and_replay() {
         .unwrap()
         .into_inner();
     assert_eq!(draw.kind, "draw");
-    assert_eq!(draw.actor, "anonymous");
+    // The caller is recorded: the planner's token id.
+    let planner = s.tokens[&Role::Planner].clone();
+    let planner_id = planner
+        .strip_prefix("cr_")
+        .unwrap()
+        .split_once('_')
+        .unwrap()
+        .0;
+    assert_eq!(draw.actor, planner_id);
 
     // Every classification and draw replays as MATCH.
     let p = replay_all(&mut a).await;
@@ -292,7 +304,7 @@ async fn values_altered_in_sled_are_reported() {
     use creditrisk::storage::{engine::Op, keys::prefix, Engine, Key, SledEngine};
     let s = TestServer::start().await;
     activity(&s).await;
-    let mut a = AuditServiceClient::new(s.channel().await);
+    let mut a = AuditServiceClient::new(s.channel_as(Role::Auditor).await);
     let before = head(&mut a, 0).await;
     let dir = s.stop().await;
 
@@ -325,7 +337,7 @@ async fn values_altered_in_sled_are_reported() {
         engine.flush().unwrap();
     }
     let s = TestServer::start_in(dir, Default::default()).await;
-    let mut a = AuditServiceClient::new(s.channel().await);
+    let mut a = AuditServiceClient::new(s.channel_as(Role::Auditor).await);
     let r = a
         .replay_classification(pb::ReplayClassificationRequest {
             credit_code: altered_code.to_string(),
@@ -352,8 +364,7 @@ async fn values_altered_in_sled_are_reported() {
         "an altered entry fails its proof: {r:?}"
     );
 
-    // The range replay finds the altered classification; the old head no longer matches the
-    // log's recomputed root for its size.
+    // The range replay finds the altered classification.
     let p = replay_all(&mut a).await;
     assert!(p.mismatched >= 2, "{p:?}");
     assert!(p
@@ -370,15 +381,17 @@ async fn values_altered_in_sled_are_reported() {
         .into_inner();
     let now = head(&mut a, 0).await;
     let proof: Vec<Hash> = c.hashes.iter().map(|x| h(x)).collect();
-    // Nothing was appended since, so the proof is empty and the roots are the signed ones:
-    // the tampering shows in the inclusion proofs, not here.
-    verify_consistency(
+    // The restart appended entries (the test tokens are issued and logged), so the new head's
+    // tree is hashed over the altered entry: the consistency proof from the head saved before
+    // the tampering no longer verifies.
+    assert!(now.head.size > before.head.size);
+    assert!(verify_consistency(
         before.head.size,
         now.head.size,
         &before.head.root,
         &now.head.root,
         &proof,
     )
-    .unwrap();
+    .is_err());
     s.stop().await;
 }

@@ -9,15 +9,16 @@ mod common;
 
 use common::*;
 use creditrisk::audit::merkle::{verify_consistency, Hash};
+use creditrisk::audit::Role;
 use creditrisk::audit::SignedTreeHead;
 use creditrisk::cli::bench::ServerProcess;
+use creditrisk::cli::client::{AuthChannel, Target};
 use creditrisk::server::pb;
 use pb::audit_service_client::AuditServiceClient;
 use pb::classification_service_client::ClassificationServiceClient;
 use pb::draw_service_client::DrawServiceClient;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tonic::transport::Channel;
 
 const ROUNDS: u64 = 8;
 const ENTERPRISES: u64 = 300;
@@ -26,8 +27,18 @@ fn exe() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_creditrisk"))
 }
 
-async fn channel(url: &str) -> Channel {
-    creditrisk::cli::client::channel(url).await.unwrap()
+async fn channel(url: &str, token: &str) -> AuthChannel {
+    creditrisk::cli::client::channel(&Target::new(url, Some(token.to_string())))
+        .await
+        .unwrap()
+}
+
+/// Tokens by role, issued once with the admin token the first start wrote.
+struct Tokens {
+    admin: String,
+    ingest: String,
+    planner: String,
+    auditor: String,
 }
 
 fn start(dir: &std::path::Path) -> ServerProcess {
@@ -49,14 +60,35 @@ struct Seen {
 async fn published_heads_survive_kill_9_and_cover_every_acknowledged_change() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
+    let admin = ServerProcess::admin_token(dir.path()).unwrap();
+    let token = |id: &'static str, role: Role| {
+        let (url, admin) = (server.url.clone(), admin.clone());
+        async move {
+            let t = Target::new(&url, Some(admin));
+            creditrisk::cli::token::issue_token(&t, id, role, "", None)
+                .await
+                .unwrap()
+                .0
+        }
+    };
+    let tokens = Tokens {
+        ingest: token("t-ingest", Role::Ingest).await,
+        planner: token("t-planner", Role::Planner).await,
+        auditor: token("t-auditor", Role::Auditor).await,
+        admin: admin.clone(),
+    };
     {
-        let ch = channel(&server.url).await;
-        let mut rec = pb::record_service_client::RecordServiceClient::new(ch.clone());
+        let mut rec = pb::record_service_client::RecordServiceClient::new(
+            channel(&server.url, &tokens.ingest).await,
+        );
         rec.upsert_enterprises(pb::UpsertEnterprisesRequest {
             records: (0..ENTERPRISES).map(synthetic_enterprise).collect(),
         })
         .await
         .unwrap();
+        let mut rec = pb::record_service_client::RecordServiceClient::new(
+            channel(&server.url, &tokens.admin).await,
+        );
         rec.upsert_inspectors(pb::UpsertInspectorsRequest {
             records: (0..8)
                 .map(|i| pb::Inspector {
@@ -74,7 +106,7 @@ async fn published_heads_survive_kill_9_and_cover_every_acknowledged_change() {
         })
         .await
         .unwrap();
-        DrawServiceClient::new(ch)
+        DrawServiceClient::new(channel(&server.url, &tokens.planner).await)
             .upsert_items(pb::UpsertItemsRequest {
                 records: vec![pb::InspectionItem {
                     id: "general".into(),
@@ -95,11 +127,10 @@ async fn published_heads_survive_kill_9_and_cover_every_acknowledged_change() {
 
     for round in 0..ROUNDS {
         let srv = server.take().unwrap_or_else(|| start(dir.path()));
-        let ch = channel(&srv.url).await;
         let seen = Arc::new(Mutex::new(Seen::default()));
         let mut tasks = Vec::new();
         {
-            let (seen, ch) = (seen.clone(), ch.clone());
+            let (seen, ch) = (seen.clone(), channel(&srv.url, &tokens.admin).await);
             tasks.push(tokio::spawn(async move {
                 let mut c = ClassificationServiceClient::new(ch);
                 for n in 0.. {
@@ -125,7 +156,7 @@ async fn published_heads_survive_kill_9_and_cover_every_acknowledged_change() {
             }));
         }
         {
-            let (seen, ch) = (seen.clone(), ch.clone());
+            let (seen, ch) = (seen.clone(), channel(&srv.url, &tokens.planner).await);
             tasks.push(tokio::spawn(async move {
                 let mut c = DrawServiceClient::new(ch);
                 for k in 0.. {
@@ -146,7 +177,7 @@ async fn published_heads_survive_kill_9_and_cover_every_acknowledged_change() {
             }));
         }
         {
-            let (seen, ch) = (seen.clone(), ch.clone());
+            let (seen, ch) = (seen.clone(), channel(&srv.url, &tokens.auditor).await);
             tasks.push(tokio::spawn(async move {
                 let mut a = AuditServiceClient::new(ch);
                 loop {
@@ -184,7 +215,7 @@ async fn published_heads_survive_kill_9_and_cover_every_acknowledged_change() {
         // After the restart: every head ever seen is extended by the newest one and still
         // served as it was; every acknowledged change is logged under it.
         let srv = start(dir.path());
-        let mut a = AuditServiceClient::new(channel(&srv.url).await);
+        let mut a = AuditServiceClient::new(channel(&srv.url, &tokens.auditor).await);
         let now = SignedTreeHead::from_json(
             &a.get_signed_head(pb::GetSignedHeadRequest { tree_size: 0 })
                 .await

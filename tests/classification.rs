@@ -58,7 +58,7 @@ fn serious(id: &str, code: &str) -> pb::CreditEvent {
 #[tokio::test]
 async fn classify_explain_history_and_as_of() {
     let s = TestServer::start().await;
-    let ch = s.channel().await;
+    let ch = s.channel_as(Role::Admin).await;
     let mut rec = s.client().await;
     let mut cls = ClassificationServiceClient::new(ch.clone());
     let mut rules = RuleServiceClient::new(ch);
@@ -269,7 +269,7 @@ async fn classify_explain_history_and_as_of() {
 #[tokio::test]
 async fn bad_rule_sets_are_rejected_with_positions() {
     let s = TestServer::start().await;
-    let mut rules = RuleServiceClient::new(s.channel().await);
+    let mut rules = RuleServiceClient::new(s.channel_as(Role::Admin).await);
     let mut files = default_files();
     let lists = files.get_mut("general/lists.toml").unwrap();
     *lists = lists.replacen("when = \"on_serious_list\"", "when = \"on_serius_list\"", 1);
@@ -314,7 +314,7 @@ async fn bad_rule_sets_are_rejected_with_positions() {
 #[tokio::test]
 async fn reclassify_and_simulate_a_scope() {
     let s = TestServer::start().await;
-    let ch = s.channel().await;
+    let ch = s.channel_as(Role::Admin).await;
     let mut rec = s.client().await;
     let mut cls = ClassificationServiceClient::new(ch);
     let records: Vec<_> = (0..40)
@@ -401,7 +401,7 @@ async fn reclassify_and_simulate_a_scope() {
 #[tokio::test]
 async fn watcher_resumes_from_its_cursor_without_missing_a_change() {
     let s = TestServer::start().await;
-    let ch = s.channel().await;
+    let ch = s.channel_as(Role::Admin).await;
     let mut rec = s.client().await;
     let mut cls = ClassificationServiceClient::new(ch.clone());
     rec.upsert_enterprises(pb::UpsertEnterprisesRequest {

@@ -20,14 +20,12 @@ fn exe() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_creditrisk"))
 }
 
-async fn client(url: &str) -> RecordServiceClient<tonic::transport::Channel> {
-    creditrisk::cli::client::connect(url).await.unwrap()
+async fn client(url: &str, token: &str) -> RecordServiceClient<AuthChannel> {
+    let target = creditrisk::cli::client::Target::new(url, Some(token.to_string()));
+    creditrisk::cli::client::connect(&target).await.unwrap()
 }
 
-async fn stored_ids(
-    c: &mut RecordServiceClient<tonic::transport::Channel>,
-    enterprise: u64,
-) -> BTreeSet<String> {
+async fn stored_ids(c: &mut RecordServiceClient<AuthChannel>, enterprise: u64) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     let mut token = String::new();
     loop {
@@ -52,7 +50,14 @@ async fn stored_ids(
 async fn acknowledged_events_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap();
-    let mut c = client(&server.url).await;
+    // An ingest token issued with the bootstrap admin token; tokens survive the restarts.
+    let token = server
+        .target_as(dir.path(), "crash-ingest", Role::Ingest, "test")
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    let mut c = client(&server.url, &token).await;
     c.upsert_enterprises(pb::UpsertEnterprisesRequest {
         records: (0..ROUNDS).map(synthetic_enterprise).collect(),
     })
@@ -70,11 +75,12 @@ async fn acknowledged_events_survive_kill_9() {
             None => ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap(),
         };
         let url = srv.url.clone();
+        let task_token = token.clone();
         let acked = Arc::new(Mutex::new(Vec::<String>::new()));
         let book = acked.clone();
         // Stream far more than can be sent before the kill.
         let streamer = tokio::spawn(async move {
-            let mut c = client(&url).await;
+            let mut c = client(&url, &task_token).await;
             let chunks = (0..400u64).map(move |k| pb::AppendEventsRequest {
                 records: (0..CHUNK)
                     .map(|i| synthetic_event(&format!("r{round}"), k * CHUNK + i, round))
@@ -119,7 +125,7 @@ async fn acknowledged_events_survive_kill_9() {
         );
 
         let srv = ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap();
-        let mut c = client(&srv.url).await;
+        let mut c = client(&srv.url, &token).await;
         let stored = stored_ids(&mut c, round).await;
         let missing: Vec<_> = acked
             .iter()
@@ -145,7 +151,7 @@ async fn acknowledged_events_survive_kill_9() {
     }
     // Finally, everything acknowledged in any round is still there.
     let srv = server.take().unwrap();
-    let mut c = client(&srv.url).await;
+    let mut c = client(&srv.url, &token).await;
     for (round, acked) in acked_per_round.iter().enumerate() {
         let stored = stored_ids(&mut c, round as u64).await;
         assert!(

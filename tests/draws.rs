@@ -104,10 +104,12 @@ async fn population(s: &TestServer) -> Vec<String> {
         })
         .collect();
     roster.extend((0..4).map(|i| inspector(&format!("health-{i}"), "health", &["food"], &[])));
-    rec.upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
+    s.client_as(Role::Admin)
+        .await
+        .upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
         .await
         .unwrap();
-    let mut cls = ClassificationServiceClient::new(s.channel().await);
+    let mut cls = ClassificationServiceClient::new(s.channel_as(Role::Admin).await);
     let mut stream = cls
         .reclassify(pb::ReclassifyRequest {
             scope: None,
@@ -132,10 +134,7 @@ fn team_of(d: &pb::DrawnEnterprise) -> Vec<String> {
         .collect()
 }
 
-async fn export(
-    draws: &mut DrawServiceClient<tonic::transport::Channel>,
-    id: &str,
-) -> BTreeMap<String, Vec<u8>> {
+async fn export(draws: &mut DrawServiceClient<AuthChannel>, id: &str) -> BTreeMap<String, Vec<u8>> {
     let mut stream = draws
         .export_draw(pb::GetDrawRequest { draw_id: id.into() })
         .await
@@ -152,8 +151,8 @@ async fn export(
 async fn full_cycle_draw_results_publication_and_export() {
     let s = TestServer::start().await;
     let codes = population(&s).await;
-    let mut draws = DrawServiceClient::new(s.channel().await);
-    let mut cls = ClassificationServiceClient::new(s.channel().await);
+    let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
+    let mut cls = ClassificationServiceClient::new(s.channel_as(Role::Planner).await);
 
     draws
         .upsert_items(pb::UpsertItemsRequest {
@@ -260,7 +259,9 @@ async fn full_cycle_draw_results_publication_and_export() {
     // Assignments of the first member of the first team.
     let first = &d.selected[0];
     let member = team_of(first)[0].clone();
-    let mine = draws
+    // The inspector's own view, with a token acting for that inspector.
+    let mut inspector = DrawServiceClient::new(s.inspector_channel(&member).await);
+    let mine = inspector
         .list_assignments(pb::ListAssignmentsRequest {
             inspector_id: member.clone(),
         })
@@ -285,7 +286,7 @@ async fn full_cycle_draw_results_publication_and_export() {
         .iter()
         .find(|c| !d.selected.iter().any(|e| e.credit_code == **c))
         .unwrap();
-    let err = draws
+    let err = inspector
         .record_results(pb::RecordResultsRequest {
             draw_id: "food-2026-11".into(),
             results: vec![
@@ -319,7 +320,7 @@ async fn full_cycle_draw_results_publication_and_export() {
         .await
         .unwrap()
         .into_inner();
-    let ok = draws
+    let ok = inspector
         .record_results(pb::RecordResultsRequest {
             draw_id: "food-2026-11".into(),
             results: vec![pb::DrawResult {
@@ -359,7 +360,7 @@ async fn full_cycle_draw_results_publication_and_export() {
         other => panic!("not an inspection: {other:?}"),
     }
     // Re-sending is a no-op; the result triggers a re-classification that reads it.
-    let dup = draws
+    let dup = inspector
         .record_results(pb::RecordResultsRequest {
             draw_id: "food-2026-11".into(),
             results: vec![pb::DrawResult {
@@ -487,7 +488,7 @@ async fn full_cycle_draw_results_publication_and_export() {
 async fn joint_draw_and_unstaffable_enterprises() {
     let s = TestServer::start().await;
     population(&s).await;
-    let mut draws = DrawServiceClient::new(s.channel().await);
+    let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
     draws
         .upsert_items(pb::UpsertItemsRequest {
             records: vec![
@@ -574,10 +575,20 @@ fn command_line_draw_export_and_verify() {
         &["--demo", "--demo-entities", "3000"],
     )
     .unwrap();
-    let run = |args: &[&str]| {
+    // The demo start wrote one token per role; planners run draws.
+    let env = std::fs::read_to_string(dir.path().join("data/demo-tokens.env")).unwrap();
+    let token_of = |role: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("CR_TOKEN_{role}=")))
+            .unwrap()
+            .to_string()
+    };
+    let (planner, auditor) = (token_of("PLANNER"), token_of("AUDITOR"));
+    let run_as = |token: &str, args: &[&str]| {
         let out = std::process::Command::new(exe)
             .args(args)
             .args(["--server", &server.url])
+            .env("CREDITRISK_TOKEN", token)
             .output()
             .unwrap();
         assert!(
@@ -587,6 +598,8 @@ fn command_line_draw_export_and_verify() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
+    let run = |args: &[&str]| run_as(&planner, args);
+    let audit = |args: &[&str]| run_as(&auditor, args);
     let items = run(&["draw", "items", "list"]);
     assert!(items.contains("food-business-2026"), "{items}");
     let spec = [
@@ -601,7 +614,7 @@ fn command_line_draw_export_and_verify() {
     ];
     // An auditor saves the head before the draw.
     let saved = dir.path().join("head.json");
-    run(&["audit", "head", "--out", saved.to_str().unwrap()]);
+    audit(&["audit", "head", "--out", saved.to_str().unwrap()]);
     let preview = run(&[&["draw", "preview"][..], &spec].concat());
     let p: serde_json::Value = serde_json::from_str(preview.lines().next().unwrap()).unwrap();
     assert_eq!(p["total_candidates"], 3000);
@@ -650,7 +663,7 @@ fn command_line_draw_export_and_verify() {
 
     // The auditor's side: the log extends the saved head and includes the draw, offline.
     let bundle = dir.path().join("audit.json");
-    run(&[
+    audit(&[
         "audit",
         "bundle",
         "--saved-head",
@@ -663,7 +676,7 @@ fn command_line_draw_export_and_verify() {
         bundle.to_str().unwrap(),
     ]);
     let key: serde_json::Value =
-        serde_json::from_str(run(&["audit", "public-key"]).trim()).unwrap();
+        serde_json::from_str(audit(&["audit", "public-key"]).trim()).unwrap();
     let key = key["public_key"].as_str().unwrap().to_string();
     let audit_verify = |path: &std::path::Path| {
         std::process::Command::new(exe)
@@ -690,9 +703,9 @@ fn command_line_draw_export_and_verify() {
     let bad = audit_verify(&dir.path().join("forged.json"));
     assert!(!bad.status.success(), "a changed entry must not verify");
     // Replays through the command line.
-    let r = run(&["audit", "replay", "draw", "cli-1"]);
+    let r = audit(&["audit", "replay", "draw", "cli-1"]);
     assert!(r.contains("\"MATCH\""), "{r}");
-    let r = run(&["audit", "replay", "range"]);
+    let r = audit(&["audit", "replay", "range"]);
     let last: serde_json::Value =
         serde_json::from_str(r.lines().find(|l| l.contains("\"finished\":true")).unwrap()).unwrap();
     assert_eq!(last["mismatched"], 0);
@@ -709,7 +722,7 @@ async fn export_refuses_a_draw_whose_inputs_were_altered() {
     use creditrisk::storage::{engine::Op, keys::prefix, Engine, SledEngine};
     let s = TestServer::start().await;
     population(&s).await;
-    let mut draws = DrawServiceClient::new(s.channel().await);
+    let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
     draws
         .upsert_items(pb::UpsertItemsRequest {
             records: vec![item("food-2026", &["samr-food"], &["food"], &["H62"])],
@@ -740,7 +753,7 @@ async fn export_refuses_a_draw_whose_inputs_were_altered() {
         engine.flush().unwrap();
     }
     let s = TestServer::start_in(dir, Default::default()).await;
-    let mut draws = DrawServiceClient::new(s.channel().await);
+    let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
     let err = draws
         .export_draw(pb::GetDrawRequest {
             draw_id: "d1".into(),

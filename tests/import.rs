@@ -37,7 +37,14 @@ async fn json_lines_in_file_order_with_line_numbers_for_rejects() {
     lines.insert(3, "this is not json".into());
     std::fs::write(&path, lines.join("\n")).unwrap();
 
-    let summary = run(&s.url, &path, false).await.unwrap();
+    let summary = run(
+        &s.target(Role::Ingest),
+        Some(&s.tokens[&Role::Admin]),
+        &path,
+        false,
+    )
+    .await
+    .unwrap();
     assert!(summary.rejected > 0);
     // The unreadable line is named, and so is the bad date (the line shifted by one).
     assert!(
@@ -61,7 +68,14 @@ async fn json_lines_in_file_order_with_line_numbers_for_rejects() {
     assert_eq!(summary.accepted + summary.rejected, total + 1);
 
     // A second import of the same file stores nothing new.
-    let again = run(&s.url, &path, false).await.unwrap();
+    let again = run(
+        &s.target(Role::Ingest),
+        Some(&s.tokens[&Role::Admin]),
+        &path,
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.accepted, 0);
     assert_eq!(again.duplicates, summary.accepted);
 
@@ -92,7 +106,14 @@ async fn csv_of_enterprises() {
     }
     csv.push_str("91510100054946627X,false,坏的,enterprise,510104,510104,F5211,2015-03-01,10,active,p,addr\n");
     std::fs::write(&path, csv).unwrap();
-    let summary = run(&s.url, &path, false).await.unwrap();
+    let summary = run(
+        &s.target(Role::Ingest),
+        Some(&s.tokens[&Role::Admin]),
+        &path,
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.accepted, 0, "the bad row rejects its chunk");
     assert_eq!(summary.rejected, 6);
     assert!(
@@ -106,7 +127,14 @@ async fn csv_of_enterprises() {
     // Fixed, the file goes in.
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.lines().take(6).collect::<Vec<_>>().join("\n")).unwrap();
-    let summary = run(&s.url, &path, false).await.unwrap();
+    let summary = run(
+        &s.target(Role::Ingest),
+        Some(&s.tokens[&Role::Admin]),
+        &path,
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!((summary.accepted, summary.rejected), (5, 0));
     s.stop().await;
 }

@@ -8,7 +8,7 @@ use creditrisk::server::pb;
 use tonic::Code;
 
 async fn seed_enterprises(
-    c: &mut pb::record_service_client::RecordServiceClient<tonic::transport::Channel>,
+    c: &mut pb::record_service_client::RecordServiceClient<AuthChannel>,
     n: u64,
 ) {
     let records = (0..n).map(synthetic_enterprise).collect();
@@ -360,21 +360,24 @@ async fn every_event_kind_round_trips() {
     let s = TestServer::start().await;
     let mut c = s.client().await;
     seed_enterprises(&mut c, 1).await;
-    c.upsert_inspectors(pb::UpsertInspectorsRequest {
-        records: vec![pb::Inspector {
-            inspector_id: "insp-1".into(),
-            name: "张三".into(),
-            department: "samr-chengdu".into(),
-            jurisdictions: vec!["510104".into()],
-            qualifications: vec!["food".into()],
-            certificate_number: "CD-0001".into(),
-            certificate_expiry: "2028-12-31".into(),
-            active: true,
-            ..Default::default()
-        }],
-    })
-    .await
-    .unwrap();
+    // The roster is the admin's.
+    s.client_as(Role::Admin)
+        .await
+        .upsert_inspectors(pb::UpsertInspectorsRequest {
+            records: vec![pb::Inspector {
+                inspector_id: "insp-1".into(),
+                name: "张三".into(),
+                department: "samr-chengdu".into(),
+                jurisdictions: vec!["510104".into()],
+                qualifications: vec!["food".into()],
+                certificate_number: "CD-0001".into(),
+                certificate_expiry: "2028-12-31".into(),
+                active: true,
+                ..Default::default()
+            }],
+        })
+        .await
+        .unwrap();
     let bodies = vec![
         B::Penalty(pb::Penalty {
             decision_number: "d-1".into(),
@@ -722,7 +725,7 @@ async fn bulk_stream_acknowledges_each_chunk_in_order() {
 #[tokio::test]
 async fn inspectors_upsert_list_and_validate() {
     let s = TestServer::start().await;
-    let mut c = s.client().await;
+    let mut c = s.client_as(Role::Admin).await;
     let mk = |i: u32, dept: &str, active: bool| pb::Inspector {
         inspector_id: format!("insp-{i:03}"),
         name: format!("检查员{i}"),
@@ -794,7 +797,8 @@ async fn health_reflection_and_message_limit() {
         ..Default::default()
     })
     .await;
-    let ch = s.channel().await;
+    // Health and reflection need no token.
+    let ch = s.raw_channel().await;
     let mut h = HealthClient::new(ch.clone());
     let r = h
         .check(HealthCheckRequest {
@@ -827,6 +831,12 @@ async fn health_reflection_and_message_limit() {
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"creditrisk.v1.RecordService"), "{names:?}");
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+    // The services themselves do.
+    let err = pb::record_service_client::RecordServiceClient::new(ch)
+        .list_enterprises(pb::ListEnterprisesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
 
     let mut c = s.client().await;
     let mut e = synthetic_enterprise(1);

@@ -3,11 +3,12 @@
 
 mod common;
 
+use common::AuthChannel;
 use creditrisk::cli::bench::ServerProcess;
+use creditrisk::cli::client::Target;
 use creditrisk::server::pb;
 use pb::classification_service_client::ClassificationServiceClient;
 use pb::record_service_client::RecordServiceClient;
-use tonic::transport::Channel;
 
 const ENTITIES: u64 = 10_000;
 
@@ -15,10 +16,8 @@ fn exe() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_creditrisk"))
 }
 
-async fn channel(url: &str) -> Channel {
-    Channel::from_shared(url.to_string())
-        .unwrap()
-        .connect()
+async fn channel(url: &str, token: &str) -> AuthChannel {
+    creditrisk::cli::client::channel(&Target::new(url, Some(token.to_string())))
         .await
         .unwrap()
 }
@@ -32,7 +31,9 @@ async fn killed_run_resumes_instead_of_starting_over() {
     // The child servers inherit this: they activate the default rules wherever the test runs.
     std::env::set_var("CREDITRISK_RULES_DIR", rules);
     let server = ServerProcess::start_exe(exe(), dir.path(), &args).unwrap();
-    let mut cls = ClassificationServiceClient::new(channel(&server.url).await);
+    // Runs are the admin's; the demo start wrote admin.token.
+    let admin = ServerProcess::admin_token(dir.path()).unwrap();
+    let mut cls = ClassificationServiceClient::new(channel(&server.url, &admin).await);
     let mut stream = cls
         .reclassify(pb::ReclassifyRequest {
             scope: None,
@@ -51,7 +52,7 @@ async fn killed_run_resumes_instead_of_starting_over() {
     );
 
     let server = ServerProcess::start_exe(exe(), dir.path(), &args).unwrap();
-    let ch = channel(&server.url).await;
+    let ch = channel(&server.url, &admin).await;
     let mut cls = ClassificationServiceClient::new(ch.clone());
     let mut stream = cls
         .reclassify(pb::ReclassifyRequest {

@@ -32,10 +32,18 @@
 //!   classifications, and reads everything an auditor reads.
 //! * `Classify` and `Reclassify` are admin-only: the role that picks inspection targets
 //!   (`planner`) does not also control when classifications are stored. Planners read them.
-//! * `auditor` may call every read method except `MyAssignments`, which is an inspector's own
-//!   view; auditors see draws through `GetDraw`, `ListDraws` and `ExportBundle`.
-//! * `inspector` may call only `MyAssignments` and `RecordResult`; the server must also check
-//!   that the assignment belongs to the caller ([`Principal::check_subject`]).
+//! * `auditor` may call every read method except `ListAssignments`, which is an inspector's own
+//!   view; auditors see draws through `GetDraw`, `ListDraws` and `ExportDraw`. Listing tokens
+//!   (ids, roles, subjects; never secrets) is a read, so auditors may see who holds which role.
+//! * `planner` manages inspection items, previews, creates and publishes draws; publishing
+//!   (`PublishResults`) records a fact about the planner's own draw, not an inspection result.
+//! * `inspector` may call only `ListAssignments` and `RecordResults`; the server also checks
+//!   that the assignments asked for are the caller's own ([`Principal::check_subject`]) and that
+//!   the caller is among the inspectors of every result it records.
+//! * Tokens are issued and revoked by `admin` through `AccessService`; every issue and
+//!   revocation is logged in the audit log.
+//! * `AuditService` (heads, entries, proofs, replay) is for `auditor` and `admin`: replay only
+//!   reads and recomputes, it never stores.
 
 use crate::audit::error::AuditError;
 use crate::audit::json::hex_array;
@@ -51,7 +59,8 @@ use std::str::FromStr;
 pub enum Role {
     /// Writes enterprise records, events and inspections, and reads records.
     Ingest,
-    /// Creates items and draws; reads records, rules, classifications and draws.
+    /// Manages inspection items; previews, creates and publishes draws; reads records, rules,
+    /// classifications and draws.
     Planner,
     /// Sees its own assignments and records their results.
     Inspector,
@@ -155,15 +164,23 @@ pub const POLICY: &[(&str, &[Role])] = &[
         "/creditrisk.v1.ClassificationService/WatchTierChanges",
         READ,
     ),
-    // Draws: planners make them, inspectors see their own part.
-    ("/creditrisk.v1.DrawService/CreateItem", PLANNER),
+    // Draws: planners make and publish them, inspectors see and fill in their own part.
+    ("/creditrisk.v1.DrawService/UpsertItems", PLANNER),
+    ("/creditrisk.v1.DrawService/ListItems", READ),
     ("/creditrisk.v1.DrawService/PreviewDraw", PLANNER),
     ("/creditrisk.v1.DrawService/CreateDraw", PLANNER),
     ("/creditrisk.v1.DrawService/GetDraw", READ),
     ("/creditrisk.v1.DrawService/ListDraws", READ),
-    ("/creditrisk.v1.DrawService/ExportBundle", READ),
-    ("/creditrisk.v1.DrawService/MyAssignments", INSPECTOR),
-    ("/creditrisk.v1.DrawService/RecordResult", INSPECTOR),
+    ("/creditrisk.v1.DrawService/ListAssignments", INSPECTOR),
+    ("/creditrisk.v1.DrawService/RecordResults", INSPECTOR),
+    ("/creditrisk.v1.DrawService/PublishResults", PLANNER),
+    ("/creditrisk.v1.DrawService/ListOverdue", READ),
+    ("/creditrisk.v1.DrawService/PublicResults", READ),
+    ("/creditrisk.v1.DrawService/ExportDraw", READ),
+    // Tokens: issued and revoked by admins; auditors may see who holds which role.
+    ("/creditrisk.v1.AccessService/IssueToken", ADMIN),
+    ("/creditrisk.v1.AccessService/RevokeToken", ADMIN),
+    ("/creditrisk.v1.AccessService/ListTokens", AUDIT),
     // Audit: proofs and replay for auditors (and admins); tokens for admins.
     ("/creditrisk.v1.AuditService/GetSignedHead", AUDIT),
     ("/creditrisk.v1.AuditService/GetInclusionProof", AUDIT),
@@ -172,8 +189,8 @@ pub const POLICY: &[(&str, &[Role])] = &[
     ("/creditrisk.v1.AuditService/ReplayDraw", AUDIT),
     ("/creditrisk.v1.AuditService/ReplayRange", AUDIT),
     ("/creditrisk.v1.AuditService/ExportPublicKey", AUDIT),
-    ("/creditrisk.v1.AuditService/IssueToken", ADMIN),
-    ("/creditrisk.v1.AuditService/RevokeToken", ADMIN),
+    ("/creditrisk.v1.AuditService/GetEntries", AUDIT),
+    ("/creditrisk.v1.AuditService/FindEntry", AUDIT),
 ];
 
 /// What the service stores for a token: everything but the secret, whose SHA-256 it keeps.
@@ -502,14 +519,21 @@ mod tests {
             "WatchTierChanges",
             "planner auditor admin",
         ),
-        ("DrawService", "CreateItem", "planner"),
+        ("DrawService", "UpsertItems", "planner"),
+        ("DrawService", "ListItems", "planner auditor admin"),
         ("DrawService", "PreviewDraw", "planner"),
         ("DrawService", "CreateDraw", "planner"),
         ("DrawService", "GetDraw", "planner auditor admin"),
         ("DrawService", "ListDraws", "planner auditor admin"),
-        ("DrawService", "ExportBundle", "planner auditor admin"),
-        ("DrawService", "MyAssignments", "inspector"),
-        ("DrawService", "RecordResult", "inspector"),
+        ("DrawService", "ListAssignments", "inspector"),
+        ("DrawService", "RecordResults", "inspector"),
+        ("DrawService", "PublishResults", "planner"),
+        ("DrawService", "ListOverdue", "planner auditor admin"),
+        ("DrawService", "PublicResults", "planner auditor admin"),
+        ("DrawService", "ExportDraw", "planner auditor admin"),
+        ("AccessService", "IssueToken", "admin"),
+        ("AccessService", "RevokeToken", "admin"),
+        ("AccessService", "ListTokens", "auditor admin"),
         ("AuditService", "GetSignedHead", "auditor admin"),
         ("AuditService", "GetInclusionProof", "auditor admin"),
         ("AuditService", "GetConsistencyProof", "auditor admin"),
@@ -517,8 +541,8 @@ mod tests {
         ("AuditService", "ReplayDraw", "auditor admin"),
         ("AuditService", "ReplayRange", "auditor admin"),
         ("AuditService", "ExportPublicKey", "auditor admin"),
-        ("AuditService", "IssueToken", "admin"),
-        ("AuditService", "RevokeToken", "admin"),
+        ("AuditService", "GetEntries", "auditor admin"),
+        ("AuditService", "FindEntry", "auditor admin"),
     ];
 
     /// Methods that change state: the auditor must be denied every one of them.
@@ -533,10 +557,11 @@ mod tests {
         "ActivateRuleSet",
         "Classify",
         "Reclassify",
-        "CreateItem",
+        "UpsertItems",
         "PreviewDraw",
         "CreateDraw",
-        "RecordResult",
+        "RecordResults",
+        "PublishResults",
         "IssueToken",
         "RevokeToken",
     ];
@@ -588,7 +613,7 @@ mod tests {
             // Auditor reads everything except an inspector's own view, changes nothing.
             let auditor_ok = authorize(&principal(Role::Auditor), &path).is_ok();
             let write = WRITES.contains(method);
-            assert_eq!(auditor_ok, !write && *method != "MyAssignments", "{path}");
+            assert_eq!(auditor_ok, !write && *method != "ListAssignments", "{path}");
         }
         let policy: BTreeSet<String> = POLICY.iter().map(|(m, _)| m.to_string()).collect();
         assert_eq!(policy, listed, "POLICY and the model list the same methods");
@@ -659,6 +684,26 @@ mod tests {
         assert!(
             doc.contains(&role_table_markdown()),
             "docs/audit.md is stale: paste the output of `role_table_markdown()`"
+        );
+    }
+
+    #[test]
+    fn readme_embeds_the_current_role_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let doc = std::fs::read_to_string(path).expect("read README.md");
+        let section = doc
+            .split("\n## Access control\n")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has an `## Access control` section");
+        assert!(
+            section.contains(&role_table_markdown()),
+            "README.md is stale: paste the output of `role_table_markdown()` under Access control"
+        );
+        assert_eq!(
+            doc.matches("| Method | ingest |").count(),
+            1,
+            "one role table"
         );
     }
 

@@ -2,7 +2,7 @@
 //! audit bundle (heads, consistency proof, entries with inclusion proofs) for the offline
 //! `audit verify`, and replay classifications, draws and log ranges.
 
-use super::client::{channel, explain};
+use super::client::{channel, explain, AuthChannel, Target};
 use crate::audit::merkle::Hash;
 use crate::audit::verify::{BundleEntry, BUNDLE_FORMAT};
 use crate::audit::{AuditBundle, Entry, SignedTreeHead};
@@ -11,10 +11,9 @@ use anyhow::Context;
 use pb::audit_service_client::AuditServiceClient;
 use serde_json::json;
 use std::path::Path;
-use tonic::transport::Channel;
 
-async fn client(server: &str) -> anyhow::Result<AuditServiceClient<Channel>> {
-    Ok(AuditServiceClient::new(channel(server).await?))
+async fn client(target: &Target) -> anyhow::Result<AuditServiceClient<AuthChannel>> {
+    Ok(AuditServiceClient::new(channel(target).await?))
 }
 
 fn hashes(v: &[String]) -> anyhow::Result<Vec<Hash>> {
@@ -28,7 +27,7 @@ fn hashes(v: &[String]) -> anyhow::Result<Vec<Hash>> {
 }
 
 async fn signed_head(
-    c: &mut AuditServiceClient<Channel>,
+    c: &mut AuditServiceClient<AuthChannel>,
     size: u64,
 ) -> anyhow::Result<SignedTreeHead> {
     let h = c
@@ -40,8 +39,8 @@ async fn signed_head(
 }
 
 /// `audit head [--size N] [--out FILE]`: the newest (or a given) signed head as JSON.
-pub async fn head(server: &str, size: u64, out: Option<&Path>) -> anyhow::Result<()> {
-    let h = signed_head(&mut client(server).await?, size).await?;
+pub async fn head(target: &Target, size: u64, out: Option<&Path>) -> anyhow::Result<()> {
+    let h = signed_head(&mut client(target).await?, size).await?;
     let text = h.to_json();
     match out {
         Some(p) => {
@@ -55,8 +54,8 @@ pub async fn head(server: &str, size: u64, out: Option<&Path>) -> anyhow::Result
 }
 
 /// `audit public-key`: the key that verifies heads (hex), to pin in `audit verify`.
-pub async fn public_key(server: &str) -> anyhow::Result<()> {
-    let k = client(server)
+pub async fn public_key(target: &Target) -> anyhow::Result<()> {
+    let k = client(target)
         .await?
         .export_public_key(pb::ExportPublicKeyRequest {})
         .await
@@ -73,7 +72,7 @@ pub async fn public_key(server: &str) -> anyhow::Result<()> {
 /// current head, the consistency proof from the saved head, and the given entries with their
 /// inclusion proofs, and writes an audit bundle for `audit verify`.
 pub async fn bundle(
-    server: &str,
+    target: &Target,
     saved_head: &Path,
     indices: &[u64],
     subjects: &[String],
@@ -82,7 +81,7 @@ pub async fn bundle(
     let text = std::fs::read_to_string(saved_head)
         .with_context(|| format!("cannot read `{}`", saved_head.display()))?;
     let saved = SignedTreeHead::from_json(text.trim()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut c = client(server).await?;
+    let mut c = client(target).await?;
     let current = signed_head(&mut c, 0).await?;
     let consistency = if saved.head.size == 0 || saved.head.size == current.head.size {
         Vec::new()
@@ -182,12 +181,12 @@ fn print_report(r: &pb::ReplayReport) {
 
 /// `audit replay classification CODE [--seq N] [--as-of DATE]`; false on a mismatch.
 pub async fn replay_classification(
-    server: &str,
+    target: &Target,
     code: &str,
     seq: u64,
     as_of: &str,
 ) -> anyhow::Result<bool> {
-    let r = client(server)
+    let r = client(target)
         .await?
         .replay_classification(pb::ReplayClassificationRequest {
             credit_code: code.into(),
@@ -202,8 +201,8 @@ pub async fn replay_classification(
 }
 
 /// `audit replay draw ID`; false on a mismatch.
-pub async fn replay_draw(server: &str, id: &str) -> anyhow::Result<bool> {
-    let r = client(server)
+pub async fn replay_draw(target: &Target, id: &str) -> anyhow::Result<bool> {
+    let r = client(target)
         .await?
         .replay_draw(pb::ReplayDrawRequest { draw_id: id.into() })
         .await
@@ -232,7 +231,7 @@ fn month_bounds(month: &str) -> anyhow::Result<(i64, i64)> {
 /// `audit replay range [--from N] [--to N] [--month YYYY-MM]`: progress lines, then the
 /// summary; false when anything mismatched.
 pub async fn replay_range(
-    server: &str,
+    target: &Target,
     from: u64,
     to: u64,
     month: Option<&str>,
@@ -241,7 +240,7 @@ pub async fn replay_range(
         Some(m) => month_bounds(m)?,
         None => (0, 0),
     };
-    let mut st = client(server)
+    let mut st = client(target)
         .await?
         .replay_range(pb::ReplayRangeRequest {
             from_index: from,

@@ -5,7 +5,7 @@
 //! directory, so its peak resident memory (VmHWM) is its own. Every event counted was
 //! acknowledged, i.e. flushed to disk.
 
-use super::client::{connect, explain};
+use super::client::{connect, explain, Target};
 use crate::domain::CreditCode;
 use crate::server::pb;
 use anyhow::Context;
@@ -51,6 +51,29 @@ impl ServerProcess {
             child,
             url: format!("http://{addr}"),
         })
+    }
+
+    /// The admin token the server wrote to `DATA_DIR/admin.token` on its first start.
+    pub fn admin_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
+        let path = data_dir.join(crate::access::bootstrap::ADMIN_TOKEN_FILE);
+        Ok(std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?
+            .trim()
+            .to_string())
+    }
+
+    /// A target for this server with a new token of `role` (id `id`, subject `subject`),
+    /// issued with the admin token from `data_dir`.
+    pub async fn target_as(
+        &self,
+        data_dir: &std::path::Path,
+        id: &str,
+        role: crate::audit::access::Role,
+        subject: &str,
+    ) -> anyhow::Result<Target> {
+        let admin = Target::new(&self.url, Some(Self::admin_token(data_dir)?));
+        let (token, _) = super::token::issue_token(&admin, id, role, subject, None).await?;
+        Ok(Target::new(&self.url, Some(token)))
     }
 
     /// Peak resident memory of the server so far, in KiB (Linux).
@@ -149,7 +172,16 @@ pub async fn ingest(events: u64, enterprises: u64, chunk: usize) -> anyhow::Resu
     let dir = std::env::temp_dir().join(format!("creditrisk-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let server = ServerProcess::start(&dir, &[])?;
-    let mut client = connect(&server.url).await?;
+    // Admins cannot ingest: the benchmark issues itself an ingest token.
+    let target = server
+        .target_as(
+            &dir,
+            "bench-ingest",
+            crate::audit::access::Role::Ingest,
+            "bench",
+        )
+        .await?;
+    let mut client = connect(&target).await?;
     for start in (0..enterprises).step_by(5000) {
         let recs = (start..(start + 5000).min(enterprises))
             .map(synthetic_enterprise)
@@ -264,7 +296,7 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
         app.upsert_enterprises(c.to_vec()).await?;
     }
     for c in data.inspectors.chunks(10_000) {
-        app.upsert_inspectors(c.to_vec()).await?;
+        app.upsert_inspectors(c.to_vec(), "bench").await?;
     }
     let mut pending = std::collections::VecDeque::new();
     for c in data.events.chunks(10_000) {

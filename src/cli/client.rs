@@ -8,23 +8,114 @@ use anyhow::Context;
 use pb::record_service_client::RecordServiceClient;
 use serde::de::DeserializeOwned;
 use std::io::BufRead;
-use tonic::transport::Channel;
+use std::path::PathBuf;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-/// The generated client over a channel.
-pub type Client = RecordServiceClient<Channel>;
-
-/// A channel to `server` (e.g. `http://127.0.0.1:50051`), for any service's client.
-pub async fn channel(server: &str) -> anyhow::Result<Channel> {
-    Channel::from_shared(server.to_string())
-        .with_context(|| format!("`{server}` is not a server address"))?
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to `{server}`"))
+/// Where client commands connect, and with which credentials. `Debug` hides the token.
+#[derive(Clone, Default)]
+pub struct Target {
+    /// Server address, e.g. `http://127.0.0.1:50051` (`https://` for TLS).
+    pub server: String,
+    /// Bearer token `cr_<id>_<secret>`; `None` sends no credentials.
+    pub token: Option<String>,
+    /// PEM CA certificate to verify the server's certificate with (TLS).
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate and its key, for servers that require mutual TLS.
+    pub identity: Option<(PathBuf, PathBuf)>,
 }
 
-/// Connects the record client to `server`.
-pub async fn connect(server: &str) -> anyhow::Result<Client> {
-    Ok(RecordServiceClient::new(channel(server).await?)
+impl Target {
+    /// A plain-text target with an optional token.
+    pub fn new(server: impl Into<String>, token: Option<String>) -> Target {
+        Target {
+            server: server.into(),
+            token,
+            ..Default::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("server", &self.server)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("ca", &self.ca)
+            .field("identity", &self.identity)
+            .finish()
+    }
+}
+
+/// Adds `authorization: Bearer <token>` to every call (marked sensitive, so the HTTP/2 layer
+/// does not index or print it).
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    /// An interceptor sending `token`, or nothing for `None`. Fails if the token is not
+    /// printable ASCII (the message does not repeat it).
+    pub fn new(token: Option<&str>) -> anyhow::Result<Bearer> {
+        let Some(t) = token else {
+            return Ok(Bearer(None));
+        };
+        let mut v = MetadataValue::try_from(format!("Bearer {}", t.trim()))
+            .map_err(|_| anyhow::anyhow!("the token is not printable ASCII"))?;
+        v.set_sensitive(true);
+        Ok(Bearer(Some(v)))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A channel that sends the bearer token with every call.
+pub type AuthChannel = InterceptedService<Channel, Bearer>;
+
+/// The generated client over a channel.
+pub type Client = RecordServiceClient<AuthChannel>;
+
+/// A channel to the target's server with its token, for any service's client.
+pub async fn channel(target: &Target) -> anyhow::Result<AuthChannel> {
+    let server = &target.server;
+    let mut endpoint = Channel::from_shared(server.to_string())
+        .with_context(|| format!("`{server}` is not a server address"))?;
+    if target.ca.is_some() || target.identity.is_some() {
+        let mut tls = ClientTlsConfig::new();
+        if let Some(ca) = &target.ca {
+            let pem =
+                std::fs::read(ca).with_context(|| format!("cannot read `{}`", ca.display()))?;
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        if let Some((cert, key)) = &target.identity {
+            let c =
+                std::fs::read(cert).with_context(|| format!("cannot read `{}`", cert.display()))?;
+            let k =
+                std::fs::read(key).with_context(|| format!("cannot read `{}`", key.display()))?;
+            tls = tls.identity(Identity::from_pem(c, k));
+        }
+        endpoint = endpoint.tls_config(tls).context("tls")?;
+    }
+    let ch = endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to `{server}`"))?;
+    Ok(InterceptedService::new(
+        ch,
+        Bearer::new(target.token.as_deref())?,
+    ))
+}
+
+/// Connects the record client to the target.
+pub async fn connect(target: &Target) -> anyhow::Result<Client> {
+    Ok(RecordServiceClient::new(channel(target).await?)
         .max_decoding_message_size(64 * 1024 * 1024)
         .max_encoding_message_size(64 * 1024 * 1024))
 }
@@ -32,6 +123,9 @@ pub async fn connect(server: &str) -> anyhow::Result<Client> {
 /// Turns a failed call into a readable error listing its field violations.
 pub fn explain(status: tonic::Status) -> anyhow::Error {
     let mut msg = format!("{:?}: {}", status.code(), status.message());
+    if status.code() == tonic::Code::Unauthenticated {
+        msg.push_str("\n  hint: pass a token with --token or CREDITRISK_TOKEN");
+    }
     for v in violations_of(&status) {
         msg.push_str(&format!("\n  {}: {}", v.field, v.description));
     }
@@ -86,8 +180,8 @@ fn summary_json(s: pb::WriteSummary) -> serde_json::Value {
 }
 
 /// `enterprise get CODE`.
-pub async fn get_enterprise(server: &str, code: &str) -> anyhow::Result<()> {
-    let mut c = connect(server).await?;
+pub async fn get_enterprise(target: &Target, code: &str) -> anyhow::Result<()> {
+    let mut c = connect(target).await?;
     let e = c
         .get_enterprise(pb::GetEnterpriseRequest {
             credit_code: code.into(),
@@ -101,11 +195,11 @@ pub async fn get_enterprise(server: &str, code: &str) -> anyhow::Result<()> {
 
 /// `enterprise list`: every page when `all`, else the first.
 pub async fn list_enterprises(
-    server: &str,
+    target: &Target,
     mut req: pb::ListEnterprisesRequest,
     all: bool,
 ) -> anyhow::Result<()> {
-    let mut c = connect(server).await?;
+    let mut c = connect(target).await?;
     loop {
         let r = c
             .list_enterprises(req.clone())
@@ -126,9 +220,9 @@ pub async fn list_enterprises(
 }
 
 /// `enterprise put FILE`.
-pub async fn put_enterprises(server: &str, path: &str) -> anyhow::Result<()> {
+pub async fn put_enterprises(target: &Target, path: &str) -> anyhow::Result<()> {
     let recs: Vec<Enterprise> = read_lines(path)?;
-    let mut c = connect(server).await?;
+    let mut c = connect(target).await?;
     let r = c
         .upsert_enterprises(pb::UpsertEnterprisesRequest {
             records: recs.iter().map(|e| convert::enterprise_to(e, 0)).collect(),
@@ -140,8 +234,8 @@ pub async fn put_enterprises(server: &str, path: &str) -> anyhow::Result<()> {
 }
 
 /// `events list CODE`: every event of the enterprise, in ingest order.
-pub async fn list_events(server: &str, code: &str) -> anyhow::Result<()> {
-    let mut c = connect(server).await?;
+pub async fn list_events(target: &Target, code: &str) -> anyhow::Result<()> {
+    let mut c = connect(target).await?;
     let mut token = String::new();
     loop {
         let r = c
@@ -168,9 +262,9 @@ pub async fn list_events(server: &str, code: &str) -> anyhow::Result<()> {
 }
 
 /// `events append FILE`.
-pub async fn append_events(server: &str, path: &str) -> anyhow::Result<()> {
+pub async fn append_events(target: &Target, path: &str) -> anyhow::Result<()> {
     let recs: Vec<crate::domain::CreditEvent> = read_lines(path)?;
-    let mut c = connect(server).await?;
+    let mut c = connect(target).await?;
     let r = c
         .append_events(pb::AppendEventsRequest {
             records: recs.iter().map(|e| convert::event_to(e, 0)).collect(),
@@ -183,10 +277,10 @@ pub async fn append_events(server: &str, path: &str) -> anyhow::Result<()> {
 
 /// `inspector list`.
 pub async fn list_inspectors(
-    server: &str,
+    target: &Target,
     mut req: pb::ListInspectorsRequest,
 ) -> anyhow::Result<()> {
-    let mut c = connect(server).await?;
+    let mut c = connect(target).await?;
     loop {
         let r = c
             .list_inspectors(req.clone())
@@ -208,9 +302,9 @@ pub async fn list_inspectors(
 }
 
 /// `inspector put FILE`.
-pub async fn put_inspectors(server: &str, path: &str) -> anyhow::Result<()> {
+pub async fn put_inspectors(target: &Target, path: &str) -> anyhow::Result<()> {
     let recs: Vec<Inspector> = read_lines(path)?;
-    let mut c = connect(server).await?;
+    let mut c = connect(target).await?;
     let r = c
         .upsert_inspectors(pb::UpsertInspectorsRequest {
             records: recs
@@ -230,9 +324,9 @@ pub async fn put_inspectors(server: &str, path: &str) -> anyhow::Result<()> {
 }
 
 /// `inspection record FILE`.
-pub async fn record_inspections(server: &str, path: &str) -> anyhow::Result<()> {
+pub async fn record_inspections(target: &Target, path: &str) -> anyhow::Result<()> {
     let recs: Vec<Inspection> = read_lines(path)?;
-    let mut c = connect(server).await?;
+    let mut c = connect(target).await?;
     let r = c
         .record_inspections(pb::RecordInspectionsRequest {
             records: recs.iter().map(convert::inspection_to).collect(),

@@ -2,28 +2,27 @@
 //! assignments, results, publication, overdue and public lists. Output is JSON lines, except
 //! `export`, which writes files.
 
-use super::client::{channel, explain, read_lines};
+use super::client::{channel, explain, read_lines, AuthChannel, Target};
 use crate::server::pb;
 use anyhow::Context;
 use pb::draw_service_client::DrawServiceClient;
 use serde_json::json;
 use std::path::Path;
-use tonic::transport::Channel;
 
-async fn client(server: &str) -> anyhow::Result<DrawServiceClient<Channel>> {
-    Ok(DrawServiceClient::new(channel(server).await?)
+async fn client(target: &Target) -> anyhow::Result<DrawServiceClient<AuthChannel>> {
+    Ok(DrawServiceClient::new(channel(target).await?)
         .max_decoding_message_size(64 * 1024 * 1024)
         .max_encoding_message_size(64 * 1024 * 1024))
 }
 
 /// `draw items upload FILE`: sends an item list file (`[[item]]` tables, see
 /// `rules/items.toml`), checked locally first.
-pub async fn upload_items(server: &str, file: &Path) -> anyhow::Result<()> {
+pub async fn upload_items(target: &Target, file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read `{}`", file.display()))?;
     let items = crate::drawsvc::Draws::parse_items(&file.display().to_string(), &text)?;
     let records = items.iter().map(crate::server::convert::item_to).collect();
-    let out = client(server)
+    let out = client(target)
         .await?
         .upsert_items(pb::UpsertItemsRequest { records })
         .await
@@ -37,8 +36,8 @@ pub async fn upload_items(server: &str, file: &Path) -> anyhow::Result<()> {
 }
 
 /// `draw items list`.
-pub async fn list_items(server: &str) -> anyhow::Result<()> {
-    let r = client(server)
+pub async fn list_items(target: &Target) -> anyhow::Result<()> {
+    let r = client(target)
         .await?
         .list_items(pb::ListItemsRequest {})
         .await
@@ -65,8 +64,8 @@ fn tiers_json(t: &[pb::TierCount]) -> serde_json::Value {
 }
 
 /// `draw preview`: the counts per tier, nothing stored.
-pub async fn preview(server: &str, spec: pb::DrawSpec) -> anyhow::Result<()> {
-    let p = client(server)
+pub async fn preview(target: &Target, spec: pb::DrawSpec) -> anyhow::Result<()> {
+    let p = client(target)
         .await?
         .preview_draw(spec)
         .await
@@ -107,8 +106,8 @@ fn print_draw(d: &pb::Draw) {
 }
 
 /// `draw create`: draws and stores; prints the summary, then one line per drawn enterprise.
-pub async fn create(server: &str, spec: pb::DrawSpec) -> anyhow::Result<()> {
-    let d = client(server)
+pub async fn create(target: &Target, spec: pb::DrawSpec) -> anyhow::Result<()> {
+    let d = client(target)
         .await?
         .create_draw(spec)
         .await
@@ -119,8 +118,8 @@ pub async fn create(server: &str, spec: pb::DrawSpec) -> anyhow::Result<()> {
 }
 
 /// `draw get ID`.
-pub async fn get(server: &str, id: &str) -> anyhow::Result<()> {
-    let d = client(server)
+pub async fn get(target: &Target, id: &str) -> anyhow::Result<()> {
+    let d = client(target)
         .await?
         .get_draw(pb::GetDrawRequest { draw_id: id.into() })
         .await
@@ -131,8 +130,8 @@ pub async fn get(server: &str, id: &str) -> anyhow::Result<()> {
 }
 
 /// `draw list`: every stored draw's summary.
-pub async fn list(server: &str) -> anyhow::Result<()> {
-    let mut c = client(server).await?;
+pub async fn list(target: &Target) -> anyhow::Result<()> {
+    let mut c = client(target).await?;
     let mut token = String::new();
     loop {
         let r = c
@@ -155,8 +154,8 @@ pub async fn list(server: &str) -> anyhow::Result<()> {
 
 /// `draw export ID --out DIR`: writes `bundle.json`, `selected.csv`, `excluded.csv` and
 /// `inspection-list.xlsx` into `DIR`.
-pub async fn export(server: &str, id: &str, out: &Path) -> anyhow::Result<()> {
-    let mut stream = client(server)
+pub async fn export(target: &Target, id: &str, out: &Path) -> anyhow::Result<()> {
+    let mut stream = client(target)
         .await?
         .export_draw(pb::GetDrawRequest { draw_id: id.into() })
         .await
@@ -185,8 +184,8 @@ pub async fn export(server: &str, id: &str, out: &Path) -> anyhow::Result<()> {
 }
 
 /// `draw assignments INSPECTOR`.
-pub async fn assignments(server: &str, inspector: &str) -> anyhow::Result<()> {
-    let r = client(server)
+pub async fn assignments(target: &Target, inspector: &str) -> anyhow::Result<()> {
+    let r = client(target)
         .await?
         .list_assignments(pb::ListAssignmentsRequest {
             inspector_id: inspector.into(),
@@ -226,7 +225,7 @@ struct ResultLine {
 
 /// `draw results ID FILE`: records results read as JSON lines
 /// (`{"credit_code", "date", "inspector_ids", "result_codes", "inspection_id"?}`).
-pub async fn results(server: &str, id: &str, file: &str) -> anyhow::Result<()> {
+pub async fn results(target: &Target, id: &str, file: &str) -> anyhow::Result<()> {
     let lines: Vec<ResultLine> = read_lines(file)?;
     let results = lines
         .into_iter()
@@ -238,7 +237,7 @@ pub async fn results(server: &str, id: &str, file: &str) -> anyhow::Result<()> {
             result_codes: l.result_codes,
         })
         .collect();
-    let out = client(server)
+    let out = client(target)
         .await?
         .record_results(pb::RecordResultsRequest {
             draw_id: id.into(),
@@ -255,8 +254,13 @@ pub async fn results(server: &str, id: &str, file: &str) -> anyhow::Result<()> {
 }
 
 /// `draw publish ID --on DATE CODE...`.
-pub async fn publish(server: &str, id: &str, on: &str, codes: Vec<String>) -> anyhow::Result<()> {
-    let out = client(server)
+pub async fn publish(
+    target: &Target,
+    id: &str,
+    on: &str,
+    codes: Vec<String>,
+) -> anyhow::Result<()> {
+    let out = client(target)
         .await?
         .publish_results(pb::PublishResultsRequest {
             draw_id: id.into(),
@@ -274,8 +278,8 @@ pub async fn publish(server: &str, id: &str, on: &str, codes: Vec<String>) -> an
 }
 
 /// `draw overdue [--today DATE]`.
-pub async fn overdue(server: &str, today: &str) -> anyhow::Result<()> {
-    let r = client(server)
+pub async fn overdue(target: &Target, today: &str) -> anyhow::Result<()> {
+    let r = client(target)
         .await?
         .list_overdue(pb::ListOverdueRequest {
             today: today.into(),
@@ -295,8 +299,8 @@ pub async fn overdue(server: &str, today: &str) -> anyhow::Result<()> {
 }
 
 /// `draw public ID`: the public result list.
-pub async fn public(server: &str, id: &str) -> anyhow::Result<()> {
-    let r = client(server)
+pub async fn public(target: &Target, id: &str) -> anyhow::Result<()> {
+    let r = client(target)
         .await?
         .public_results(pb::GetDrawRequest { draw_id: id.into() })
         .await

@@ -12,7 +12,7 @@
 //! the previous ones are acknowledged, so an event may follow its enterprise in the same file.
 //! A rejected chunk is reported with the file line of each bad record, and the import goes on.
 
-use super::client::{connect, Client};
+use super::client::{connect, Client, Target};
 use crate::app::App;
 use crate::domain::{CreditEvent, Enterprise, FieldViolation, Inspection, Inspector};
 use crate::server::{convert, pb, status::violations_of};
@@ -70,9 +70,26 @@ impl Summary {
     }
 }
 
-/// Imports `path` into the server at `server`; `progress` shows a bar on a terminal.
-pub async fn run(server: &str, path: &Path, progress: bool) -> anyhow::Result<Summary> {
-    let mut client = connect(server).await?;
+/// Imports `path` into the server `target` names; `progress` shows a bar on a terminal.
+/// Inspector records go with `roster_token` when given (the roster is the admin's, the other
+/// records the ingest role's), so one file in file order needs no split.
+pub async fn run(
+    target: &Target,
+    roster_token: Option<&str>,
+    path: &Path,
+    progress: bool,
+) -> anyhow::Result<Summary> {
+    let mut client = connect(target).await?;
+    let roster = match roster_token {
+        Some(t) => Some(
+            connect(&Target {
+                token: Some(t.to_string()),
+                ..target.clone()
+            })
+            .await?,
+        ),
+        None => None,
+    };
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -98,7 +115,7 @@ pub async fn run(server: &str, path: &Path, progress: bool) -> anyhow::Result<Su
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let mut sender = Sender::new(&mut client);
+    let mut sender = Sender::new(&mut client, roster);
     if is_csv {
         let mut rdr = csv::Reader::from_reader(reader);
         for (i, row) in rdr.deserialize::<Enterprise>().enumerate() {
@@ -141,6 +158,7 @@ pub async fn run(server: &str, path: &Path, progress: bool) -> anyhow::Result<Su
 /// Accumulates records of one kind and sends them in chunks.
 struct Sender<'a> {
     client: &'a mut Client,
+    roster: Option<Client>,
     kind: &'static str,
     lines: Vec<usize>,
     records: Vec<Record>,
@@ -154,9 +172,10 @@ struct EventStream {
 }
 
 impl<'a> Sender<'a> {
-    fn new(client: &'a mut Client) -> Self {
+    fn new(client: &'a mut Client, roster: Option<Client>) -> Self {
         Sender {
             client,
+            roster,
             kind: "",
             lines: Vec::new(),
             records: Vec::new(),
@@ -235,7 +254,9 @@ impl<'a> Sender<'a> {
                         _ => None,
                     })
                     .collect();
-                self.client
+                self.roster
+                    .as_mut()
+                    .unwrap_or(&mut *self.client)
                     .upsert_inspectors(pb::UpsertInspectorsRequest { records: recs })
                     .await
             }
@@ -260,6 +281,19 @@ impl<'a> Sender<'a> {
             }
             Err(status) if status.code() == tonic::Code::Unavailable => {
                 anyhow::bail!("server unavailable: {}", status.message())
+            }
+            // Every later chunk of this kind would be refused too: stop and say why.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                ) =>
+            {
+                return Err(super::client::explain(status).context(format!(
+                    "line {}: cannot import {} records with this token",
+                    lines.first().copied().unwrap_or(0),
+                    self.kind
+                )));
             }
             Err(status) => reject(s, &lines, n, status.message(), &violations_of(&status)),
         }
@@ -402,7 +436,8 @@ pub async fn load_demo_if_empty(
         app.upsert_enterprises(chunk.to_vec()).await?;
     }
     for chunk in data.inspectors.chunks(CHUNK * 5) {
-        app.upsert_inspectors(chunk.to_vec()).await?;
+        app.upsert_inspectors(chunk.to_vec(), crate::classify::service::SYSTEM)
+            .await?;
     }
     for chunk in data.events.chunks(CHUNK * 5) {
         app.append_events(chunk.to_vec()).await?;

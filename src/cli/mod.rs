@@ -1,5 +1,6 @@
-//! What the command line runs: the server process, the gRPC client commands, import, demo data
-//! and benchmarks. `main.rs` only parses arguments and calls in here.
+//! What the command line runs: the server process, the gRPC client commands (each sends the
+//! caller's bearer token, see [`client::Target`]), tokens, import, demo data and benchmarks.
+//! `main.rs` only parses arguments and calls in here.
 
 pub mod audit;
 pub mod bench;
@@ -8,4 +9,5 @@ pub mod draws;
 pub mod import;
 pub mod rules;
 pub mod serve;
+pub mod token;
 pub mod verify;

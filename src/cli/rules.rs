@@ -1,7 +1,7 @@
 //! Rule and classification commands: local checks (`rules check`, `rules test`) that need no
 //! server, and client commands for rule sets and classifications.
 
-use super::client::{channel, explain as explain_status};
+use super::client::{channel, explain as explain_status, Target};
 use crate::classify::rulesets::read_dir_files;
 use crate::rules::{run_cases, RuleSet, Severity};
 use crate::server::pb;
@@ -71,8 +71,8 @@ fn files_of(dir: &Path) -> anyhow::Result<pb::RuleSetFiles> {
 }
 
 /// `rules upload DIR [--activate]`.
-pub async fn upload(server: &str, dir: &Path, activate: bool) -> anyhow::Result<()> {
-    let mut c = RuleServiceClient::new(channel(server).await?);
+pub async fn upload(target: &Target, dir: &Path, activate: bool) -> anyhow::Result<()> {
+    let mut c = RuleServiceClient::new(channel(target).await?);
     let info = c
         .upload_rule_set(files_of(dir)?)
         .await
@@ -96,8 +96,8 @@ pub async fn upload(server: &str, dir: &Path, activate: bool) -> anyhow::Result<
 }
 
 /// `rules activate HASH`.
-pub async fn activate(server: &str, hash: &str) -> anyhow::Result<()> {
-    let mut c = RuleServiceClient::new(channel(server).await?);
+pub async fn activate(target: &Target, hash: &str) -> anyhow::Result<()> {
+    let mut c = RuleServiceClient::new(channel(target).await?);
     let a = c
         .activate_rule_set(pb::ActivateRuleSetRequest { hash: hash.into() })
         .await
@@ -108,8 +108,8 @@ pub async fn activate(server: &str, hash: &str) -> anyhow::Result<()> {
 }
 
 /// `rules list`.
-pub async fn list(server: &str) -> anyhow::Result<()> {
-    let mut c = RuleServiceClient::new(channel(server).await?);
+pub async fn list(target: &Target) -> anyhow::Result<()> {
+    let mut c = RuleServiceClient::new(channel(target).await?);
     let r = c
         .list_rule_sets(pb::ListRuleSetsRequest {})
         .await
@@ -170,12 +170,12 @@ fn print_classification(c: &pb::Classification) {
 
 /// `classify CODE`.
 pub async fn classify(
-    server: &str,
+    target: &Target,
     code: &str,
     as_of: &str,
     candidate: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let mut c = ClassificationServiceClient::new(channel(target).await?);
     let req = pb::ClassifyRequest {
         credit_code: code.into(),
         as_of: as_of.into(),
@@ -187,8 +187,8 @@ pub async fn classify(
 }
 
 /// `explain CODE`.
-pub async fn explain(server: &str, code: &str) -> anyhow::Result<()> {
-    let mut c = ClassificationServiceClient::new(channel(server).await?);
+pub async fn explain(target: &Target, code: &str) -> anyhow::Result<()> {
+    let mut c = ClassificationServiceClient::new(channel(target).await?);
     let r = c
         .explain(pb::GetClassificationRequest {
             credit_code: code.into(),
@@ -206,8 +206,8 @@ pub async fn explain(server: &str, code: &str) -> anyhow::Result<()> {
 }
 
 /// `history CODE`.
-pub async fn history(server: &str, code: &str) -> anyhow::Result<()> {
-    let mut c = ClassificationServiceClient::new(channel(server).await?);
+pub async fn history(target: &Target, code: &str) -> anyhow::Result<()> {
+    let mut c = ClassificationServiceClient::new(channel(target).await?);
     let r = c
         .list_classifications(pb::ListClassificationsRequest {
             credit_code: code.into(),
@@ -225,12 +225,12 @@ pub async fn history(server: &str, code: &str) -> anyhow::Result<()> {
 
 /// `reclassify`: streams progress until the run finishes.
 pub async fn reclassify(
-    server: &str,
+    target: &Target,
     jurisdiction: &str,
     as_of: &str,
     run_id: u64,
 ) -> anyhow::Result<()> {
-    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let mut c = ClassificationServiceClient::new(channel(target).await?);
     let req = pb::ReclassifyRequest {
         scope: Some(pb::Scope {
             jurisdiction: jurisdiction.into(),
@@ -262,12 +262,12 @@ pub async fn reclassify(
 
 /// `simulate DIR`.
 pub async fn simulate(
-    server: &str,
+    target: &Target,
     dir: &Path,
     jurisdiction: &str,
     as_of: &str,
 ) -> anyhow::Result<()> {
-    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let mut c = ClassificationServiceClient::new(channel(target).await?);
     let r = c
         .simulate(pb::SimulateRequest {
             candidate: Some(files_of(dir)?),
@@ -300,12 +300,12 @@ pub async fn simulate(
 
 /// `watch`: prints tier changes as they happen.
 pub async fn watch(
-    server: &str,
+    target: &Target,
     cursor: u64,
     jurisdiction: &str,
     direction: &str,
 ) -> anyhow::Result<()> {
-    let mut c = ClassificationServiceClient::new(channel(server).await?);
+    let mut c = ClassificationServiceClient::new(channel(target).await?);
     let mut s = c
         .watch_tier_changes(pb::WatchTierChangesRequest {
             cursor,

@@ -1,5 +1,6 @@
-//! `creditrisk serve`: open the store, optionally load the demo population, serve until SIGINT
-//! or SIGTERM, then finish calls in flight and flush.
+//! `creditrisk serve`: open the store, optionally load the demo population, make sure there is a
+//! way in (an admin token; demo tokens), serve until SIGINT or SIGTERM, then finish calls in
+//! flight and flush.
 
 use crate::app::App;
 use crate::config::Config;
@@ -26,17 +27,30 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.auto_reclassify {
         app.enable_auto_reclassify();
     }
+    let boot = crate::access::bootstrap(
+        app.tokens(),
+        &config.data_dir,
+        config.demo,
+        crate::clock::now_ms(),
+    )
+    .await?;
+    let tls = match config.tls_files().map_err(anyhow::Error::msg)? {
+        Some((cert, key, ca)) => Some(server::tls_config(cert, key, ca)?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    // Scripts and tests read this line to find the port when listening on port 0.
+    // Scripts and tests read this line to find the port when listening on port 0: it stays the
+    // first line of standard output.
     println!("creditrisk listening on {addr}");
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+    boot.print_demo(&mut std::io::stdout());
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), tls = tls.is_some(), "serving");
     let limits = Limits {
         max_message_bytes: config.max_message_mb * 1024 * 1024,
         max_call: Duration::from_secs(config.max_call_seconds),
         concurrency_per_connection: config.concurrency_per_connection,
     };
-    let result = server::serve(listener, app, limits, termination()).await;
+    let result = server::serve_with(listener, app, limits, tls, termination()).await;
     tracing::info!("stopped accepting calls; flushing storage");
     // The writer drains what was queued by the calls that just finished, then flushes.
     tokio::task::spawn_blocking(move || stopper.close()).await?;

@@ -73,7 +73,7 @@ async fn snapshots_honour_the_cut_and_the_as_of_date() {
     app.upsert_enterprises(vec![ent(X, "510104")])
         .await
         .unwrap();
-    app.upsert_inspectors(vec![insp("a", "samr"), insp("b", "samr")])
+    app.upsert_inspectors(vec![insp("a", "samr"), insp("b", "samr")], "test")
         .await
         .unwrap();
     let code = CreditCode::parse(X).unwrap();
@@ -143,7 +143,7 @@ async fn snapshots_honour_the_cut_and_the_as_of_date() {
         .unwrap();
     let mut moved = insp("a", "samr");
     moved.active = false;
-    app.upsert_inspectors(vec![moved]).await.unwrap();
+    app.upsert_inspectors(vec![moved], "test").await.unwrap();
     let cut2 = app.classifier().cut().unwrap();
     let records = app.records().clone();
 

@@ -1,5 +1,6 @@
 //! The `DrawService` handlers.
 
+use super::auth::caller;
 use super::convert;
 use super::pb::{self, draw_service_server::DrawService};
 use super::status::to_status;
@@ -71,8 +72,8 @@ impl DrawService for DrawApi {
 
     #[tracing::instrument(skip_all)]
     async fn create_draw(&self, req: Request<pb::DrawSpec>) -> R<pb::Draw> {
+        let actor = caller(&req)?.token_id;
         let spec = convert::spec_from(req.into_inner(), clock::today()).map_err(to_status)?;
-        let actor = self.app.actor();
         let view = self
             .app
             .draw_op(move |d| {
@@ -130,8 +131,15 @@ impl DrawService for DrawApi {
         &self,
         req: Request<pb::ListAssignmentsRequest>,
     ) -> R<pb::ListAssignmentsResponse> {
-        let id = req.into_inner().inspector_id;
+        let me = caller(&req)?;
+        let mut id = req.into_inner().inspector_id;
+        if id.is_empty() {
+            // An inspector asking for "my assignments".
+            id = me.subject.clone();
+        }
         check_ident(&id).map_err(|e| to_status(Error::invalid("inspector_id", e)))?;
+        // Only the inspector's own assignments (the policy lets only inspectors call this).
+        me.check_subject(&id).map_err(|e| to_status(e.into()))?;
         let list = self
             .app
             .draw_op(move |d| d.assignments(&id))
@@ -144,12 +152,24 @@ impl DrawService for DrawApi {
 
     #[tracing::instrument(skip_all)]
     async fn record_results(&self, req: Request<pb::RecordResultsRequest>) -> R<pb::WriteSummary> {
+        let me = caller(&req)?;
         let r = req.into_inner();
+        // An inspector records only results of inspections they took part in; the draw service
+        // then checks that every listed inspector is on the enterprise's team.
+        for res in &r.results {
+            if !res
+                .inspector_ids
+                .iter()
+                .any(|i| me.check_subject(i).is_ok())
+            {
+                return Err(to_status(crate::audit::AuthError::NotYours.into()));
+            }
+        }
         let id = draw_id(&r.draw_id)?;
         let results = convert::results_from(r.results).map_err(to_status)?;
         let out = self
             .app
-            .record_results(id, results)
+            .record_results(id, results, &me.token_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::summary_to(out)))
@@ -160,12 +180,12 @@ impl DrawService for DrawApi {
         &self,
         req: Request<pb::PublishResultsRequest>,
     ) -> R<pb::WriteSummary> {
+        let actor = caller(&req)?.token_id;
         let r = req.into_inner();
         let id = draw_id(&r.draw_id)?;
         let codes = convert::codes_from(&r.credit_codes).map_err(to_status)?;
         let on =
             convert::date_or(&r.published_on, "published_on", clock::today()).map_err(to_status)?;
-        let actor = self.app.actor();
         let out = self
             .app
             .draw_op(move |d| d.publish(&id, codes, on, &actor, clock::now_ms()))

@@ -1,10 +1,15 @@
 //! The gRPC server: the only layer that sees both domain and generated proto types.
 //!
 //! [`serve`] takes a bound listener and a shutdown future, so tests start a real server on
-//! `127.0.0.1:0` and stop it cleanly. Every call gets a tracing span with its method, and its
-//! outcome (gRPC status, latency) is logged when it ends.
+//! `127.0.0.1:0` and stop it cleanly. Every call gets a tracing span with its method and, once
+//! authenticated, its caller's token id; its outcome (gRPC status, latency) is logged when it
+//! ends. Every call but health and reflection passes the access check of [`auth`] first.
+//! With a certificate and key the server speaks TLS, and with a client CA too it requires client
+//! certificates signed by it (mutual TLS); bearer tokens are required either way.
 
+pub mod access;
 pub mod audit;
+pub mod auth;
 pub mod convert;
 pub mod draws;
 pub mod pb;
@@ -14,14 +19,16 @@ pub mod status;
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use pb::access_service_server::AccessServiceServer;
 use pb::audit_service_server::AuditServiceServer;
 use pb::classification_service_server::ClassificationServiceServer;
 use pb::draw_service_server::DrawServiceServer;
 use pb::record_service_server::RecordServiceServer;
 use pb::rule_service_server::RuleServiceServer;
 use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
-use tonic::transport::Server;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tower_http::classify::GrpcFailureClass;
 use tower_http::trace::TraceLayer;
 
@@ -46,13 +53,43 @@ impl Default for Limits {
     }
 }
 
+/// The TLS settings from PEM files: the server's certificate chain and key, and optionally the
+/// CA whose certificates clients must present (mutual TLS).
+pub fn tls_config(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<ServerTlsConfig> {
+    let read = |p: &Path, what: &str| {
+        std::fs::read(p).map_err(|e| {
+            Error::FailedPrecondition(format!("cannot read the {what} `{}`: {e}", p.display()))
+        })
+    };
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(
+        read(cert, "tls_cert")?,
+        read(key, "tls_key")?,
+    ));
+    if let Some(ca) = client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read(ca, "tls_client_ca")?));
+    }
+    Ok(tls)
+}
+
 /// Serves every creditrisk service, gRPC health checking and server reflection on `listener`
-/// until `shutdown` resolves; then stops accepting, lets calls in flight finish and returns.
-/// The caller closes the store afterwards.
+/// in plain text until `shutdown` resolves; see [`serve_with`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: App,
     limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    serve_with(listener, app, limits, None, shutdown).await
+}
+
+/// Serves every creditrisk service, gRPC health checking and server reflection on `listener`
+/// (over TLS if `tls` is given) until `shutdown` resolves; then stops accepting, lets calls in
+/// flight finish and returns. The caller closes the store afterwards.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: App,
+    limits: Limits,
+    tls: Option<ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -70,6 +107,9 @@ pub async fn serve(
         .await;
     health
         .set_serving::<AuditServiceServer<audit::AuditApi>>()
+        .await;
+    health
+        .set_serving::<AccessServiceServer<access::AccessApi>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -90,13 +130,23 @@ pub async fn serve(
     let audit_api = AuditServiceServer::new(audit::AuditApi::new(app.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let access_api = AccessServiceServer::new(access::AccessApi::new(app.clone()));
+    let auth = auth::AuthLayer::new(app.tokens().clone());
     let records = RecordServiceServer::new(records::RecordApi::new(app))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
 
     let trace = TraceLayer::new_for_grpc()
         .make_span_with(
-            |req: &http::Request<_>| tracing::info_span!("call", method = %req.uri().path()),
+            // Only the method, and the caller's token id once the access layer knows it: never
+            // headers, which carry the bearer token.
+            |req: &http::Request<_>| {
+                tracing::info_span!(
+                    "call",
+                    method = %req.uri().path(),
+                    caller = tracing::field::Empty
+                )
+            },
         )
         .on_request(())
         .on_response(
@@ -127,10 +177,18 @@ pub async fn serve(
         // Calls in flight finish; endless streams (tier-change watchers) are ended now.
         classifier.close_streams();
     };
-    Server::builder()
+    let mut builder = Server::builder()
         .timeout(limits.max_call)
-        .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .concurrency_limit_per_connection(limits.concurrency_per_connection);
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| Error::FailedPrecondition(format!("tls: {e}")))?;
+    }
+    builder
+        // The trace layer is outside the access check, so refusals are logged like any answer.
         .layer(trace)
+        .layer(auth)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(records)
@@ -138,6 +196,7 @@ pub async fn serve(
         .add_service(class_api)
         .add_service(draw_api)
         .add_service(audit_api)
+        .add_service(access_api)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| Error::Unavailable(format!("server: {e}")))

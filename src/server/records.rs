@@ -202,8 +202,13 @@ impl RecordService for RecordApi {
         &self,
         req: Request<pb::UpsertInspectorsRequest>,
     ) -> R<pb::WriteSummary> {
+        let actor = super::auth::caller(&req)?.token_id;
         let items = batch(req.into_inner().records, convert::inspector_from).map_err(to_status)?;
-        let out = self.app.upsert_inspectors(items).await.map_err(to_status)?;
+        let out = self
+            .app
+            .upsert_inspectors(items, &actor)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(convert::summary_to(out)))
     }
 

@@ -1,5 +1,6 @@
 //! The `RuleService` and `ClassificationService` handlers.
 
+use super::auth::caller;
 use super::convert::{self, code_arg, date_or, files_from};
 use super::pb::{
     self, classification_service_server::ClassificationService, rule_service_server::RuleService,
@@ -107,10 +108,11 @@ impl RuleService for RuleApi {
 
     #[tracing::instrument(skip_all)]
     async fn upload_rule_set(&self, req: Request<pb::RuleSetFiles>) -> R<pb::RuleSetInfo> {
+        let actor = caller(&req)?.token_id;
         let files = files_from(Some(req.into_inner()), "files").map_err(to_status)?;
         let rs = self.app.classifier().rule_sets().clone();
         let set = rs
-            .upload(files, &self.app.actor(), clock::now_ms())
+            .upload(files, &actor, clock::now_ms())
             .await
             .map_err(to_status)?;
         Ok(Response::new(info_of(rs, set).await?))
@@ -121,9 +123,10 @@ impl RuleService for RuleApi {
         &self,
         req: Request<pb::ActivateRuleSetRequest>,
     ) -> R<pb::RuleSetInfo> {
+        let actor = caller(&req)?.token_id;
         let hash = req.into_inner().hash;
         let rs = self.app.classifier().rule_sets().clone();
-        rs.activate(&hash, &self.app.actor(), clock::now_ms())
+        rs.activate(&hash, &actor, clock::now_ms())
             .await
             .map_err(to_status)?;
         let set = rs.get(&hash).await.map_err(to_status)?;

@@ -4,6 +4,8 @@
 //! violation (machine-readable) and the same text in the message (human-readable). Conflicts
 //! become ALREADY_EXISTS with the same detail. Storage failures and bugs become INTERNAL or
 //! UNAVAILABLE, stored data found corrupt DATA_LOSS, with a message that names no stored data.
+//! Missing or bad credentials become UNAUTHENTICATED and a wrong role PERMISSION_DENIED, with
+//! the access core's messages, which reveal nothing about stored data.
 
 use crate::domain::FieldViolation;
 use crate::error::Error;
@@ -27,6 +29,9 @@ pub fn to_status(e: Error) -> Status {
             tracing::error!(error = %msg, "internal failure");
             Status::internal(msg)
         }
+        // The messages of AuthError name at most the caller's own role and the method called.
+        Error::Access(a) if a.is_denial() => Status::permission_denied(msg),
+        Error::Access(_) => Status::unauthenticated(msg),
     }
 }
 

@@ -64,6 +64,9 @@ pub enum Key<'a> {
     LogHead(u64),
     /// Index: the log index of the entry about a subject (8 bytes, big-endian).
     LogSubject(&'a str),
+    /// An access token's stored record (never its secret), by token id. Kept after revocation
+    /// so an id is never reused.
+    Token(&'a str),
 }
 
 const META: u8 = 0x01;
@@ -91,6 +94,7 @@ const ACTIVATION: u8 = 0x53;
 const RUN: u8 = 0x54;
 const INSPECTOR: u8 = 0x30;
 const INSPECTOR_HISTORY: u8 = 0x31;
+const TOKEN: u8 = 0x70;
 
 impl Key<'_> {
     /// The order-preserving encoding.
@@ -183,6 +187,7 @@ impl Key<'_> {
                 str0(&mut k, INSPECTOR_HISTORY, id);
                 k.extend_from_slice(&seq.to_be_bytes());
             }
+            Key::Token(id) => str0(&mut k, TOKEN, id),
         }
         k
     }
@@ -309,6 +314,10 @@ pub mod prefix {
         let mut k = Vec::new();
         str0(&mut k, PUBLICATION, draw);
         k
+    }
+    /// Every access token record, in id order.
+    pub fn tokens() -> Vec<u8> {
+        vec![TOKEN]
     }
 }
 

@@ -1,7 +1,7 @@
 //! The tamper-evident audit log, stored in the same key space as everything else.
 //!
 //! Every state change that matters (rule sets, classifications, draws, results, publications,
-//! roster and token changes) appends an [`Entry`] **from inside the writer job that makes the
+//! roster and token changes) appends an [`crate::audit::Entry`] **from inside the writer job that makes the
 //! change** ([`super::Tx::log`]), so the entry, its index and the change commit in one atomic
 //! batch. At the end of each group commit the writer extends the RFC 6962 Merkle tree with the
 //! group's leaves, stores the completed perfect-subtree hashes of every fourth level, persists

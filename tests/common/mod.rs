@@ -1,16 +1,52 @@
-//! A real server on 127.0.0.1:0 over a temporary data directory, and its generated client.
+//! A real server on 127.0.0.1:0 over a temporary data directory, its generated clients, and a
+//! token for every role (issued through the library, not the network).
 #![allow(dead_code)]
 
+use creditrisk::access::{NewToken, Tokens};
 use creditrisk::app::App;
+pub use creditrisk::audit::access::Role;
+pub use creditrisk::cli::client::{AuthChannel, Bearer};
 use creditrisk::server::{self, pb, Limits};
 use pb::record_service_client::RecordServiceClient;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// The inspector id of the inspector token made at start.
+pub const INSPECTOR: &str = "insp-test";
+
+/// Makes token ids unique across restarts within one test process (ids are never reused).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct TestServer {
     pub url: String,
     pub dir: tempfile::TempDir,
+    /// A token per role; the inspector's acts for [`INSPECTOR`].
+    pub tokens: BTreeMap<Role, String>,
+    /// The store's tokens, to issue more (or odd ones) directly.
+    pub store: Tokens,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Issues a token through the library; `now_ms` is the issue time (a past time makes an
+/// already expired token possible with `expires_unix_ms`).
+pub async fn issue(
+    store: &Tokens,
+    role: Role,
+    subject: &str,
+    expires_unix_ms: Option<i64>,
+    now_ms: i64,
+) -> String {
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let new = NewToken {
+        id: format!("t-{role}-{n}"),
+        role,
+        subject: subject.into(),
+        expires_unix_ms,
+    };
+    store.issue(&new, "test", now_ms).await.unwrap().0.token
 }
 
 impl TestServer {
@@ -24,6 +60,20 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, limits: Limits) -> TestServer {
+        Self::start_full(dir, limits, None).await
+    }
+
+    /// Serves over TLS (the URL is then `https://127.0.0.1:PORT`).
+    pub async fn start_tls(tls: tonic::transport::ServerTlsConfig) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_full(dir, Limits::default(), Some(tls)).await
+    }
+
+    pub async fn start_full(
+        dir: tempfile::TempDir,
+        limits: Limits,
+        tls: Option<tonic::transport::ServerTlsConfig>,
+    ) -> TestServer {
         // After a stop in this same process, background tasks of the old server (the automatic
         // re-classifier, ended watch streams) may still hold the database for a moment: sled's
         // file lock is released when the last handle drops. Wait for it, boundedly.
@@ -47,11 +97,23 @@ impl TestServer {
         app.enable_draws(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
             .unwrap();
         app.enable_auto_reclassify();
+        let store = app.tokens().clone();
+        let mut tokens = BTreeMap::new();
+        for role in Role::ALL {
+            let subject = if role == Role::Inspector {
+                INSPECTOR
+            } else {
+                "test"
+            };
+            let t = issue(&store, role, subject, None, creditrisk::clock::now_ms()).await;
+            tokens.insert(role, t);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            server::serve(listener, app, limits, async {
+            server::serve_with(listener, app, limits, tls, async {
                 let _ = rx.await;
             })
             .await
@@ -63,26 +125,58 @@ impl TestServer {
         TestServer {
             url,
             dir,
+            tokens,
+            store,
             shutdown: Some(tx),
             task: Some(task),
         }
     }
 
-    pub async fn client(&self) -> RecordServiceClient<Channel> {
-        let ch = Channel::from_shared(self.url.clone())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        RecordServiceClient::new(ch)
+    /// The record client as `ingest`.
+    pub async fn client(&self) -> RecordServiceClient<AuthChannel> {
+        self.client_as(Role::Ingest).await
     }
 
-    pub async fn channel(&self) -> Channel {
+    /// The record client as `role`.
+    pub async fn client_as(&self, role: Role) -> RecordServiceClient<AuthChannel> {
+        RecordServiceClient::new(self.channel_as(role).await)
+    }
+
+    /// A command-line target as `role`.
+    pub fn target(&self, role: Role) -> creditrisk::cli::client::Target {
+        creditrisk::cli::client::Target::new(&self.url, Some(self.tokens[&role].clone()))
+    }
+
+    /// A channel without credentials.
+    pub async fn raw_channel(&self) -> Channel {
         Channel::from_shared(self.url.clone())
             .unwrap()
             .connect()
             .await
             .unwrap()
+    }
+
+    /// A channel sending `token` (or no token).
+    pub async fn channel_with(&self, token: Option<&str>) -> AuthChannel {
+        InterceptedService::new(self.raw_channel().await, Bearer::new(token).unwrap())
+    }
+
+    /// A channel sending the token of `role`.
+    pub async fn channel_as(&self, role: Role) -> AuthChannel {
+        self.channel_with(Some(&self.tokens[&role])).await
+    }
+
+    /// A channel with a new inspector token acting for `inspector_id`.
+    pub async fn inspector_channel(&self, inspector_id: &str) -> AuthChannel {
+        let t = issue(
+            &self.store,
+            Role::Inspector,
+            inspector_id,
+            None,
+            creditrisk::clock::now_ms(),
+        )
+        .await;
+        self.channel_with(Some(&t)).await
     }
 
     /// Stops the server and waits until the store is flushed and closed.

@@ -4,11 +4,13 @@
 //! its path (`records[3].effective_date`); semantic checks are the domain's (`validate`).
 //! Domain to proto cannot fail.
 
+mod access;
 mod audit;
 mod draws;
 mod records;
 mod rules;
 
+pub use access::*;
 pub use audit::*;
 pub use draws::*;
 pub use records::*;
