@@ -28,4 +28,6 @@ pub use tier::Tier;
 pub use xlsx::xlsx;
 
 #[cfg(test)]
+mod reference;
+#[cfg(test)]
 mod tests;

@@ -116,7 +116,8 @@ pub struct DrawRecord {
     pub teams: Vec<TeamResult>,
 }
 
-fn validate_request(req: &DrawRequest) -> Result<(), DrawError> {
+/// Checks the request's own fields, collecting every problem.
+pub(super) fn validate_request(req: &DrawRequest) -> Result<(), DrawError> {
     let mut v = Violations::new();
     v.parse("draw_id", check_ident(&req.draw_id));
     req.item.validate("item", &mut v);
