@@ -10,6 +10,7 @@ pub mod candidate;
 pub mod entity;
 pub mod error;
 pub mod item;
+mod par;
 pub mod policy;
 pub mod record;
 pub mod tier;
