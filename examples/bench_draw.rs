@@ -1,7 +1,10 @@
 //! Benchmark: a full draw with teams over 4,000,000 candidates and 2,000 inspectors.
 //!
 //! `cargo run --release --example bench_draw [candidates]`. Building the synthetic snapshot is
-//! not timed; the draw (sorting, digest, exclusions, tickets, teams, record) is.
+//! not timed; the draw (sorting, digest, exclusions, tickets, teams, record) is. The snapshot is
+//! generated in code order; `SHUFFLE=1` shuffles it first (as a snapshot read from an unsorted
+//! source would be), which must not change the record. The SHA-256 of the record's JSON is
+//! printed so that optimizations can be checked to leave the output byte for byte unchanged.
 
 use creditrisk::domain::code::ALPHABET;
 use creditrisk::domain::{CreditCode, Date, EntityKind, Status};
@@ -9,6 +12,7 @@ use creditrisk::draw::{
     run_draw, Candidate, DrawRequest, InspectionItem, ItemKind, PolicyOverrides, RosterEntry,
     Scope, SeedSource, SupervisionPolicy, Tier,
 };
+use sha2::{Digest, Sha256};
 use std::time::Instant;
 
 const JURIS: [&str; 20] = [
@@ -70,6 +74,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         })
         .collect::<Result<_, &str>>()?;
+    let mut candidates = candidates;
+    if std::env::var("SHUFFLE").is_ok_and(|v| v == "1") {
+        for i in (1..candidates.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            candidates.swap(i, j);
+        }
+    }
     let roster: Vec<RosterEntry> = (0..2000)
         .map(|i| RosterEntry {
             inspector_id: format!("amr-{i:04}"),
@@ -159,5 +170,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let json = rec.to_json();
     println!("record json: {} bytes in {:.2?}", json.len(), t.elapsed());
+    println!(
+        "record sha256: {}",
+        hex::encode(Sha256::digest(json.as_bytes()))
+    );
     Ok(())
 }

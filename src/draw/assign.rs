@@ -25,22 +25,34 @@
 //! **Unstaffed enterprises** are reported with the constraint that emptied the pool, never
 //! dropped.
 //!
-//! Performance: the expensive part, the ticket order of each pool, does not depend on workload,
-//! so it is computed first on two threads for a short prefix (needed + [`SLACK`] members); the
-//! sequential pass falls back to the full order only when the prefix runs out. The result is
-//! the same as with the full order, since the walk over a prefix of an order is the walk over
-//! the order.
+//! Performance: the expensive part, the ticket order of each pool (one SHA-256 compression per
+//! inspector and enterprise), does not depend on workload, so it is computed first for a short
+//! prefix (needed + [`SLACK`] members), on two threads pulling chunks of enterprises from a
+//! shared counter ([`super::par`]); the sequential pass falls back to the full order only when
+//! the prefix runs out. The result is the same as with the full order, since the walk over a
+//! prefix of an order is the walk over the order. Neither pass builds strings or sets per
+//! enterprise: the per-enterprise seeds are hashed from a prepared `SEED/` state, inspector ids
+//! are padded into their SHA-256 block once ([`IdBlock`]), and teams are sets of roster indices
+//! (roster ids are unique, so index sets compare exactly as id sets); strings are made only for
+//! the result.
 
 use super::candidate::{Candidate, RosterEntry};
 use super::item::InspectionItem;
+use super::par::{both, map_range};
 use super::policy::SupervisionPolicy;
 use crate::domain::{CreditCode, Date};
-use crate::sampling::smallest;
+use crate::sampling::order::{IdBlock, PrefixHasher, Smallest};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use sha2::{Digest, Sha256};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 /// Extra ticket-ordered members computed ahead per department, beyond those needed.
 pub const SLACK: usize = 2;
+
+/// Enterprises per chunk of the parallel pass.
+const CHUNK: usize = 2048;
 
 /// Members sent by one department.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,98 +173,152 @@ pub fn assign_teams(
         }
     }
     let ctx = Ctx {
-        seed,
-        shares: &shares,
+        seed_base: Sha256::new()
+            .chain_update(seed.as_bytes())
+            .chain_update(b"/"),
         pools: &pools,
         by_code: &by_code,
         by_lr: &by_lr,
         roster,
-    };
-    // Phase 1 (parallel, pure): ticket-ordered prefixes per enterprise and department.
-    let prefixes: Vec<Vec<Order>> = if selected.len() < 256 {
-        selected
+        blocks: roster
             .iter()
-            .map(|&i| ctx.orders(&candidates[i], SLACK))
-            .collect()
-    } else {
-        let (left, right) = selected.split_at(selected.len() / 2);
-        // Two scoped OS threads on read-only data: CPU-bound hashing, no locks needed.
-        std::thread::scope(|s| {
-            let h = s.spawn(|| {
-                left.iter()
-                    .map(|&i| ctx.orders(&candidates[i], SLACK))
-                    .collect::<Vec<_>>()
-            });
-            let r: Vec<Vec<Order>> = right
-                .iter()
-                .map(|&i| ctx.orders(&candidates[i], SLACK))
-                .collect();
-            // A panic in the worker is a bug; propagate it.
-            let mut l = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-            l.extend(r);
-            l
-        })
+            .map(|r| IdBlock::new(r.inspector_id.as_bytes()))
+            .collect(),
     };
-    // Phase 2 (sequential): walk the orders under the workload cap.
+    // Roster ids are unique (validated), as the selection requires; a tie needs a collision.
+    let tie = |a: &u32, b: &u32| {
+        roster[*a as usize]
+            .inspector_id
+            .cmp(&roster[*b as usize].inspector_id)
+    };
+    let ids: HashMap<&str, u32> = roster
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.inspector_id.as_str(), i as u32))
+        .collect();
+    // Phase 1 (parallel, pure): ticket-ordered prefixes per enterprise and department, and the
+    // last teams as roster indices.
+    let next = AtomicUsize::new(0);
+    let prefixes = || {
+        let mut sel = Smallest::new(0, tie);
+        let mut done = Vec::new();
+        loop {
+            let c = next.fetch_add(1, AtomicOrdering::Relaxed);
+            let Some(part) = c
+                .checked_mul(CHUNK)
+                .and_then(|start| selected.get(start..selected.len().min(start + CHUNK)))
+                .filter(|p| !p.is_empty())
+            else {
+                break;
+            };
+            // First gather what the hashing needs of each enterprise: these reads are scattered
+            // over the candidates (drawn enterprises come in ticket order), and in a loop of
+            // their own the processor overlaps the cache misses instead of stalling on each.
+            let ctx = &ctx;
+            let jobs: Vec<Job> = part
+                .iter()
+                .flat_map(|&i| shares.iter().map(move |s| ctx.job(&candidates[i], s)))
+                .collect();
+            let mut p = Prefixes {
+                codes: part.iter().map(|&i| candidates[i].credit_code).collect(),
+                lasts: part
+                    .iter()
+                    .map(|&i| last_team(&candidates[i], &ids))
+                    .collect(),
+                ..Prefixes::default()
+            };
+            for job in &jobs {
+                let take = job.share.needed.saturating_add(SLACK);
+                let complete = ctx.order(job, take, &mut sel, &mut p.members);
+                p.spans.push((p.members.len(), complete));
+            }
+            done.push((c, p));
+        }
+        done
+    };
+    let (mut chunks, more) = both(selected.len() >= 256, prefixes, prefixes);
+    chunks.extend(more);
+    chunks.sort_unstable_by_key(|(c, _)| *c);
+    // Phase 2 (sequential): walk the orders under the workload cap. Each team is stored as
+    // `stride` roster indices (the departments' shares in order); a failure as its reason.
+    let stride: usize = shares.iter().map(|s| s.needed).sum();
     let cap = policy.max_assignments_per_inspector;
     let mut load = vec![0u32; roster.len()];
-    let mut out = Vec::with_capacity(selected.len());
-    for (&ci, orders) in selected.iter().zip(prefixes) {
-        let c = &candidates[ci];
-        let last: BTreeSet<&str> = c.last_team.iter().map(String::as_str).collect();
-        let mut team: Vec<Vec<u32>> = Vec::with_capacity(shares.len());
-        let mut all: BTreeSet<&str> = BTreeSet::new();
+    let mut teams: Vec<u32> = Vec::with_capacity(selected.len().saturating_mul(stride));
+    let mut failures: Vec<(usize, String)> = Vec::new();
+    let mut sel = Smallest::new(0, tie);
+    let mut team: Vec<u32> = Vec::with_capacity(stride);
+    let mut longer: Vec<u32> = Vec::new();
+    // One span per enterprise and department, and one last team per enterprise, in the order
+    // of `selected`.
+    let mut spans = chunks.iter().flat_map(|(_, p)| {
+        p.spans.iter().scan(0, |from, &(to, complete)| {
+            let order = &p.members[*from..to];
+            *from = to;
+            Some((order, complete))
+        })
+    });
+    let mut lasts = chunks.iter().flat_map(|(_, p)| p.lasts.iter());
+    for (e, &ci) in selected.iter().enumerate() {
+        let last = lasts.next().and_then(Option::as_deref);
+        team.clear();
         let mut failure = None;
-        for (share, order) in shares.iter().zip(orders) {
-            let mut picked = walk(
-                &order.members,
-                share.needed,
-                cap,
-                &load,
-                &last,
-                &mut all,
-                roster,
-            );
+        for share in &shares {
+            // Always present: phase 1 made one span per enterprise and department.
+            let (order, mut complete) = spans.next().unwrap_or((&[], true));
+            let start = team.len();
+            walk(order, share.needed, cap, &load, last, &mut team);
             // The prefix ran out (workload caps, the last-team skip): recompute a longer prefix,
             // four times longer each round, until the team is complete or the pool is.
-            let (mut complete, mut take) = (order.complete, order.members.len());
-            while picked.len() < share.needed && !complete {
-                for p in &picked {
-                    all.remove(roster[*p as usize].inspector_id.as_str());
-                }
+            let mut take = order.len();
+            while team.len() - start < share.needed && !complete {
+                team.truncate(start);
                 take = take.saturating_mul(4);
-                let longer = ctx.order(c, share, take);
-                complete = longer.complete;
-                picked = walk(
-                    &longer.members,
-                    share.needed,
-                    cap,
-                    &load,
-                    &last,
-                    &mut all,
-                    roster,
-                );
+                longer.clear();
+                let c = &candidates[ci];
+                complete = ctx.order(&ctx.job(c, share), take, &mut sel, &mut longer);
+                walk(&longer, share.needed, cap, &load, last, &mut team);
             }
-            if picked.len() < share.needed {
+            if team.len() - start < share.needed {
+                let c = &candidates[ci];
+                let last: BTreeSet<&str> = c.last_team.iter().map(String::as_str).collect();
                 failure = Some(ctx.reason(c, share, item, inspection_date, cap, &load, &last));
                 break;
             }
-            team.push(picked);
         }
-        let outcome = match failure {
-            Some(reason) => TeamOutcome::Unstaffed { reason },
+        match failure {
+            Some(reason) => {
+                failures.push((e, reason));
+                teams.resize(teams.len() + stride, 0);
+            }
             None => {
-                for m in team.iter().flatten() {
+                for m in &team {
                     load[*m as usize] += 1;
                 }
+                teams.extend_from_slice(&team);
+            }
+        }
+    }
+    // Phase 3 (parallel): the results, with their strings.
+    let codes: Vec<CreditCode> = chunks
+        .iter()
+        .flat_map(|(_, p)| p.codes.iter().copied())
+        .collect();
+    map_range(selected.len(), 4096, |e| {
+        let outcome = match failures.binary_search_by_key(&e, |(f, _)| *f) {
+            Ok(f) => TeamOutcome::Unstaffed {
+                reason: failures[f].1.clone(),
+            },
+            Err(_) => {
+                let mut members = teams[e * stride..(e + 1) * stride].iter();
                 TeamOutcome::Staffed {
                     departments: shares
                         .iter()
-                        .zip(team)
-                        .map(|(s, ms)| DepartmentMembers {
+                        .map(|s| DepartmentMembers {
                             department: s.department.to_string(),
-                            members: ms
-                                .iter()
+                            members: members
+                                .by_ref()
+                                .take(s.needed)
                                 .map(|m| roster[*m as usize].inspector_id.clone())
                                 .collect(),
                         })
@@ -260,74 +326,103 @@ pub fn assign_teams(
                 }
             }
         };
-        out.push(TeamResult {
-            credit_code: c.credit_code,
+        TeamResult {
+            credit_code: codes[e],
             outcome,
-        });
-    }
-    out
+        }
+    })
 }
 
-/// Takes up to `needed` members of `order` under the cap, skipping one that would complete the
-/// last team; adds their ids to `all` (the team so far, across departments).
-fn walk<'r>(
+/// The roster indices of `c`'s last team, sorted, or `None` when the last-team rule cannot
+/// apply: no last team, or one with an inspector no longer on the roster (a team drawn from
+/// the roster can never equal it).
+fn last_team(c: &Candidate, ids: &HashMap<&str, u32>) -> Option<Vec<u32>> {
+    if c.last_team.is_empty() {
+        return None;
+    }
+    let mut last = c
+        .last_team
+        .iter()
+        .map(|id| ids.get(id.as_str()).copied())
+        .collect::<Option<Vec<u32>>>()?;
+    last.sort_unstable();
+    last.dedup();
+    Some(last)
+}
+
+/// Takes up to `needed` members of `order` under the cap and appends them to `team` (the team
+/// so far, across departments), skipping one that would make the team exactly `last`.
+fn walk(
     order: &[u32],
     needed: usize,
     cap: u32,
     load: &[u32],
-    last: &BTreeSet<&str>,
-    all: &mut BTreeSet<&'r str>,
-    roster: &'r [RosterEntry],
-) -> Vec<u32> {
-    let mut picked = Vec::with_capacity(needed);
+    last: Option<&[u32]>,
+    team: &mut Vec<u32>,
+) {
+    let start = team.len();
     for &m in order {
-        if picked.len() == needed {
+        if team.len() - start == needed {
             break;
         }
-        let id = roster[m as usize].inspector_id.as_str();
-        if load[m as usize] >= cap || all.contains(id) {
+        if load[m as usize] >= cap || team.contains(&m) {
             continue;
         }
-        all.insert(id);
-        if !last.is_empty() && *all == *last {
-            all.remove(id);
-            continue;
+        team.push(m);
+        if let Some(last) = last {
+            // Members are distinct, so equal sizes and inclusion mean equal sets.
+            if team.len() == last.len() && team.iter().all(|x| last.binary_search(x).is_ok()) {
+                team.pop();
+            }
         }
-        picked.push(m);
     }
-    picked
 }
 
-/// A ticket-ordered list of a pool; `complete` when it holds the whole pool.
-struct Order {
+/// Ticket-ordered prefixes of a chunk of enterprises: for each enterprise and department in
+/// order, the end of its members in `members` and whether they are the whole pool.
+#[derive(Default)]
+struct Prefixes {
     members: Vec<u32>,
-    complete: bool,
+    spans: Vec<(usize, bool)>,
+    /// Per enterprise, its code (read here with the rest, not again for the results).
+    codes: Vec<CreditCode>,
+    /// Per enterprise, its last team ([`last_team`]).
+    lasts: Vec<Option<Vec<u32>>>,
+}
+
+/// One enterprise and department to order: the code (the pool seed) and the pool.
+struct Job<'s> {
+    code: [u8; 18],
+    share: &'s Share<'s>,
+    /// The department's inspectors for the enterprise's jurisdiction.
+    base: &'s [u32],
+    /// Of those, the ones in conflict with the code or with the legal representative.
+    by_code: &'s [u32],
+    by_lr: &'s [u32],
 }
 
 struct Ctx<'a> {
-    seed: &'a str,
-    shares: &'a [Share<'a>],
+    /// SHA-256 state after `SEED/`, the common start of every pool seed.
+    seed_base: Sha256,
     pools: &'a BTreeMap<(&'a str, &'a str), Vec<u32>>,
     by_code: &'a BTreeMap<&'a CreditCode, Vec<u32>>,
     by_lr: &'a BTreeMap<&'a str, Vec<u32>>,
     roster: &'a [RosterEntry],
+    /// Padded SHA-256 block of each inspector id, `None` for ids over 55 bytes.
+    blocks: Vec<Option<IdBlock>>,
 }
 
 impl Ctx<'_> {
-    fn orders(&self, c: &Candidate, slack: usize) -> Vec<Order> {
-        self.shares
-            .iter()
-            .map(|s| self.order(c, s, s.needed.saturating_add(slack)))
-            .collect()
-    }
-
-    /// Pool of `share`'s department for `c` without conflicts, ascending roster index.
-    fn pool(&self, c: &Candidate, share: &Share) -> Vec<u32> {
+    /// The department's static pool for `c` and the inspectors in conflict with `c`.
+    fn pool_parts<'s>(
+        &'s self,
+        c: &'s Candidate,
+        share: &'s Share,
+    ) -> (&'s [u32], &'s [u32], &'s [u32]) {
         let base = self
             .pools
             .get(&(share.department, c.jurisdiction.as_str()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+            .map_or(&[][..], Vec::as_slice);
         let by_code = self
             .by_code
             .get(&c.credit_code)
@@ -336,29 +431,63 @@ impl Ctx<'_> {
             .by_lr
             .get(c.legal_representative.as_str())
             .map_or(&[][..], Vec::as_slice);
+        (base, by_code, by_lr)
+    }
+
+    /// Pool of `share`'s department for `c` without conflicts, ascending roster index.
+    fn pool(&self, c: &Candidate, share: &Share) -> Vec<u32> {
+        let (base, by_code, by_lr) = self.pool_parts(c, share);
         base.iter()
             .copied()
             .filter(|m| !by_code.contains(m) && !by_lr.contains(m))
             .collect()
     }
 
-    fn order(&self, c: &Candidate, share: &Share, take: usize) -> Order {
-        let pool = self.pool(c, share);
-        let seed = if share.joint {
-            format!("{}/{}/{}", self.seed, c.credit_code, share.department)
-        } else {
-            format!("{}/{}", self.seed, c.credit_code)
-        };
-        // Roster ids are unique (validated), as `smallest` requires.
-        let ids = pool
-            .iter()
-            .map(|&m| (m as usize, self.roster[m as usize].inspector_id.as_str()));
-        let members: Vec<u32> = smallest(ids, &seed, take)
-            .into_iter()
-            .map(|(m, _)| m as u32)
-            .collect();
-        let complete = members.len() == pool.len();
-        Order { members, complete }
+    /// What hashing the pool of `share` for `c` needs.
+    fn job<'s>(&'s self, c: &'s Candidate, share: &'s Share<'s>) -> Job<'s> {
+        let (base, by_code, by_lr) = self.pool_parts(c, share);
+        Job {
+            code: *c.credit_code.as_bytes(),
+            share,
+            base,
+            by_code,
+            by_lr,
+        }
+    }
+
+    /// Appends to `out` the first `take` members of the job's pool in ticket order, under the
+    /// seed `SEED/CODE` (ordinary draw) or `SEED/CODE/DEPARTMENT` (joint draw); returns true
+    /// when they are the whole pool. `sel` is scratch space.
+    fn order(
+        &self,
+        job: &Job,
+        take: usize,
+        sel: &mut Smallest<u32, impl Fn(&u32, &u32) -> Ordering>,
+        out: &mut Vec<u32>,
+    ) -> bool {
+        let mut h = self.seed_base.clone();
+        h.update(job.code);
+        if job.share.joint {
+            h.update(b"/");
+            h.update(job.share.department.as_bytes());
+        }
+        let hasher = PrefixHasher::from_seed_digest(&h.finalize().into());
+        sel.reset(take);
+        let mut pool_len = 0;
+        for &m in job.base {
+            if job.by_code.contains(&m) || job.by_lr.contains(&m) {
+                continue;
+            }
+            pool_len += 1;
+            let words = match &self.blocks[m as usize] {
+                Some(block) => hasher.digest_block(block),
+                None => hasher.digest_words(self.roster[m as usize].inspector_id.as_bytes()),
+            };
+            sel.offer_words(&words, m);
+        }
+        let picked = sel.finish();
+        out.extend(picked.iter().map(|e| e.item()));
+        picked.len() == pool_len
     }
 
     /// Names the first constraint that left fewer than `share.needed` inspectors.

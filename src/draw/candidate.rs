@@ -122,19 +122,47 @@ pub fn candidate_digest(pairs: &mut [(CreditCode, Tier)]) -> String {
 
 /// The candidate digest of pairs already in ascending code order.
 pub(crate) fn digest_sorted<'a>(pairs: impl Iterator<Item = (&'a CreditCode, Tier)>) -> String {
-    let mut h = Sha256::new();
-    let mut buf = Vec::with_capacity(20 * 4096);
+    let mut w = DigestWriter::new();
     for (code, tier) in pairs {
-        buf.extend_from_slice(code.as_bytes());
-        buf.extend_from_slice(tier.as_str().as_bytes());
-        buf.push(b'\n');
-        if buf.len() >= 20 * 4096 {
-            h.update(&buf);
-            buf.clear();
+        w.push(code.as_bytes(), tier);
+    }
+    w.finish()
+}
+
+/// Streams the candidate digest: `push` the candidates in ascending code order, then `finish`.
+/// Lines are gathered in a buffer hashed 80 KiB at a time.
+pub(crate) struct DigestWriter {
+    hasher: Sha256,
+    buf: Vec<u8>,
+}
+
+impl DigestWriter {
+    const FLUSH: usize = 20 * 4096;
+
+    pub(crate) fn new() -> Self {
+        DigestWriter {
+            hasher: Sha256::new(),
+            buf: Vec::with_capacity(Self::FLUSH + 20),
         }
     }
-    h.update(&buf);
-    hex::encode(h.finalize())
+
+    /// Adds the line of one candidate: its 18 code bytes, its tier letter, a line feed.
+    #[inline]
+    pub(crate) fn push(&mut self, code: &[u8; 18], tier: Tier) {
+        self.buf.extend_from_slice(code);
+        self.buf.extend_from_slice(tier.as_str().as_bytes());
+        self.buf.push(b'\n');
+        if self.buf.len() >= Self::FLUSH {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// The lower-case hex digest.
+    pub(crate) fn finish(mut self) -> String {
+        self.hasher.update(&self.buf);
+        hex::encode(self.hasher.finalize())
+    }
 }
 
 /// Roster digest; see the module doc for the encoding. The order of `roster` and of the lists

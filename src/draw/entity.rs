@@ -11,18 +11,29 @@
 //! Python package `consistent-sampler` 1.0.10 for id = the credit code, so
 //! `sampler(codes_of_tier, seed=SEED, take=k, output='id')` returns the same list.
 //!
-//! Tickets are computed only for eligible enterprises; large tiers are split into two halves
-//! sampled on two threads (`std::thread::scope`), whose `k` smallest are merged. This is exact:
-//! the `k` smallest of a union are among the `k` smallest of each part.
+//! Performance (4 million candidates on two cores): the candidates are large structs, so they
+//! are read once, in input order, each half on its own thread ([`super::par`]), and reduced to
+//! 24-byte keys (code, tier, disposition, index) that are sorted per half, comparing the code
+//! as three big-endian integers. From
+//! then on the draw works on the keys: one thread walks the two sorted halves merged on the fly
+//! (duplicate check, exclusions, candidate digest, which is a SHA-256 chain and so sequential)
+//! while the other computes tickets for the eligible keys, which needs no order, in chunks
+//! pulled from a shared counter; the first thread joins the ticket work when its walk is done.
+//! Each thread keeps per-tier bounded selections ([`Smallest`]), merged at the end. This is
+//! exact: the `k` smallest of a union are among the `k` smallest of each part, and the order
+//! (ticket, then code) is total. The cost is memory: 24 bytes per candidate for the keys.
 
-use super::candidate::{digest_sorted, Candidate};
+use super::candidate::{Candidate, DigestWriter};
 use super::error::DrawError;
 use super::item::InspectionItem;
+use super::par::{both, map_range};
 use super::policy::SupervisionPolicy;
 use super::tier::Tier;
 use crate::domain::{CreditCode, Date, Status};
-use crate::sampling::{smallest, Ticket};
+use crate::sampling::order::{PrefixHasher, Smallest};
+use crate::sampling::Ticket;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 /// Why an in-scope enterprise could not be drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -139,109 +150,244 @@ pub fn disposition(
     Disposition::Eligible
 }
 
-/// Candidate indices in ascending code order; fails on a duplicate code.
-pub(crate) fn sorted_order(candidates: &[Candidate]) -> Result<Vec<usize>, DrawError> {
-    // Sort contiguous (code, index) keys rather than indices into the large candidate structs:
-    // far fewer cache misses. Large inputs sort their two halves on two threads, then merge.
-    let mut keys: Vec<(CreditCode, u32)> = candidates
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.credit_code, i as u32))
-        .collect();
-    if keys.len() < PARALLEL_MIN {
-        keys.sort_unstable();
-    } else {
-        let mid = keys.len() / 2;
-        let (l, r) = keys.split_at_mut(mid);
-        std::thread::scope(|s| {
-            s.spawn(|| l.sort_unstable());
-            r.sort_unstable();
-        });
-        let mut merged = Vec::with_capacity(keys.len());
-        let (mut i, mut j) = (0, mid);
-        while i < mid && j < keys.len() {
-            if keys[i] <= keys[j] {
-                merged.push(keys[i]);
-                i += 1;
-            } else {
-                merged.push(keys[j]);
-                j += 1;
+/// Below this many candidates one thread is faster than two.
+const PARALLEL_MIN: usize = 50_000;
+
+/// Keys per chunk of ticket work: large enough that the shared counter is touched rarely,
+/// small enough that the two threads finish together.
+const CHUNK: usize = 1 << 14;
+
+/// A candidate reduced to what sorting and the draw need: 24 bytes, no pointers.
+#[derive(Clone, Copy, Debug)]
+struct Key {
+    code: CreditCode,
+    tier: Tier,
+    disposition: Disposition,
+    /// Index into the candidates.
+    idx: u32,
+}
+
+// The layout the module doc promises (and the memory estimate relies on).
+const _: () = assert!(std::mem::size_of::<Key>() == 24);
+
+impl Key {
+    /// Sort order: code (its bytes read as big-endian integers, which order as the bytes do),
+    /// then index, which only matters between duplicates.
+    #[inline]
+    fn rank(&self) -> (u64, u64, u64) {
+        let b = self.code.as_bytes();
+        (
+            u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]),
+            (u64::from(u16::from_be_bytes([b[16], b[17]])) << 32) | u64::from(self.idx),
+        )
+    }
+}
+
+/// Per-tier counts gathered while the keys are built.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    in_scope: [u64; 4],
+    eligible: [u64; 4],
+    out_of_scope: u64,
+}
+
+impl Counts {
+    fn add(&mut self, tier: Tier, d: Disposition) {
+        match d {
+            Disposition::OutOfScope => self.out_of_scope += 1,
+            Disposition::Excluded(_) => self.in_scope[tier as usize] += 1,
+            Disposition::Eligible => {
+                self.in_scope[tier as usize] += 1;
+                self.eligible[tier as usize] += 1;
             }
         }
-        merged.extend_from_slice(&keys[i..mid]);
-        merged.extend_from_slice(&keys[j..]);
-        keys = merged;
     }
-    for w in keys.windows(2) {
-        if w[0].0 == w[1].0 {
+
+    fn plus(mut self, o: Counts) -> Counts {
+        for t in 0..4 {
+            self.in_scope[t] += o.in_scope[t];
+            self.eligible[t] += o.eligible[t];
+        }
+        self.out_of_scope += o.out_of_scope;
+        self
+    }
+}
+
+/// The keys of all candidates in two halves, each sorted; see the module doc.
+struct Halves {
+    left: Vec<Key>,
+    right: Vec<Key>,
+    counts: Counts,
+}
+
+impl Halves {
+    /// Reads every candidate once (two threads for large inputs), classifying it with
+    /// `classify`.
+    fn build(
+        candidates: &[Candidate],
+        classify: impl Fn(&Candidate) -> Disposition + Sync,
+    ) -> Result<Halves, DrawError> {
+        let n = candidates.len();
+        if u32::try_from(n).is_err() {
             return Err(DrawError::invalid(
-                format!("candidates[{}].credit_code", w[0].1.max(w[1].1)),
-                format!("`{}` appears twice in the candidate snapshot", w[0].0),
+                "candidates",
+                format!("{n} candidates, at most {} are supported", u32::MAX),
             ));
         }
+        let part = |offset: usize, cs: &[Candidate]| {
+            let mut counts = Counts::default();
+            let mut keys: Vec<Key> = cs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let d = classify(c);
+                    counts.add(c.tier, d);
+                    Key {
+                        code: c.credit_code,
+                        tier: c.tier,
+                        disposition: d,
+                        // Fits: n ≤ u32::MAX was checked above.
+                        idx: (offset + i) as u32,
+                    }
+                })
+                .collect();
+            keys.sort_unstable_by_key(Key::rank);
+            (keys, counts)
+        };
+        let parallel = n >= PARALLEL_MIN;
+        let mid = if parallel { n / 2 } else { n };
+        let (l, r) = candidates.split_at(mid);
+        let ((left, lc), (right, rc)) = both(parallel, || part(0, l), || part(mid, r));
+        Ok(Halves {
+            left,
+            right,
+            counts: lc.plus(rc),
+        })
     }
-    Ok(keys.into_iter().map(|(_, i)| i as usize).collect())
-}
 
-struct Classified {
-    preview: Preview,
-    order: Vec<usize>,
-    exclusions: Vec<(usize, ExclusionReason)>,
-    /// Eligible indices per tier, ascending code.
-    eligible: [Vec<usize>; 4],
-}
+    fn len(&self) -> usize {
+        self.left.len() + self.right.len()
+    }
 
-fn classify(
-    item: &InspectionItem,
-    policy: &SupervisionPolicy,
-    inspection_date: Date,
-    candidates: &[Candidate],
-) -> Result<Classified, DrawError> {
-    let order = sorted_order(candidates)?;
-    let mut exclusions = Vec::new();
-    let mut eligible: [Vec<usize>; 4] = Default::default();
-    let mut in_scope = [0u64; 4];
-    let mut out_of_scope = 0u64;
-    for &i in &order {
-        let c = &candidates[i];
-        match disposition(item, policy, inspection_date, c) {
-            Disposition::OutOfScope => out_of_scope += 1,
-            Disposition::Excluded(r) => {
-                in_scope[c.tier as usize] += 1;
-                exclusions.push((i, r));
-            }
-            Disposition::Eligible => {
-                in_scope[c.tier as usize] += 1;
-                eligible[c.tier as usize].push(i);
-            }
+    /// All keys in ascending (code, index) order.
+    fn merged(&self) -> Merged<'_> {
+        Merged {
+            left: &self.left,
+            right: &self.right,
         }
     }
-    let key = item.kind == super::item::ItemKind::Key;
-    let tiers = Tier::ALL
-        .iter()
-        .map(|&t| {
-            let n = eligible[t as usize].len() as u64;
-            let per_mille = policy.effective_per_mille(t, key);
-            TierCount {
-                tier: t,
-                candidates: in_scope[t as usize],
-                excluded: in_scope[t as usize] - n,
-                eligible: n,
-                per_mille,
-                k: policy.rounding.apply(per_mille, n),
-            }
-        })
-        .collect();
-    Ok(Classified {
-        preview: Preview {
-            total_candidates: candidates.len() as u64,
-            out_of_scope,
+
+    /// Chunk `c` of the keys in storage order (left half, then right half), if any.
+    fn chunk(&self, c: usize) -> Option<&[Key]> {
+        let nl = self.left.len().div_ceil(CHUNK);
+        let (half, c) = if c < nl {
+            (&self.left, c)
+        } else {
+            (&self.right, c - nl)
+        };
+        let start = c.checked_mul(CHUNK)?;
+        half.get(start..half.len().min(start.saturating_add(CHUNK)))
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The counts per tier, with `k` from the policy.
+    fn preview(&self, item: &InspectionItem, policy: &SupervisionPolicy) -> Preview {
+        let key = item.kind == super::item::ItemKind::Key;
+        let c = &self.counts;
+        let tiers = Tier::ALL
+            .iter()
+            .map(|&t| {
+                let n = c.eligible[t as usize];
+                let per_mille = policy.effective_per_mille(t, key);
+                TierCount {
+                    tier: t,
+                    candidates: c.in_scope[t as usize],
+                    excluded: c.in_scope[t as usize] - n,
+                    eligible: n,
+                    per_mille,
+                    k: policy.rounding.apply(per_mille, n),
+                }
+            })
+            .collect();
+        Preview {
+            total_candidates: self.len() as u64,
+            out_of_scope: c.out_of_scope,
             tiers,
-        },
-        order,
+        }
+    }
+}
+
+/// The keys of two sorted halves in merged order.
+struct Merged<'a> {
+    left: &'a [Key],
+    right: &'a [Key],
+}
+
+impl<'a> Iterator for Merged<'a> {
+    type Item = &'a Key;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a Key> {
+        let from_left = match (self.left.first(), self.right.first()) {
+            (Some(l), Some(r)) => l.rank() < r.rank(),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let side = if from_left {
+            &mut self.left
+        } else {
+            &mut self.right
+        };
+        let (first, rest) = side.split_first()?;
+        *side = rest;
+        Some(first)
+    }
+}
+
+/// The sequential walk over all keys in code order.
+struct Walk {
+    /// Excluded enterprises, ascending code.
+    exclusions: Vec<(Key, ExclusionReason)>,
+    /// The candidate digest, when asked for.
+    digest: Option<String>,
+}
+
+/// Walks the keys in code order: fails on the first duplicate code (naming the later index, as
+/// the sort order puts the smaller first), lists the exclusions, and computes the candidate
+/// digest if `with_digest`.
+fn walk(halves: &Halves, with_digest: bool) -> Result<Walk, DrawError> {
+    let mut exclusions = Vec::new();
+    let mut digest = with_digest.then(DigestWriter::new);
+    let mut prev: Option<&Key> = None;
+    for k in halves.merged() {
+        if let Some(p) = prev {
+            if p.code == k.code {
+                return Err(DrawError::invalid(
+                    format!("candidates[{}].credit_code", p.idx.max(k.idx)),
+                    format!("`{}` appears twice in the candidate snapshot", k.code),
+                ));
+            }
+        }
+        if let Disposition::Excluded(r) = k.disposition {
+            exclusions.push((*k, r));
+        }
+        if let Some(w) = digest.as_mut() {
+            w.push(k.code.as_bytes(), k.tier);
+        }
+        prev = Some(k);
+    }
+    Ok(Walk {
         exclusions,
-        eligible,
+        digest: digest.map(DigestWriter::finish),
     })
+}
+
+/// Candidate indices in ascending code order; fails on a duplicate code.
+pub(crate) fn sorted_order(candidates: &[Candidate]) -> Result<Vec<usize>, DrawError> {
+    let halves = Halves::build(candidates, |_| Disposition::Eligible)?;
+    walk(&halves, false)?;
+    Ok(halves.merged().map(|k| k.idx as usize).collect())
 }
 
 /// The counts per tier a draw of `item` would use (a dry run: no tickets are computed).
@@ -252,7 +398,11 @@ pub fn preview(
     inspection_date: Date,
     candidates: &[Candidate],
 ) -> Result<Preview, DrawError> {
-    Ok(classify(item, policy, inspection_date, candidates)?.preview)
+    let halves = Halves::build(candidates, |c| {
+        disposition(item, policy, inspection_date, c)
+    })?;
+    walk(&halves, false)?;
+    Ok(halves.preview(item, policy))
 }
 
 /// Draws the enterprises for `item` under `seed`; `policy` is the effective policy. The result
@@ -264,76 +414,104 @@ pub fn draw_entities(
     seed: &str,
     candidates: &[Candidate],
 ) -> Result<EntityDraw, DrawError> {
-    let cl = classify(item, policy, inspection_date, candidates)?;
-    let candidate_digest = digest_sorted(
-        cl.order
-            .iter()
-            .map(|&i| (&candidates[i].credit_code, candidates[i].tier)),
-    );
-    let mut selected: Vec<(usize, Ticket)> = Vec::new();
-    for (t, tc) in Tier::ALL.iter().zip(&cl.preview.tiers) {
-        let idx = &cl.eligible[*t as usize];
-        selected.extend(smallest_tickets(candidates, idx, seed, tc.k as usize));
-    }
-    // Global order: ascending ticket, ties (impossible without a SHA-256 collision) by code.
-    selected.sort_unstable_by(|a, b| by_ticket(candidates, a, b));
-    Ok(EntityDraw {
-        preview: cl.preview,
-        candidate_digest,
-        exclusions: cl.exclusions,
-        selected,
-    })
+    Ok(draw(item, policy, inspection_date, seed, candidates)?.draw)
 }
 
-/// Ascending ticket, then code; the code (a random memory access) is read only on a tie.
-fn by_ticket(
-    candidates: &[Candidate],
-    a: &(usize, Ticket),
-    b: &(usize, Ticket),
-) -> std::cmp::Ordering {
-    a.1.cmp(&b.1).then_with(|| {
-        candidates[a.0]
-            .credit_code
-            .cmp(&candidates[b.0].credit_code)
-    })
+/// An entity draw with the code and tier of each exclusion and selection, in the same orders:
+/// the record reads them from here rather than from the scattered candidates.
+pub(crate) struct Drawn {
+    pub(crate) draw: EntityDraw,
+    pub(crate) excluded: Vec<(CreditCode, Tier)>,
+    pub(crate) selected: Vec<(CreditCode, Tier)>,
 }
 
-/// Below this many ids one thread is faster than two.
-const PARALLEL_MIN: usize = 50_000;
-
-/// The `take` candidates of `idx` with the smallest tickets, in ascending (ticket, code) order.
-fn smallest_tickets(
-    candidates: &[Candidate],
-    idx: &[usize],
+/// [`draw_entities`], with the codes and tiers; see the module doc for how the work is split.
+pub(crate) fn draw(
+    item: &InspectionItem,
+    policy: &SupervisionPolicy,
+    inspection_date: Date,
     seed: &str,
-    take: usize,
-) -> Vec<(usize, Ticket)> {
-    let ids = |part: &[usize]| {
-        part.iter()
-            .map(|&i| (i, candidates[i].credit_code.as_str()))
-            .collect::<Vec<_>>()
+    candidates: &[Candidate],
+) -> Result<Drawn, DrawError> {
+    let halves = Halves::build(candidates, |c| {
+        disposition(item, policy, inspection_date, c)
+    })?;
+    let preview = halves.preview(item, policy);
+    // k ≤ eligible ≤ number of candidates, so it fits in usize.
+    let take: [usize; 4] = std::array::from_fn(|t| preview.tiers[t].k as usize);
+    let hasher = PrefixHasher::new(seed);
+    // Ties need a SHA-256 collision; then Python orders by id, i.e. by code.
+    let tie = |a: &Key, b: &Key| a.code.cmp(&b.code);
+    let next = AtomicUsize::new(0);
+    let tickets = || {
+        let mut sel = take.map(|k| Smallest::new(k, tie));
+        while let Some(chunk) = halves.chunk(next.fetch_add(1, AtomicOrdering::Relaxed)) {
+            for k in chunk {
+                if k.disposition == Disposition::Eligible {
+                    sel[k.tier as usize].offer_words(&hasher.digest_words(k.code.as_bytes()), *k);
+                }
+            }
+        }
+        sel
     };
-    if take == 0 || idx.is_empty() {
-        return Vec::new();
-    }
-    if idx.len() < PARALLEL_MIN {
-        return smallest(
-            idx.iter().map(|&i| (i, candidates[i].credit_code.as_str())),
-            seed,
-            take,
-        );
-    }
-    let (left, right) = idx.split_at(idx.len() / 2);
-    // Two scoped threads, one per half: pure CPU work (SHA-256) on shared read-only data, so
-    // plain OS threads without locks are enough.
-    let (mut both, r) = std::thread::scope(|s| {
-        let h = s.spawn(|| smallest(ids(left), seed, take));
-        let r = smallest(ids(right), seed, take);
-        // A panic in the sampling thread is a bug; propagate it as a panic.
-        (h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), r)
+    let (other, (walked, mut selections)) = both(halves.len() >= PARALLEL_MIN, tickets, || {
+        let walked = walk(&halves, true);
+        if walked.is_err() {
+            // The draw fails: stop handing out ticket work (far below overflow).
+            next.store(usize::MAX / 2, AtomicOrdering::Relaxed);
+        }
+        (walked, tickets())
     });
-    both.extend(r);
-    both.sort_unstable_by(|a, b| by_ticket(candidates, a, b));
-    both.truncate(take);
-    both
+    let walked = walked?;
+    let per_tier: Vec<Vec<(Key, Ticket)>> = selections
+        .iter_mut()
+        .zip(&other)
+        .map(|(sel, o)| {
+            sel.absorb(o);
+            // The full tickets (a 256-bit decimal conversion each) on two threads.
+            let kept = sel.finish();
+            map_range(kept.len(), PARALLEL_MIN, |i| {
+                (kept[i].item(), kept[i].ticket())
+            })
+        })
+        .collect();
+    let selected = merge_by_ticket(per_tier);
+    let exclusions = &walked.exclusions;
+    Ok(Drawn {
+        draw: EntityDraw {
+            preview,
+            // Always computed when asked for.
+            candidate_digest: walked.digest.unwrap_or_default(),
+            exclusions: exclusions
+                .iter()
+                .map(|(k, r)| (k.idx as usize, *r))
+                .collect(),
+            selected: selected.iter().map(|(k, t)| (k.idx as usize, *t)).collect(),
+        },
+        excluded: exclusions.iter().map(|(k, _)| (k.code, k.tier)).collect(),
+        selected: selected.iter().map(|(k, _)| (k.code, k.tier)).collect(),
+    })
+}
+
+/// Merges lists each in ascending (ticket, code) order into one in that order: the global
+/// order of the draw. Ties (impossible without a SHA-256 collision) are broken by code.
+fn merge_by_ticket(lists: Vec<Vec<(Key, Ticket)>>) -> Vec<(Key, Ticket)> {
+    let by_ticket =
+        |a: &(Key, Ticket), b: &(Key, Ticket)| a.1.cmp(&b.1).then_with(|| a.0.code.cmp(&b.0.code));
+    let mut out = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+    let mut heads = vec![0usize; lists.len()];
+    loop {
+        let mut best: Option<(usize, &(Key, Ticket))> = None;
+        for (l, list) in lists.iter().enumerate() {
+            if let Some(x) = list.get(heads[l]) {
+                if best.is_none_or(|(_, b)| by_ticket(x, b).is_lt()) {
+                    best = Some((l, x));
+                }
+            }
+        }
+        let Some((l, x)) = best else { break };
+        out.push(*x);
+        heads[l] += 1;
+    }
+    out
 }

@@ -10,6 +10,7 @@ pub mod candidate;
 pub mod entity;
 pub mod error;
 pub mod item;
+mod par;
 pub mod policy;
 pub mod record;
 pub mod tier;
@@ -27,5 +28,7 @@ pub use record::{run_draw, DrawRecord, DrawRequest, Exclusion, SeedSource, Selec
 pub use tier::Tier;
 pub use xlsx::xlsx;
 
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;

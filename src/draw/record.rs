@@ -6,9 +6,10 @@
 
 use super::assign::{assign_teams, TeamResult};
 use super::candidate::{roster_digest, validate_roster, Candidate, RosterEntry};
-use super::entity::{draw_entities, ExclusionReason, TierCount};
+use super::entity::{draw, ExclusionReason, TierCount};
 use super::error::DrawError;
 use super::item::InspectionItem;
+use super::par::map_range;
 use super::policy::{PolicyOverrides, SupervisionPolicy};
 use super::tier::Tier;
 use crate::domain::validate::check_ident;
@@ -116,7 +117,8 @@ pub struct DrawRecord {
     pub teams: Vec<TeamResult>,
 }
 
-fn validate_request(req: &DrawRequest) -> Result<(), DrawError> {
+/// Checks the request's own fields, collecting every problem.
+pub(super) fn validate_request(req: &DrawRequest) -> Result<(), DrawError> {
     let mut v = Violations::new();
     v.parse("draw_id", check_ident(&req.draw_id));
     req.item.validate("item", &mut v);
@@ -164,13 +166,14 @@ pub fn run_draw(
     validate_request(req)?;
     validate_roster(roster)?;
     let policy = policy.with_overrides(&req.overrides)?;
-    let ed = draw_entities(
+    let drawn = draw(
         &req.item,
         &policy,
         req.inspection_date,
         &req.seed,
         candidates,
     )?;
+    let ed = &drawn.draw;
     let order: Vec<usize> = ed.selected.iter().map(|(i, _)| *i).collect();
     let teams = assign_teams(
         &req.item,
@@ -192,29 +195,28 @@ pub fn run_draw(
         inspection_date: req.inspection_date,
         departments: req.departments.clone(),
         policy,
-        candidate_digest: ed.candidate_digest,
+        candidate_digest: ed.candidate_digest.clone(),
         roster_digest: roster_digest(roster),
         total_candidates: ed.preview.total_candidates,
         out_of_scope: ed.preview.out_of_scope,
-        tiers: ed.preview.tiers,
-        exclusions: ed
-            .exclusions
-            .iter()
-            .map(|&(i, reason)| Exclusion {
-                credit_code: candidates[i].credit_code,
-                tier: candidates[i].tier,
-                reason,
-            })
-            .collect(),
-        selected: ed
-            .selected
-            .iter()
-            .map(|(i, t)| Selected {
-                credit_code: candidates[*i].credit_code,
-                tier: candidates[*i].tier,
-                ticket: t.to_string(),
-            })
-            .collect(),
+        tiers: ed.preview.tiers.clone(),
+        // Two threads for the many strings of large draws.
+        exclusions: map_range(ed.exclusions.len(), 4096, |e| {
+            let (credit_code, tier) = drawn.excluded[e];
+            Exclusion {
+                credit_code,
+                tier,
+                reason: ed.exclusions[e].1,
+            }
+        }),
+        selected: map_range(ed.selected.len(), 4096, |s| {
+            let (credit_code, tier) = drawn.selected[s];
+            Selected {
+                credit_code,
+                tier,
+                ticket: ed.selected[s].1.to_string(),
+            }
+        }),
         teams,
     })
 }

@@ -58,12 +58,19 @@ pub struct Ticket {
 impl Ticket {
     /// Builds the ticket of a SHA-256 digest (`sha256_uniform` on an already computed digest).
     pub fn from_digest(digest: &[u8; 32]) -> Ticket {
-        // Eight big-endian u32 limbs; repeated division by 10^9 with u64 arithmetic, which the
-        // compiler turns into multiplications because the divisor is a constant.
         let mut limbs = [0u32; 8];
         for (limb, chunk) in limbs.iter_mut().zip(digest.chunks_exact(4)) {
             *limb = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         }
+        Ticket::from_words(limbs)
+    }
+
+    /// Builds the ticket of a SHA-256 digest given as its eight big-endian 32-bit words (the
+    /// final hash state, most significant first), as [`Ticket::from_digest`] does for bytes.
+    pub fn from_words(words: [u32; 8]) -> Ticket {
+        // Repeated division by 10^9 with u64 arithmetic, which the compiler turns into
+        // multiplications because the divisor is a constant.
+        let mut limbs = words;
         let mut rems = [0u32; GROUPS];
         let mut top = 0usize;
         while top < limbs.len() && limbs[top] == 0 {
@@ -147,14 +154,20 @@ impl Ticket {
 impl fmt::Display for Ticket {
     /// Writes the full Python ticket string `"0.<64 to 78 digits>"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("0.")?;
-        let mut buf = [0u8; 81];
-        let len = usize::from(self.len);
-        for (i, b) in buf.iter_mut().enumerate().take(len) {
-            *b = b'0' + self.digit(i);
+        // Each group is written as its nine digits with constant divisors (a record prints
+        // hundreds of thousands of tickets), then the string is cut at the true length.
+        let mut buf = [0u8; 2 + 9 * GROUPS];
+        buf[0] = b'0';
+        buf[1] = b'.';
+        for (chunk, &g) in buf[2..].chunks_exact_mut(9).zip(&self.groups) {
+            let mut x = g;
+            for b in chunk.iter_mut().rev() {
+                *b = b'0' + (x % 10) as u8;
+                x /= 10;
+            }
         }
-        // Only ASCII digits were written, so the slice is valid UTF-8.
-        f.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
+        // Only ASCII was written, so the slice is valid UTF-8.
+        f.write_str(std::str::from_utf8(&buf[..2 + usize::from(self.len)]).map_err(|_| fmt::Error)?)
     }
 }
 
