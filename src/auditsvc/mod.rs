@@ -115,11 +115,13 @@ impl Auditor {
 
     /// The entry about `subject`, or `NotFound`.
     pub fn find(&self, subject: &str) -> Result<StoredEntry> {
-        let index = self
-            .reader()
-            .index_of(subject)?
-            .ok_or_else(|| Error::NotFound(format!("audit log entry about `{subject}`")))?;
-        self.entry(index)
+        let not_found = || Error::NotFound(format!("audit log entry about `{subject}`"));
+        let index = self.reader().index_of(subject)?.ok_or_else(not_found)?;
+        let e = self.entry(index)?;
+        if e.entry.subject != subject {
+            return Err(not_found());
+        }
+        Ok(e)
     }
 
     /// Entries in the log as of the newest head (0 when empty).

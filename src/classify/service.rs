@@ -264,6 +264,9 @@ pub fn store_job(
 ) -> Job {
     Box::new(move |tx| {
         let mut out = WriteOutcome::default();
+        // (first seq, first log index, count) of this job's classifications: one index key for
+        // the whole job instead of one per entry.
+        let mut span: Option<(u64, u64, u32)> = None;
         for mut p in items {
             let code = p.record.code;
             let seq = tx.alloc_seq();
@@ -286,7 +289,7 @@ pub fn store_job(
                 }
             }
             let value = encode(&p.record)?;
-            tx.log(&log::entry(
+            let index = tx.log_unindexed(&log::entry(
                 EntryKind::Classification,
                 at_ms,
                 &actor,
@@ -294,9 +297,27 @@ pub fn store_job(
                 &value,
                 &[("tier", tier_letter(p.record.tier).to_string())],
             ))?;
+            span = match span {
+                None => Some((seq, index, 1)),
+                // INVARIANT (lockstep): this loop takes exactly one seq and one log index per
+                // record, so both advance together; `LogReader::index_of` relies on it.
+                Some((s0, i0, n)) if seq - s0 == u64::from(n) && index - i0 == u64::from(n) => {
+                    Some((s0, i0, n + 1))
+                }
+                Some(_) => {
+                    return Err(Error::Internal(
+                        "classification seqs and log indices out of step".into(),
+                    ))
+                }
+            };
             tx.put(&Key::Classification(code, seq), value);
             out.accepted += 1;
             out.seqs.push(seq);
+        }
+        if let Some((s0, i0, n)) = span {
+            let mut v = i0.to_be_bytes().to_vec();
+            v.extend_from_slice(&n.to_be_bytes());
+            tx.put(&Key::LogSeqs(s0), v);
         }
         if let Some((k, v)) = extra {
             tx.put(&k, v);

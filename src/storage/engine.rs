@@ -36,6 +36,8 @@ pub trait Engine: Send + Sync + 'static {
     fn scan_rev<'a>(&'a self, prefix: &[u8]) -> KvIter<'a>;
     /// Pairs with `from <= key < to`, in key order.
     fn range<'a>(&'a self, from: &[u8], to: &[u8]) -> KvIter<'a>;
+    /// The pair with the greatest key in `from <= key < to`, if any.
+    fn last_in(&self, from: &[u8], to: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>>;
     /// Applies the batch atomically (not yet durable).
     fn apply(&self, batch: Vec<Op>) -> Result<()>;
     /// Makes every applied batch durable.
@@ -103,6 +105,14 @@ impl Engine for SledEngine {
         Box::new(self.tree.range(from.to_vec()..to.to_vec()).map(kv))
     }
 
+    fn last_in(&self, from: &[u8], to: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.tree
+            .range(from.to_vec()..to.to_vec())
+            .next_back()
+            .map(kv)
+            .transpose()
+    }
+
     fn apply(&self, batch: Vec<Op>) -> Result<()> {
         let mut b = sled::Batch::default();
         for op in batch {
@@ -163,6 +173,14 @@ impl Engine for MemoryEngine {
             .map(|(k, v)| Ok((k.clone(), v.clone())))
             .collect();
         Box::new(items.into_iter())
+    }
+
+    fn last_in(&self, from: &[u8], to: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        Ok(self
+            .read()
+            .range(from.to_vec()..to.to_vec())
+            .next_back()
+            .map(|(k, v)| (k.clone(), v.clone())))
     }
 
     fn apply(&self, batch: Vec<Op>) -> Result<()> {

@@ -64,6 +64,10 @@ pub enum Key<'a> {
     LogHead(u64),
     /// Index: the log index of the entry about a subject (8 bytes, big-endian).
     LogSubject(&'a str),
+    /// Index of classification entries, one key per storing job instead of one per entry:
+    /// the job's first classification seq maps to its first log index and the count (8 + 4
+    /// bytes, big-endian); seqs and indices advance in lockstep inside the job.
+    LogSeqs(u64),
     /// An access token's stored record (never its secret), by token id. Kept after revocation
     /// so an id is never reused.
     Token(&'a str),
@@ -86,6 +90,7 @@ const LOG_ENTRY: u8 = 0x80;
 const LOG_NODE: u8 = 0x81;
 const LOG_HEAD: u8 = 0x82;
 const LOG_SUBJECT: u8 = 0x83;
+const LOG_SEQS: u8 = 0x84;
 const CLASSIFICATION: u8 = 0x50;
 const TIER_CHANGE: u8 = 0x51;
 const CURRENT_TIER: u8 = 0x55;
@@ -160,6 +165,10 @@ impl Key<'_> {
                 k.extend_from_slice(&size.to_be_bytes());
             }
             Key::LogSubject(s) => str0(&mut k, LOG_SUBJECT, s),
+            Key::LogSeqs(seq) => {
+                k.push(LOG_SEQS);
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
             Key::Classification(c, seq) => {
                 k.push(CLASSIFICATION);
                 k.extend_from_slice(c.as_bytes());

@@ -10,7 +10,8 @@
 //! entries it covers are durable, and since the frontier is only ever extended, a head
 //! published before a crash is never rolled back.
 //!
-//! Keys: [`Key::LogEntry`] (canonical entry bytes), [`Key::LogSubject`] (subject to index),
+//! Keys: [`Key::LogEntry`] (canonical entry bytes), [`Key::LogSubject`] (subject to index; for
+//! classifications one [`Key::LogSeqs`] span per storing job instead),
 //! [`Key::LogNode`] (subtree hashes at levels 4, 8, 12, ...), [`Key::LogHead`] (signed heads by
 //! size), and the `log_frontier` meta value (size, then the frontier hashes).
 //!
@@ -161,8 +162,17 @@ impl<'a> LogReader<'a> {
             .ok_or_else(|| Error::NotFound(format!("audit log entry {index}")))
     }
 
-    /// The index of the entry about `subject`, if one was logged.
+    /// The index of the entry about `subject`, if one was logged. Classifications are found
+    /// through [`Key::LogSeqs`] (by their seq), everything else through [`Key::LogSubject`];
+    /// callers check the entry's subject.
     pub fn index_of(&self, subject: &str) -> Result<Option<u64>> {
+        if let Some(seq) = subject
+            .strip_prefix("classification/")
+            .and_then(|rest| rest.rsplit_once('/'))
+            .and_then(|(_, seq)| seq.parse::<u64>().ok())
+        {
+            return self.classification_index(seq);
+        }
         match self
             .records
             .engine()
@@ -175,6 +185,24 @@ impl<'a> LogReader<'a> {
                     .map_err(|_| corrupt(format!("index of `{subject}`")))?,
             ))),
         }
+    }
+
+    /// The log index of the classification stored with `seq`, from the job span covering it.
+    fn classification_index(&self, seq: u64) -> Result<Option<u64>> {
+        let Some((k, v)) = self.records.engine().last_in(
+            &Key::LogSeqs(0).encode(),
+            &Key::LogSeqs(seq.saturating_add(1)).encode(),
+        )?
+        else {
+            return Ok(None);
+        };
+        let s0 = super::keys::trailing_seq(&k).ok_or_else(|| corrupt("seq span key"))?;
+        if v.len() != 12 {
+            return Err(corrupt(format!("seq span {s0}")));
+        }
+        let i0 = u64::from_be_bytes(v[..8].try_into().map_err(|_| corrupt("span index"))?);
+        let n = u32::from_be_bytes(v[8..].try_into().map_err(|_| corrupt("span count"))?);
+        Ok((seq - s0 < u64::from(n)).then(|| i0 + (seq - s0)))
     }
 
     /// The newest signed head, if any entry was ever logged.

@@ -125,16 +125,23 @@ impl Tx<'_> {
     /// writes or not at all. Returns its log index. `entry.subject` must be unique across the
     /// log (it is indexed); fails if the entry exceeds the encoding's limits.
     pub fn log(&mut self, entry: &Entry) -> Result<u64> {
+        let index = self.log_unindexed(entry)?;
+        self.put(
+            &Key::LogSubject(&entry.subject),
+            index.to_be_bytes().to_vec(),
+        );
+        Ok(index)
+    }
+
+    /// [`Tx::log`] without the subject index, for callers that index their entries themselves
+    /// more cheaply (classifications: [`Key::LogSeqs`]).
+    pub fn log_unindexed(&mut self, entry: &Entry) -> Result<u64> {
         let bytes = entry
             .encode()
             .map_err(|e| Error::Internal(format!("audit entry for `{}`: {e}", entry.subject)))?;
         let index = self.log_next;
         self.log_next += 1;
         self.log_leaves.push(leaf_hash(&bytes));
-        self.put(
-            &Key::LogSubject(&entry.subject),
-            index.to_be_bytes().to_vec(),
-        );
         self.put(&Key::LogEntry(index), bytes);
         Ok(index)
     }
