@@ -28,7 +28,7 @@
 //! Performance: the expensive part, the ticket order of each pool (one SHA-256 compression per
 //! inspector and enterprise), does not depend on workload, so it is computed first for a short
 //! prefix (needed + [`SLACK`] members), on two threads pulling chunks of enterprises from a
-//! shared counter ([`super::par`]); the sequential pass falls back to the full order only when
+//! shared counter (`draw::par`); the sequential pass falls back to the full order only when
 //! the prefix runs out. The result is the same as with the full order, since the walk over a
 //! prefix of an order is the walk over the order. Neither pass builds strings or sets per
 //! enterprise: the per-enterprise seeds are hashed from a prepared `SEED/` state, inspector ids

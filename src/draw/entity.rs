@@ -12,7 +12,7 @@
 //! `sampler(codes_of_tier, seed=SEED, take=k, output='id')` returns the same list.
 //!
 //! Performance (4 million candidates on two cores): the candidates are large structs, so they
-//! are read once, in input order, each half on its own thread ([`super::par`]), and reduced to
+//! are read once, in input order, each half on its own thread (`draw::par`), and reduced to
 //! 24-byte keys (code, tier, disposition, index) that are sorted per half, comparing the code
 //! as three big-endian integers. From
 //! then on the draw works on the keys: one thread walks the two sorted halves merged on the fly
