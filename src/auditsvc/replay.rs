@@ -217,33 +217,17 @@ impl Auditor {
     ) -> Result<ReplayReport> {
         let (stored, record) = self.stored_classification(code, seq, as_of)?;
         let subject = classification_subject(code, record.seq);
-        let mut differences = Vec::new();
         let rules = self
             .classifier
             .rule_sets()
             .get_blocking(&record.rule_set_hex())?;
-        match gather(&self.records, code, record.cut, record.as_of)? {
-            None => diff(
-                &mut differences,
-                "enterprise",
-                "stored",
-                "missing at the cut",
-            ),
+        let again = match gather(&self.records, code, record.cut, record.as_of)? {
+            None => None,
             Some(inputs) => {
-                let (mut again, _) =
-                    decide(&inputs, &rules, record.as_of, record.cut, record.run_id)?;
-                again.seq = record.seq;
-                differences.extend(classification_diffs(&record, &again));
-                if differences.is_empty() && encode(&again)? != stored {
-                    diff(
-                        &mut differences,
-                        "bytes",
-                        "stored",
-                        "re-encoded differently",
-                    );
-                }
+                Some(decide(&inputs, &rules, record.as_of, record.cut, record.run_id)?.0)
             }
-        }
+        };
+        let mut differences = recomputation_diffs(&stored, &record, again)?;
         let (log_index, digest_ok, included) =
             self.log_checks(&subject, &stored, &mut differences)?;
         Ok(ReplayReport {
@@ -557,14 +541,14 @@ fn parse_classification_subject(e: &StoredEntry) -> Result<(CreditCode, u64)> {
     Ok((code, seq))
 }
 
-/// The report of one classification of a range: recomputation and digest (inclusion is
-/// checked for the whole range).
-fn classification_report(
-    e: &StoredEntry,
+/// What differs between a stored classification (`stored` bytes, decoded `record`) and its
+/// recomputation (`None`: the enterprise did not exist at the cut), field by field, then byte
+/// for byte.
+fn recomputation_diffs(
     stored: &[u8],
     record: &ClassificationRecord,
     again: Option<ClassificationRecord>,
-) -> Result<ReplayReport> {
+) -> Result<Vec<Difference>> {
     let mut differences = Vec::new();
     match again {
         None => diff(
@@ -586,6 +570,18 @@ fn classification_report(
             }
         }
     }
+    Ok(differences)
+}
+
+/// The report of one classification of a range: recomputation and digest (inclusion is
+/// checked for the whole range).
+fn classification_report(
+    e: &StoredEntry,
+    stored: &[u8],
+    record: &ClassificationRecord,
+    again: Option<ClassificationRecord>,
+) -> Result<ReplayReport> {
+    let mut differences = recomputation_diffs(stored, record, again)?;
     let digest = payload_digest(stored);
     let digest_ok = digest == e.entry.payload_digest;
     diff(

@@ -89,14 +89,17 @@ fn summary(d: &pb::Draw) -> serde_json::Value {
            "created_by": d.created_by})
 }
 
+/// A team as JSON: one `{department, members}` object per department.
+fn team_json(team: &[pb::DepartmentMembers]) -> serde_json::Value {
+    team.iter()
+        .map(|m| json!({"department": m.department, "members": m.inspector_ids}))
+        .collect()
+}
+
 fn print_draw(d: &pb::Draw) {
     println!("{}", summary(d));
     for e in &d.selected {
-        let team: Vec<serde_json::Value> = e
-            .team
-            .iter()
-            .map(|m| json!({"department": m.department, "members": m.inspector_ids}))
-            .collect();
+        let team = team_json(&e.team);
         println!(
             "{}",
             json!({"credit_code": e.credit_code, "name": e.name, "tier": e.tier,
@@ -194,11 +197,7 @@ pub async fn assignments(target: &Target, inspector: &str) -> anyhow::Result<()>
         .map_err(explain)?
         .into_inner();
     for a in r.assignments {
-        let team: Vec<serde_json::Value> = a
-            .team
-            .iter()
-            .map(|m| json!({"department": m.department, "members": m.inspector_ids}))
-            .collect();
+        let team = team_json(&a.team);
         println!(
             "{}",
             json!({"draw_id": a.draw_id, "item": a.item_name, "credit_code": a.credit_code,

@@ -1,6 +1,6 @@
 //! Draws: items, specs, draw records, assignments, results.
 
-use super::records::{code, date, kind_from, kind_to, result_codes};
+use super::records::{code, date, kind_from, kind_to, opt, result_codes};
 use crate::domain::{Date, Violations};
 use crate::draw::{
     DepartmentMembers, InspectionItem, ItemKind, PolicyOverrides, Preview, Rounding, Scope,
@@ -127,10 +127,6 @@ fn overrides_from(p: Option<pb::PolicyOverrides>, v: &mut Violations) -> PolicyO
     }
 }
 
-fn nonempty(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
-}
-
 /// A draw spec from proto; `today` fills an empty as-of date.
 pub fn spec_from(p: pb::DrawSpec, today: Date) -> Result<DrawSpec> {
     let mut v = Violations::new();
@@ -143,9 +139,9 @@ pub fn spec_from(p: pb::DrawSpec, today: Date) -> Result<DrawSpec> {
     let overrides = overrides_from(p.overrides, &mut v);
     match (as_of, inspection_date) {
         (Some(as_of), Some(inspection_date)) if v.is_empty() => Ok(DrawSpec {
-            draw_id: nonempty(p.draw_id),
+            draw_id: opt(p.draw_id),
             item_id: p.item_id,
-            seed: nonempty(p.seed),
+            seed: opt(p.seed),
             as_of,
             inspection_date,
             departments: p.departments,
@@ -318,7 +314,7 @@ pub fn results_from(p: Vec<pb::DrawResult>) -> Result<Vec<ResultInput>> {
         if let (Some(credit_code), Some(date)) = (c, d) {
             out.push(ResultInput {
                 credit_code,
-                inspection_id: nonempty(r.inspection_id),
+                inspection_id: opt(r.inspection_id),
                 date,
                 inspector_ids: r.inspector_ids,
                 result_codes: codes,

@@ -170,7 +170,8 @@ pub fn result_codes(v: &mut Violations, at: &str, codes: &[String]) -> BTreeSet<
     out
 }
 
-fn opt(s: String) -> Option<String> {
+/// An optional text field: empty means absent.
+pub fn opt(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
