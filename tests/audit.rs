@@ -255,12 +255,7 @@ async fn log_heads_proofs_and_replay() {
     assert_eq!(draw.kind, "draw");
     // The caller is recorded: the planner's token id.
     let planner = s.tokens[&Role::Planner].clone();
-    let planner_id = planner
-        .strip_prefix("cr_")
-        .unwrap()
-        .split_once('_')
-        .unwrap()
-        .0;
+    let planner_id = creditrisk::audit::access::token_parts(&planner).unwrap().0;
     assert_eq!(draw.actor, planner_id);
 
     // Every classification and draw replays as MATCH.

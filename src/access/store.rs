@@ -304,7 +304,10 @@ mod tests {
             .get(&Key::Token("p1").encode())
             .unwrap()
             .unwrap();
-        let secret = issued.token.rsplit_once('_').unwrap().1.to_string();
+        let secret = crate::audit::access::token_parts(&issued.token)
+            .unwrap()
+            .1
+            .to_string();
         assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()));
         assert_eq!(t.get("p1").unwrap().unwrap().record.secret_hash.len(), 64);
 

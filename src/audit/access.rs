@@ -348,10 +348,15 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     }
 }
 
+/// Splits `cr_<id>_<secret>` into the id and the encoded secret, as text. The id holds no `_`
+/// but the secret (URL-safe base64) may, so the split is at the first `_` after the prefix.
+pub fn token_parts(token: &str) -> Option<(&str, &str)> {
+    token.strip_prefix("cr_")?.split_once('_')
+}
+
 /// Splits `cr_<id>_<secret>` into the id and the 32 secret bytes.
 fn parse_token(presented: &str) -> Result<(&str, [u8; 32]), AuthError> {
-    let rest = presented.strip_prefix("cr_").ok_or(AuthError::Malformed)?;
-    let (id, secret) = rest.split_once('_').ok_or(AuthError::Malformed)?;
+    let (id, secret) = token_parts(presented).ok_or(AuthError::Malformed)?;
     if !valid_token_id(id) || secret.len() != 43 {
         return Err(AuthError::Malformed);
     }
@@ -739,6 +744,8 @@ mod tests {
         // 0xff bytes encode to `_` in base64url.
         let t = issue_token("a", Role::Admin, "", None, [0xff; 32]).expect("issue");
         assert!(t.token["cr_a_".len()..].contains('_'));
+        let (id, secret) = token_parts(&t.token).expect("parts");
+        assert_eq!((id, secret.len()), ("a", 43));
         let db = store([&t.record]);
         authenticate(&t.token, |id| db.get(id).cloned(), NOW).expect("ok");
     }
