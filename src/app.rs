@@ -79,7 +79,7 @@ impl App {
         pseudo: Pseudonymizer,
         signer: Signer,
     ) -> Result<(App, Stopper)> {
-        let records = Records::new(engine);
+        let records = Records::open(engine)?;
         index_draw_facts(&records)?;
         let public_key = signer.public_key_bytes();
         let (writer, thread) = Writer::start(records.clone(), signer)?;

@@ -99,8 +99,7 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
         for (i, ev) in records.into_iter().enumerate() {
             let at = |f: &str| format!("records[{i}].{f}");
             let code = ev.credit_code;
-            if let Some(loc) = tx.get(&Key::EventId(&ev.event_id))? {
-                let (c, seq) = location(&loc, &ev.event_id)?;
+            if let Some((c, seq)) = tx.event_location(&ev.event_id)? {
                 let stored = tx.get(&Key::Event(c, seq))?.ok_or_else(|| {
                     Error::Corrupt(format!("event `{}` indexed but missing", ev.event_id))
                 })?;
@@ -146,13 +145,12 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
             match &ev.body {
                 EventBody::CreditRepair {
                     repairs_event_id, ..
-                } => match tx.get(&Key::EventId(repairs_event_id))? {
+                } => match tx.event_location(repairs_event_id)? {
                     None => invalid.push(violation(
                         at("credit_repair.repairs_event_id"),
                         format!("no event `{repairs_event_id}` is stored"),
                     )),
-                    Some(loc) => {
-                        let (c, _) = location(&loc, repairs_event_id)?;
+                    Some((c, _)) => {
                         if c != code {
                             invalid.push(violation(
                                 at("credit_repair.repairs_event_id"),
@@ -179,9 +177,7 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
                 continue;
             }
             let seq = tx.alloc_seq();
-            let mut loc = code.as_bytes().to_vec();
-            loc.extend_from_slice(&seq.to_be_bytes());
-            tx.put(&Key::EventId(&ev.event_id), loc);
+            tx.put_event_id(&ev.event_id, code, seq);
             if is_draw_fact(&ev.body) {
                 tx.put(&Key::DrawFact(code, seq), Vec::new());
             }
@@ -243,19 +239,6 @@ fn enterprise_of(tx: &Tx<'_>, code: &CreditCode) -> Result<Option<Enterprise>> {
         .map(|v| decode::<EnterpriseVersion>(&v, &format_args!("enterprise `{code}`")))
         .transpose()?
         .map(|v| v.enterprise))
-}
-
-/// Decodes an event-id index value (18-byte code, big-endian seq); `id` names it in errors.
-pub fn location(loc: &[u8], id: &str) -> Result<(CreditCode, u64)> {
-    let code = loc.get(..18).and_then(CreditCode::from_bytes);
-    let seq = loc
-        .get(18..26)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_be_bytes);
-    match (code, seq) {
-        (Some(c), Some(s)) => Ok((c, s)),
-        _ => Err(Error::Corrupt(format!("event id index of `{id}`"))),
-    }
 }
 
 /// Maps the field paths of an error's violations through `f`; other errors pass unchanged.

@@ -209,7 +209,7 @@ mod tests {
     #[tokio::test]
     async fn first_start_issues_admin_and_demo_tokens_once() {
         let dir = tempfile::tempdir().unwrap();
-        let records = Records::new(Arc::new(MemoryEngine::default()));
+        let records = Records::open(Arc::new(MemoryEngine::default())).unwrap();
         let (writer, thread) =
             Writer::start(records.clone(), crate::audit::Signer::from_seed([3; 32])).unwrap();
         let t = Tokens::new(records, writer);

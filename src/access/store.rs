@@ -274,7 +274,7 @@ mod tests {
     const NOW: i64 = 1_700_000_000_000;
 
     fn tokens() -> (Tokens, crate::storage::WriterThread) {
-        let records = Records::new(Arc::new(MemoryEngine::default()));
+        let records = Records::open(Arc::new(MemoryEngine::default())).unwrap();
         let (writer, thread) =
             Writer::start(records.clone(), crate::audit::Signer::from_seed([3; 32])).unwrap();
         (Tokens::new(records, writer), thread)

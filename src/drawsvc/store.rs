@@ -161,8 +161,8 @@ pub fn record_results(draw_id: String, results: Vec<Inspection>, actor: String, 
                 continue; // a duplicate: logged when first recorded
             }
             // The payload is the stored inspection event (what enters the credit record).
-            let (c, seq) = match tx.get(&Key::EventId(&stored.inspection_id))? {
-                Some(loc) => ingest::location(&loc, &stored.inspection_id)?,
+            let (c, seq) = match tx.event_location(&stored.inspection_id)? {
+                Some(loc) => loc,
                 None => {
                     return Err(Error::Internal(format!(
                         "inspection `{}` was not stored",

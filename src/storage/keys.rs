@@ -22,8 +22,9 @@ pub enum Key<'a> {
     /// An event, clustered by enterprise and ordered by seq: features read one enterprise's
     /// events with one prefix scan.
     Event(CreditCode, u64),
-    /// Index: event id to its enterprise and seq (value: 18-byte code + u64 seq).
-    EventId(&'a str),
+    /// A block of the event-id index: the ids of consecutive events of one commit, by the seq
+    /// of the first (see [`super::event_ids`]).
+    EventIdBlock(u64),
     /// Index: the events a draw snapshot reads (inspections, licences granted or revoked), by
     /// enterprise and seq (value empty): a snapshot of millions of enterprises scans this
     /// small index instead of every event.
@@ -79,7 +80,10 @@ const ENTERPRISE_HISTORY: u8 = 0x11;
 const JURISDICTION: u8 = 0x12;
 const LEGAL_REP: u8 = 0x13;
 const EVENT: u8 = 0x20;
-const EVENT_ID: u8 = 0x21;
+/// Event-id keys of development builds before the block index (one key per id); migrated on
+/// open by [`super::event_ids`].
+const LEGACY_EVENT_ID: u8 = 0x21;
+const EVENT_ID_BLOCK: u8 = 0x23;
 const DRAW_FACT: u8 = 0x22;
 const ITEM: u8 = 0x60;
 const DRAW: u8 = 0x61;
@@ -129,7 +133,10 @@ impl Key<'_> {
                 k.extend_from_slice(c.as_bytes());
                 k.extend_from_slice(&seq.to_be_bytes());
             }
-            Key::EventId(id) => str0(&mut k, EVENT_ID, id),
+            Key::EventIdBlock(seq) => {
+                k.push(EVENT_ID_BLOCK);
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
             Key::DrawFact(c, seq) => {
                 k.push(DRAW_FACT);
                 k.extend_from_slice(c.as_bytes());
@@ -273,6 +280,15 @@ pub mod prefix {
     /// The whole draw-fact index, in enterprise order.
     pub fn draw_facts() -> Vec<u8> {
         vec![DRAW_FACT]
+    }
+    /// Every block of the event-id index, in seq order.
+    pub fn event_id_blocks() -> Vec<u8> {
+        vec![EVENT_ID_BLOCK]
+    }
+    /// The per-id event-id keys of earlier development builds (key: tag, id, 0x00; value:
+    /// 18-byte code, big-endian seq).
+    pub fn legacy_event_ids() -> Vec<u8> {
+        vec![LEGACY_EVENT_ID]
     }
     /// Every event, in enterprise order.
     pub fn events() -> Vec<u8> {

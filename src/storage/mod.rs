@@ -4,12 +4,14 @@
 
 pub mod codec;
 pub mod engine;
+pub mod event_ids;
 pub mod keys;
 pub mod log;
 pub mod records;
 pub mod writer;
 
 pub use engine::{Engine, MemoryEngine, SledEngine};
+pub use event_ids::EventIds;
 pub use keys::Key;
 pub use log::LogReader;
 pub use records::{EnterpriseFilter, InspectorFilter, Page, Records};

@@ -2,6 +2,7 @@
 
 use super::codec::decode;
 use super::engine::Engine;
+use super::event_ids::EventIds;
 use super::keys::{code_in, prefix, trailing_seq, Key};
 use crate::domain::{
     CreditCode, EnterpriseVersion, EntityKind, InspectorVersion, Status, StoredEvent,
@@ -65,17 +66,24 @@ pub struct Page<T, C> {
 #[derive(Clone)]
 pub struct Records {
     engine: Arc<dyn Engine>,
+    event_ids: EventIds,
 }
 
 impl Records {
-    /// Reads through `engine`.
-    pub fn new(engine: Arc<dyn Engine>) -> Self {
-        Records { engine }
+    /// Reads through `engine`, loading the event-id index from it.
+    pub fn open(engine: Arc<dyn Engine>) -> Result<Self> {
+        let event_ids = EventIds::load(engine.as_ref())?;
+        Ok(Records { engine, event_ids })
     }
 
     /// The engine, for modules that keep their own records (classifications, rule sets).
     pub fn engine(&self) -> &Arc<dyn Engine> {
         &self.engine
+    }
+
+    /// The in-memory event-id index (the writer adds to it as it commits).
+    pub fn event_ids(&self) -> &EventIds {
+        &self.event_ids
     }
 
     /// The current version of an enterprise.
@@ -212,18 +220,7 @@ impl Records {
 
     /// Where an event id is stored: its enterprise and seq.
     pub fn event_location(&self, event_id: &str) -> Result<Option<(CreditCode, u64)>> {
-        let Some(v) = self.engine.get(&Key::EventId(event_id).encode())? else {
-            return Ok(None);
-        };
-        let code = v.get(..18).and_then(CreditCode::from_bytes);
-        let seq = v
-            .get(18..26)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_be_bytes);
-        match (code, seq) {
-            (Some(c), Some(s)) => Ok(Some((c, s))),
-            _ => Err(Error::Corrupt(format!("event id index of `{event_id}`"))),
-        }
+        self.event_ids.locate(self.engine.as_ref(), event_id)
     }
 
     /// An event by its id.

@@ -11,13 +11,15 @@
 //! acknowledged job is durable, a failed job wrote nothing, and one fsync covers many callers.
 
 use super::engine::{Engine, Op};
+use super::event_ids::{self, EventIds, IdEntry};
 use super::keys::Key;
 use super::log::{LogState, Overlay};
 use super::records::Records;
 use crate::audit::merkle::{leaf_hash, Hash};
 use crate::audit::{Entry, Signer};
+use crate::domain::CreditCode;
 use crate::error::{Error, Result};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Most committed permanent keys the writer remembers (about 50 bytes each).
 pub const MAX_REMEMBERED: usize = 10_000_000;
@@ -59,7 +61,13 @@ pub struct Tx<'a> {
     committed_keys: &'a mut HashSet<Vec<u8>>,
     log_next: u64,
     log_leaves: Vec<Hash>,
+    event_ids: &'a EventIds,
+    group_ids: &'a IdMap,
+    local_ids: IdMap,
 }
+
+/// Event ids written by a job or group and not yet committed: id to enterprise and seq.
+type IdMap = HashMap<String, (CreditCode, u64)>;
 
 // The overlay (pending writes by key, `None`: delete) is a map, so the last write of a key
 // wins, and ordered, so the commit applies keys in order (neighbouring inserts land in the same
@@ -111,6 +119,21 @@ impl Tx<'_> {
             return Ok(v.is_some());
         }
         Ok(self.engine.get(&k)?.is_some())
+    }
+
+    /// Where event `id` is stored as this job sees it: among its own events, the group's, or
+    /// the committed ones.
+    pub fn event_location(&self, id: &str) -> Result<Option<(CreditCode, u64)>> {
+        if let Some(l) = self.local_ids.get(id).or_else(|| self.group_ids.get(id)) {
+            return Ok(Some(*l));
+        }
+        self.event_ids.locate(self.engine, id)
+    }
+
+    /// Indexes event `id` as stored at `code`, `seq`: committed with the job's other writes (as
+    /// a [`Key::EventIdBlock`], see [`super::event_ids`]) or not at all.
+    pub fn put_event_id(&mut self, id: &str, code: CreditCode, seq: u64) {
+        self.local_ids.insert(id.to_string(), (code, seq));
     }
 
     /// Takes the next ingest sequence number. Numbers of a failed job are not reused within the
@@ -191,9 +214,10 @@ impl Writer {
         let log = LogState::load(&records, signer)?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let engine = records.engine().clone();
+        let ids = records.event_ids().clone();
         let handle = std::thread::Builder::new()
             .name("creditrisk-writer".into())
-            .spawn(move || run(engine, rx, next_seq, log))?;
+            .spawn(move || run(engine, ids, rx, next_seq, log))?;
         Ok((
             Writer { tx: tx.clone() },
             WriterThread {
@@ -271,7 +295,13 @@ impl Drop for WriterThread {
     }
 }
 
-fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64, mut log: LogState) {
+fn run(
+    engine: Arc<dyn Engine>,
+    event_ids: EventIds,
+    mut rx: mpsc::Receiver<Msg>,
+    mut next_seq: u64,
+    mut log: LogState,
+) {
     let mut closing = false;
     let mut committed_keys: HashSet<Vec<u8>> = HashSet::new();
     while !closing {
@@ -289,6 +319,7 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64, 
         let mut answers = Vec::with_capacity(msgs.len());
         let start_seq = next_seq;
         let mut leaves: Vec<Hash> = Vec::new();
+        let mut group_ids = IdMap::new();
         for m in msgs {
             let (job, reply) = match m {
                 Msg::Job(j, r) => (j, r),
@@ -305,6 +336,9 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64, 
                 committed_keys: &mut committed_keys,
                 log_next: log.size() + leaves.len() as u64,
                 log_leaves: Vec::new(),
+                event_ids: &event_ids,
+                group_ids: &group_ids,
+                local_ids: IdMap::new(),
             };
             let result = job(&mut tx);
             match result {
@@ -313,11 +347,13 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64, 
                         local,
                         next_seq: n,
                         log_leaves,
+                        local_ids,
                         ..
                     } = tx;
                     next_seq = n;
                     group.extend(local);
                     leaves.extend(log_leaves);
+                    group_ids.extend(local_ids);
                     answers.push((reply, Ok(outcome)));
                 }
                 Err(e) => answers.push((reply, Err(e))),
@@ -328,6 +364,25 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64, 
                 Key::Meta("next_seq").encode(),
                 Some(next_seq.to_be_bytes().to_vec()),
             );
+        }
+        let new_ids: Vec<IdEntry> = group_ids
+            .into_iter()
+            .map(|(event_id, (code, seq))| IdEntry {
+                seq,
+                code,
+                event_id,
+            })
+            .collect();
+        match event_ids::blocks(new_ids.clone()) {
+            Ok(blocks) => group.extend(blocks.into_iter().map(|(k, v)| (k, Some(v)))),
+            Err(e) => {
+                tracing::error!(error = %e, "event-id index blocks could not be encoded");
+                for (reply, _) in answers.drain(..) {
+                    let _ = reply.send(Err(Error::Internal(format!("event-id index: {e}"))));
+                }
+                next_seq = start_seq;
+                continue;
+            }
         }
         let mut undo = None;
         if !leaves.is_empty() {
@@ -357,11 +412,14 @@ fn run(engine: Arc<dyn Engine>, mut rx: mpsc::Receiver<Msg>, mut next_seq: u64, 
                 .collect();
             engine.apply(ops).and_then(|()| engine.flush())
         };
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, "group commit failed; no job of the group is acknowledged");
-            next_seq = start_seq;
-            if let Some(u) = undo {
-                log.undo(u);
+        match &committed {
+            Ok(()) => event_ids.add(&new_ids),
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed; no job of the group is acknowledged");
+                next_seq = start_seq;
+                if let Some(u) = undo {
+                    log.undo(u);
+                }
             }
         }
         for (reply, r) in answers {
@@ -389,7 +447,7 @@ mod tests {
 
     #[test]
     fn permanent_keys_are_seen_only_once_committed_or_pending_in_a_live_job() {
-        let records = Records::new(Arc::new(MemoryEngine::default()));
+        let records = Records::open(Arc::new(MemoryEngine::default())).unwrap();
         let (w, thread) = Writer::start(records, Signer::from_seed([1; 32])).unwrap();
         let check = |w: &Writer| {
             w.submit_blocking(Box::new(|tx| {
@@ -426,5 +484,45 @@ mod tests {
         assert_eq!(check(&w), 1);
         assert_eq!(check(&w), 1);
         thread.close();
+    }
+
+    #[test]
+    fn event_ids_are_seen_by_their_job_and_after_commit_but_never_from_a_failed_job() {
+        let engine = Arc::new(MemoryEngine::default());
+        let records = Records::open(engine.clone()).unwrap();
+        let (w, thread) = Writer::start(records, Signer::from_seed([1; 32])).unwrap();
+        let find = |w: &Writer, id: &'static str| {
+            w.submit_blocking(Box::new(move |tx| {
+                Ok(WriteOutcome {
+                    seqs: tx.event_location(id)?.map(|(_, s)| s).into_iter().collect(),
+                    ..Default::default()
+                })
+            }))
+            .unwrap()
+            .seqs
+        };
+        let failed = w.submit_blocking(Box::new(|tx| {
+            tx.put_event_id("gone", code(), 7);
+            assert_eq!(tx.event_location("gone")?, Some((code(), 7)));
+            Err(Error::invalid("x", "rejected on purpose"))
+        }));
+        assert!(failed.is_err());
+        assert!(find(&w, "gone").is_empty());
+        w.submit_blocking(Box::new(|tx| {
+            let seq = tx.alloc_seq();
+            tx.put_event_id("kept", code(), seq);
+            Ok(WriteOutcome::default())
+        }))
+        .unwrap();
+        let seq = find(&w, "kept");
+        assert_eq!(seq.len(), 1);
+        thread.close();
+        // Durable as a block: a fresh index over the same engine finds it.
+        let again = Records::open(engine).unwrap();
+        assert_eq!(
+            again.event_location("kept").unwrap(),
+            Some((code(), seq[0]))
+        );
+        assert_eq!(again.event_location("gone").unwrap(), None);
     }
 }
