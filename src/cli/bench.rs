@@ -226,6 +226,12 @@ pub async fn ingest(events: u64, enterprises: u64, chunk: usize) -> anyhow::Resu
     let rss = server.peak_rss_kib().unwrap_or(0);
     server.stop()?;
     let disk = dir_size(&dir);
+    // Reopening reads the event-id index back into memory: time to listening, and memory then.
+    let t = Instant::now();
+    let reopened = ServerProcess::start(&dir, &[])?;
+    let reopen_s = t.elapsed().as_secs_f64();
+    let reopen_rss = reopened.peak_rss_kib().unwrap_or(0);
+    reopened.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
     println!("durable bulk ingest over gRPC (client and server on this machine)");
     println!("  events acknowledged : {acked}");
@@ -240,6 +246,10 @@ pub async fn ingest(events: u64, enterprises: u64, chunk: usize) -> anyhow::Resu
     println!(
         "  data on disk        : {:.1} MiB",
         disk as f64 / 1024.0 / 1024.0
+    );
+    println!(
+        "  restart             : listening after {reopen_s:.2} s, peak RSS then {:.1} MiB",
+        reopen_rss as f64 / 1024.0
     );
     Ok(())
 }
