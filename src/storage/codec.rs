@@ -6,7 +6,7 @@
 //! unknown version is reported as corrupt, never guessed at.
 
 use crate::error::{Error, Result};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Schema version written with every value by this release.
 pub const SCHEMA_VERSION: u8 = 1;
@@ -21,6 +21,14 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 
 /// Decodes a value; `what` names it in errors (e.g. the key).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &dyn std::fmt::Display) -> Result<T> {
+    decode_borrowed(bytes, what)
+}
+
+/// [`decode`] into a value that borrows from `bytes` (no copies of its strings).
+pub fn decode_borrowed<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &dyn std::fmt::Display,
+) -> Result<T> {
     match bytes.split_first() {
         Some((&SCHEMA_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(|e| Error::Corrupt(format!("{what}: {e}")))

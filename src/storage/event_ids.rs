@@ -20,7 +20,7 @@
 //! scan of the blocks at start-up, and one block read (a few microseconds) for each id that is
 //! found; a new id costs one hash lookup.
 
-use super::codec::{decode, encode};
+use super::codec::{decode, decode_borrowed, encode};
 use super::engine::{Engine, Op};
 use super::keys::{prefix, Key};
 use crate::domain::CreditCode;
@@ -42,6 +42,16 @@ pub struct IdEntry {
     pub code: CreditCode,
     /// Its id.
     pub event_id: String,
+}
+
+/// An [`IdEntry`] as read at start-up: same encoding, nothing copied or parsed.
+#[derive(Deserialize)]
+struct IdEntryRef<'a> {
+    seq: u64,
+    #[serde(borrow, rename = "code")]
+    _code: &'a str,
+    #[serde(borrow)]
+    event_id: &'a str,
 }
 
 /// The blocks for `entries` (any order): sorted by seq, cut into runs of at most [`BLOCK`].
@@ -123,10 +133,11 @@ impl EventIds {
         let mut t = Table::default();
         for kv in engine.scan(&prefix::event_id_blocks(), None) {
             let (k, v) = kv?;
-            let entries: Vec<IdEntry> =
-                decode(&v, &format_args!("event-id block {}", hex::encode(&k)))?;
+            // Borrowed, and the code left unparsed: start-up reads every id ever stored.
+            let entries: Vec<IdEntryRef<'_>> =
+                decode_borrowed(&v, &format_args!("event-id block {}", hex::encode(&k)))?;
             for e in &entries {
-                t.insert(&e.event_id, e.seq);
+                t.insert(e.event_id, e.seq);
             }
         }
         Ok(EventIds {
