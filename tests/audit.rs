@@ -19,6 +19,19 @@ fn h(s: &str) -> Hash {
     hex::decode(s).unwrap().try_into().unwrap()
 }
 
+/// The consistency proof from tree size `from` to the current size, as served.
+async fn consistency_to_now(a: &mut AuditServiceClient<Channel>, from: u64) -> Vec<Hash> {
+    let c = a
+        .get_consistency_proof(pb::ConsistencyProofRequest {
+            from_size: from,
+            to_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    c.hashes.iter().map(|x| h(x)).collect()
+}
+
 async fn head(a: &mut AuditServiceClient<Channel>, size: u64) -> SignedTreeHead {
     let r = a
         .get_signed_head(pb::GetSignedHeadRequest { tree_size: size })
@@ -197,15 +210,7 @@ async fn log_heads_proofs_and_replay() {
     assert!(now.head.size > early.head.size + 60);
     // The early head is still served, and the log extends it.
     assert_eq!(head(&mut a, early.head.size).await, early);
-    let c = a
-        .get_consistency_proof(pb::ConsistencyProofRequest {
-            from_size: early.head.size,
-            to_size: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let proof: Vec<Hash> = c.hashes.iter().map(|x| h(x)).collect();
+    let proof = consistency_to_now(&mut a, early.head.size).await;
     verify_consistency(
         early.head.size,
         now.head.size,
@@ -366,16 +371,8 @@ async fn values_altered_in_sled_are_reported() {
         .mismatches
         .iter()
         .any(|m| m.subject == format!("classification/{altered_code}/{altered_seq}")));
-    let c = a
-        .get_consistency_proof(pb::ConsistencyProofRequest {
-            from_size: before.head.size,
-            to_size: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let proof = consistency_to_now(&mut a, before.head.size).await;
     let now = head(&mut a, 0).await;
-    let proof: Vec<Hash> = c.hashes.iter().map(|x| h(x)).collect();
     // The restart appended entries (the test tokens are issued and logged), so the new head's
     // tree is hashed over the altered entry: the consistency proof from the head saved before
     // the tampering no longer verifies.

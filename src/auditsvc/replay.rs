@@ -144,6 +144,26 @@ fn json_diffs(a: &serde_json::Value, b: &serde_json::Value) -> Vec<Difference> {
 }
 
 impl Auditor {
+    /// The report on `subject`: the recomputation's `differences`, plus the log checks of its
+    /// `stored` bytes.
+    fn report(
+        &self,
+        subject: String,
+        stored: &[u8],
+        mut differences: Vec<Difference>,
+    ) -> Result<ReplayReport> {
+        let (log_index, digest_ok, included) =
+            self.log_checks(&subject, stored, &mut differences)?;
+        Ok(ReplayReport {
+            subject,
+            matched: differences.is_empty(),
+            differences,
+            log_index,
+            digest_matches_log: digest_ok,
+            included_in_signed_head: included,
+        })
+    }
+
     /// The log checks of a stored value: its entry's index, whether its digest matches, and
     /// whether the entry verifies against the newest signed head. Failures are added to `d`.
     fn log_checks(
@@ -227,17 +247,8 @@ impl Auditor {
                 Some(decide(&inputs, &rules, record.as_of, record.cut, record.run_id)?.0)
             }
         };
-        let mut differences = recomputation_diffs(&stored, &record, again)?;
-        let (log_index, digest_ok, included) =
-            self.log_checks(&subject, &stored, &mut differences)?;
-        Ok(ReplayReport {
-            subject,
-            matched: differences.is_empty(),
-            differences,
-            log_index,
-            digest_matches_log: digest_ok,
-            included_in_signed_head: included,
-        })
+        let differences = recomputation_diffs(&stored, &record, again)?;
+        self.report(subject, &stored, differences)
     }
 
     /// Replays one stored draw: rebuilds its snapshots at its recorded cut and re-runs it.
@@ -266,19 +277,7 @@ impl Auditor {
             }
             differences.extend(d);
         }
-        let (log_index, digest_ok, included) = self.log_checks(
-            &subject,
-            view.stored.record_json.as_bytes(),
-            &mut differences,
-        )?;
-        Ok(ReplayReport {
-            subject,
-            matched: differences.is_empty(),
-            differences,
-            log_index,
-            digest_matches_log: digest_ok,
-            included_in_signed_head: included,
-        })
+        self.report(subject, view.stored.record_json.as_bytes(), differences)
     }
 
     /// Replays every classification and draw logged in `[from, to)` (`to` `None`: the end)

@@ -109,9 +109,7 @@ impl PrefixHasher {
                     .chain_update(id)
                     .finalize()
                     .into();
-                std::array::from_fn(|i| {
-                    u32::from_be_bytes([d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]])
-                })
+                be_words(&d)
             }
         }
     }
@@ -188,18 +186,22 @@ fn reverse9(r: u32) -> u32 {
         + u32::from(REV3[r / 1_000_000])
 }
 
-/// The first nine digits of the ticket of `digest` as a number.
-#[cfg(test)]
-fn prefix9(digest: &[u8; 32]) -> u32 {
-    let words = std::array::from_fn(|i| {
+/// A SHA-256 digest as eight big-endian words.
+fn be_words(digest: &[u8; 32]) -> [u32; 8] {
+    std::array::from_fn(|i| {
         u32::from_be_bytes([
             digest[4 * i],
             digest[4 * i + 1],
             digest[4 * i + 2],
             digest[4 * i + 3],
         ])
-    });
-    reverse9(mod_billion(&words))
+    })
+}
+
+/// The first nine digits of the ticket of `digest` as a number.
+#[cfg(test)]
+fn prefix9(digest: &[u8; 32]) -> u32 {
+    reverse9(mod_billion(&be_words(digest)))
 }
 
 /// Up to this `take`, a [`Smallest`] keeps its entries sorted by insertion (team pools: a few
@@ -278,15 +280,7 @@ impl<T: Copy, F: Fn(&T, &T) -> Ordering> Smallest<T, F> {
 
     /// Offers `item`, whose `sha256(sha256_hex(seed) + id)` is `digest`.
     pub fn offer(&mut self, digest: &[u8; 32], item: T) {
-        let words = std::array::from_fn(|i| {
-            u32::from_be_bytes([
-                digest[4 * i],
-                digest[4 * i + 1],
-                digest[4 * i + 2],
-                digest[4 * i + 3],
-            ])
-        });
-        self.offer_words(&words, item);
+        self.offer_words(&be_words(digest), item);
     }
 
     /// Offers `item`, whose `sha256(sha256_hex(seed) + id)` is `words` (eight big-endian

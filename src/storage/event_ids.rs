@@ -54,8 +54,8 @@ struct IdEntryRef<'a> {
     event_id: &'a str,
 }
 
-/// The blocks for `entries` (any order): sorted by seq, cut into runs of at most [`BLOCK`].
-pub fn blocks(mut entries: Vec<IdEntry>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+/// The blocks for `entries` (any order; sorted by seq here), cut into runs of at most [`BLOCK`].
+pub fn blocks(entries: &mut [IdEntry]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     entries.sort_by_key(|e| e.seq);
     entries
         .chunks(BLOCK)
@@ -214,7 +214,11 @@ fn migrate_legacy(engine: &dyn Engine) -> Result<()> {
     }
     tracing::info!(ids = old.len(), "converting the event-id index to blocks");
     let mut ops: Vec<Op> = old.into_iter().map(Op::Delete).collect();
-    ops.extend(blocks(entries)?.into_iter().map(|(k, v)| Op::Put(k, v)));
+    ops.extend(
+        blocks(&mut entries)?
+            .into_iter()
+            .map(|(k, v)| Op::Put(k, v)),
+    );
     engine.apply(ops)?;
     engine.flush()
 }
@@ -236,8 +240,8 @@ mod tests {
         }
     }
 
-    fn store(engine: &MemoryEngine, entries: Vec<IdEntry>) {
-        let ops = blocks(entries)
+    fn store(engine: &MemoryEngine, mut entries: Vec<IdEntry>) {
+        let ops = blocks(&mut entries)
             .unwrap()
             .into_iter()
             .map(|(k, v)| Op::Put(k, v))

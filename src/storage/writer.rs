@@ -47,8 +47,10 @@ pub struct WriteOutcome {
 /// A job: reads and writes through a [`Tx`]; returning an error discards its writes.
 pub type Job = Box<dyn FnOnce(&mut Tx<'_>) -> Result<WriteOutcome> + Send>;
 
+type Reply = oneshot::Sender<Result<WriteOutcome>>;
+
 enum Msg {
-    Job(Job, oneshot::Sender<Result<WriteOutcome>>),
+    Job(Job, Reply),
     Close,
 }
 
@@ -295,6 +297,15 @@ impl Drop for WriterThread {
     }
 }
 
+/// Answers every job of a group that cannot be committed (its bookkeeping failed before the
+/// batch was applied) with an internal error naming `what`.
+fn refuse_group(answers: Vec<(Reply, Result<WriteOutcome>)>, what: &str, e: &Error) {
+    tracing::error!(error = %e, "{what} failed; no job of the group is acknowledged");
+    for (reply, _) in answers {
+        let _ = reply.send(Err(Error::Internal(format!("{what}: {e}"))));
+    }
+}
+
 fn run(
     engine: Arc<dyn Engine>,
     event_ids: EventIds,
@@ -365,7 +376,7 @@ fn run(
                 Some(next_seq.to_be_bytes().to_vec()),
             );
         }
-        let new_ids: Vec<IdEntry> = group_ids
+        let mut new_ids: Vec<IdEntry> = group_ids
             .into_iter()
             .map(|(event_id, (code, seq))| IdEntry {
                 seq,
@@ -373,13 +384,10 @@ fn run(
                 event_id,
             })
             .collect();
-        match event_ids::blocks(new_ids.clone()) {
+        match event_ids::blocks(&mut new_ids) {
             Ok(blocks) => group.extend(blocks.into_iter().map(|(k, v)| (k, Some(v)))),
             Err(e) => {
-                tracing::error!(error = %e, "event-id index blocks could not be encoded");
-                for (reply, _) in answers.drain(..) {
-                    let _ = reply.send(Err(Error::Internal(format!("event-id index: {e}"))));
-                }
+                refuse_group(answers, "event-id index", &e);
                 next_seq = start_seq;
                 continue;
             }
@@ -391,10 +399,7 @@ fn run(
                 Err(e) => {
                     // Cannot happen short of 2^64 entries; fail the whole group rather than
                     // commit changes without their log entries.
-                    tracing::error!(error = %e, "audit log extension failed");
-                    for (reply, _) in answers.drain(..) {
-                        let _ = reply.send(Err(Error::Internal(format!("audit log: {e}"))));
-                    }
+                    refuse_group(answers, "audit log", &e);
                     next_seq = start_seq;
                     continue;
                 }
