@@ -12,7 +12,7 @@ use creditrisk::audit::merkle::{verify_consistency, Hash};
 use creditrisk::audit::Role;
 use creditrisk::audit::SignedTreeHead;
 use creditrisk::cli::bench::ServerProcess;
-use creditrisk::cli::client::{AuthChannel, Target};
+use creditrisk::cli::client::Target;
 use creditrisk::server::pb;
 use pb::audit_service_client::AuditServiceClient;
 use pb::classification_service_client::ClassificationServiceClient;
@@ -22,16 +22,6 @@ use std::time::Duration;
 
 const ROUNDS: u64 = 8;
 const ENTERPRISES: u64 = 300;
-
-fn exe() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_creditrisk"))
-}
-
-async fn channel(url: &str, token: &str) -> AuthChannel {
-    creditrisk::cli::client::channel(&Target::new(url, Some(token.to_string())))
-        .await
-        .unwrap()
-}
 
 /// Tokens by role, issued once with the admin token the first start wrote.
 struct Tokens {

@@ -16,10 +16,6 @@ use std::time::Duration;
 const ROUNDS: u64 = 20;
 const CHUNK: u64 = 250;
 
-fn exe() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_creditrisk"))
-}
-
 async fn client(url: &str, token: &str) -> RecordServiceClient<AuthChannel> {
     let target = creditrisk::cli::client::Target::new(url, Some(token.to_string()));
     creditrisk::cli::client::connect(&target).await.unwrap()

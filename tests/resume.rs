@@ -3,24 +3,13 @@
 
 mod common;
 
-use common::AuthChannel;
+use common::{channel, exe};
 use creditrisk::cli::bench::ServerProcess;
-use creditrisk::cli::client::Target;
 use creditrisk::server::pb;
 use pb::classification_service_client::ClassificationServiceClient;
 use pb::record_service_client::RecordServiceClient;
 
 const ENTITIES: u64 = 10_000;
-
-fn exe() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_BIN_EXE_creditrisk"))
-}
-
-async fn channel(url: &str, token: &str) -> AuthChannel {
-    creditrisk::cli::client::channel(&Target::new(url, Some(token.to_string())))
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_run_resumes_instead_of_starting_over() {

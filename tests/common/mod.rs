@@ -191,6 +191,21 @@ impl TestServer {
     }
 }
 
+/// The `creditrisk` binary cargo built for these tests (for tests that spawn and kill it).
+pub fn exe() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_creditrisk"))
+}
+
+/// A channel to the server at `url` that sends `token`.
+pub async fn channel(url: &str, token: &str) -> AuthChannel {
+    creditrisk::cli::client::channel(&creditrisk::cli::client::Target::new(
+        url,
+        Some(token.to_string()),
+    ))
+    .await
+    .unwrap()
+}
+
 pub fn violations(s: &tonic::Status) -> Vec<(String, String)> {
     creditrisk::server::status::violations_of(s)
         .into_iter()
