@@ -168,6 +168,48 @@ impl App {
         self.auto = Some(tx);
     }
 
+    /// Keeps the event segments fresh in the background (must be called inside the tokio
+    /// runtime): every 30 seconds, when at least `after_events` events arrived since the oldest
+    /// segment was written (or no segments exist yet and that many events are stored), runs
+    /// [`crate::storage::segments::compact`]. Ends when streams close at shutdown. Failures
+    /// are logged; readers never depend on the segments being fresh.
+    pub fn enable_compaction(&self, after_events: u64) {
+        if after_events == 0 {
+            return;
+        }
+        let (records, writer) = (self.records.clone(), self.writer.clone());
+        let closing = self.classifier.closing();
+        tokio::spawn(async move {
+            tokio::pin!(closing);
+            loop {
+                tokio::select! {
+                    _ = &mut closing => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+                }
+                let (r, w) = (records.clone(), writer.clone());
+                let done = tokio::task::spawn_blocking(move || {
+                    if crate::storage::segments::lag(&r)? < after_events {
+                        return Ok(None);
+                    }
+                    crate::storage::segments::compact(&r, &w).map(Some)
+                })
+                .await;
+                match done {
+                    Ok(Ok(Some(c))) => tracing::info!(
+                        segments = c.segments,
+                        total = c.total,
+                        events = c.events,
+                        watermark = c.watermark,
+                        "event segments refreshed"
+                    ),
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "event-segment compaction failed"),
+                    Err(e) => tracing::warn!(error = %e, "event-segment compaction task failed"),
+                }
+            }
+        });
+    }
+
     fn touched(&self, events: &[CreditEvent]) {
         self.touched_codes(events.iter().map(|e| e.credit_code).collect());
     }

@@ -29,6 +29,10 @@ pub struct Config {
     pub supervision_dir: PathBuf,
     /// Re-classify an enterprise whenever new events for it are committed. Default true.
     pub auto_reclassify: bool,
+    /// Refresh the event segments that batch reads use (`storage::segments`) once this many
+    /// events have arrived since the oldest one was written; checked every 30 seconds. 0 turns
+    /// the background compaction off. Default 100,000.
+    pub compact_after_events: u64,
     /// Load a synthetic population into an empty store on start. Default false.
     pub demo: bool,
     /// Size of the demo population. Default 10,000.
@@ -61,6 +65,7 @@ impl Default for Config {
             rules_dir: PathBuf::from("rules/default"),
             supervision_dir: PathBuf::from("rules"),
             auto_reclassify: true,
+            compact_after_events: 100_000,
             demo: false,
             demo_entities: 10_000,
             demo_seed: 20231,
@@ -114,6 +119,7 @@ impl Config {
         env!(rules_dir, "CREDITRISK_RULES_DIR");
         env!(supervision_dir, "CREDITRISK_SUPERVISION_DIR");
         env!(auto_reclassify, "CREDITRISK_AUTO_RECLASSIFY");
+        env!(compact_after_events, "CREDITRISK_COMPACT_AFTER_EVENTS");
         env!(demo, "CREDITRISK_DEMO");
         env!(demo_entities, "CREDITRISK_DEMO_ENTITIES");
         env!(demo_seed, "CREDITRISK_DEMO_SEED");

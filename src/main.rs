@@ -574,6 +574,10 @@ enum BenchCmd {
         entities: usize,
         #[arg(long, default_value_t = 20231)]
         seed: u64,
+        /// Keep the store in this directory; when it already holds this population (same
+        /// entities and seed, from an earlier run), skip generating and loading it.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -821,9 +825,11 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             TokenCmd::Revoke { id, server } => cli::token::revoke(&server.target(), &id).await,
             TokenCmd::List { server } => cli::token::list(&server.target()).await,
         },
-        Command::Bench(BenchCmd::Classify { entities, seed }) => {
-            cli::bench::classify(entities, seed).await
-        }
+        Command::Bench(BenchCmd::Classify {
+            entities,
+            seed,
+            data_dir,
+        }) => cli::bench::classify(entities, seed, data_dir).await,
         Command::Bench(BenchCmd::Ingest {
             events,
             enterprises,

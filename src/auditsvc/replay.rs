@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::storage::codec::{decode, encode};
 use crate::storage::keys::prefix;
 use crate::storage::log::classification_subject;
-use crate::storage::Key;
+use crate::storage::{EventSegments, Key};
 use std::collections::BTreeMap;
 
 /// One field that differs between the stored value and its recomputation.
@@ -458,8 +458,10 @@ impl Auditor {
                     _ => unreachable!("grouped jobs are classifications"),
                 })
                 .collect();
+            let segments = EventSegments::load(self.records.engine().as_ref(), cut)?;
             let recomputed = parallel_parts(&codes, |part| {
-                let inputs = gather_range(&self.records, part, cut, as_of, reps)?;
+                let inputs =
+                    gather_range(&self.records, part, cut, as_of, reps, segments.as_ref())?;
                 inputs
                     .into_iter()
                     .map(|x| {

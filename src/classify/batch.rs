@@ -9,7 +9,7 @@
 //! inputs, instead of starting over. Chunks are computed on every core while the previous chunk
 //! commits.
 
-use super::inputs::{gather, gather_range, Inputs, RepIndex};
+use super::inputs::{gather, gather_range, BatchSource, Inputs};
 use super::service::{decide, store_job, Classifier, Pending};
 use crate::domain::{CreditCode, Date};
 use crate::error::{Error, Result};
@@ -80,17 +80,17 @@ where
     })
 }
 
-/// Reads the inputs of `codes` (sorted): range scans when `reps` is given (scope: everything,
+/// Reads the inputs of `codes` (sorted): range reads when `batch` is given (scope: everything,
 /// so the codes are contiguous in the key space), else one lookup per code.
 pub fn gather_chunk(
     c: &Classifier,
     codes: &[CreditCode],
     cut: u64,
     as_of: Date,
-    reps: Option<&RepIndex>,
+    batch: Option<&BatchSource>,
 ) -> Result<Vec<Option<Inputs>>> {
-    match reps {
-        Some(r) => gather_range(c.records(), codes, cut, as_of, r),
+    match batch {
+        Some(b) => gather_range(c.records(), codes, cut, as_of, &b.reps, b.segments.as_ref()),
         None => codes
             .iter()
             .map(|code| gather(c.records(), code, cut, as_of))
@@ -201,8 +201,8 @@ impl Classifier {
         }
         let rules = self.rule_sets().get_blocking(&state.rule_set)?;
         let codes = codes_in_scope(self, state.jurisdiction.as_deref(), state.cursor)?;
-        let reps = match state.jurisdiction {
-            None => Some(RepIndex::load(self.records())?),
+        let batch = match state.jurisdiction {
+            None => Some(BatchSource::load(self.records(), state.cut)?),
             Some(_) => None,
         };
         state.total = state.done + codes.len() as u64;
@@ -211,7 +211,7 @@ impl Classifier {
             let (as_of, cut, id) = (state.as_of, state.cut, state.id);
             let computed = parallel_parts(chunk, |part| {
                 let mut out = Vec::with_capacity(part.len());
-                for inputs in gather_chunk(self, part, cut, as_of, reps.as_ref())?
+                for inputs in gather_chunk(self, part, cut, as_of, batch.as_ref())?
                     .into_iter()
                     .flatten()
                 {

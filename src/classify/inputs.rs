@@ -8,7 +8,7 @@ use crate::rules::{compute, FeatureInput, FeatureVector, Relations, RepContribut
 use crate::storage::codec::decode;
 use crate::storage::keys::{code_in, prefix, trailing_seq};
 use crate::storage::Key;
-use crate::storage::Records;
+use crate::storage::{EventSegments, Records};
 use std::collections::BTreeMap;
 
 /// The records of one enterprise at a cut.
@@ -134,49 +134,75 @@ impl RepIndex {
     }
 }
 
-/// Reads the inputs of a sorted run of codes with two range scans (enterprises, events) instead
-/// of a lookup per code: the batch path. `None` for codes that did not exist at the cut.
+/// What a batch over a whole scope reads once: the shared legal representatives, and the
+/// event segments at the batch's cut (when the store has them).
+#[derive(Debug)]
+pub struct BatchSource {
+    /// Legal representatives with more than one enterprise.
+    pub reps: RepIndex,
+    /// Event segments at the cut.
+    pub segments: Option<EventSegments>,
+}
+
+impl BatchSource {
+    /// Reads both for a batch at `cut`.
+    pub fn load(records: &Records, cut: u64) -> Result<BatchSource> {
+        Ok(BatchSource {
+            reps: RepIndex::load(records)?,
+            segments: EventSegments::load(records.engine().as_ref(), cut)?,
+        })
+    }
+}
+
+/// Reads the inputs of a sorted run of codes with range reads instead of a lookup per code:
+/// the batch path. Enterprises come from one range scan; events from the event segments when
+/// given (see [`crate::storage::segments`]), else from a range scan of the event keys. `None`
+/// for codes that did not exist at the cut.
 pub fn gather_range(
     records: &Records,
     codes: &[CreditCode],
     cut: u64,
     as_of: Date,
     reps: &RepIndex,
+    segments: Option<&EventSegments>,
 ) -> Result<Vec<Option<Inputs>>> {
     let (Some(first), Some(last)) = (codes.first(), codes.last()) else {
         return Ok(Vec::new());
     };
     let engine = records.engine();
-    let mut versions: BTreeMap<CreditCode, EnterpriseVersion> = BTreeMap::new();
     let mut end = Key::Enterprise(*last).encode();
     end.push(0);
+    let mut versions: Vec<(CreditCode, EnterpriseVersion)> = Vec::with_capacity(codes.len());
+    let mut wanted = codes.iter().peekable();
     for kv in engine.range(&Key::Enterprise(*first).encode(), &end) {
         let (k, v) = kv?;
         let Some(code) = code_in(&k) else { continue };
-        if codes.binary_search(&code).is_ok() {
-            versions.insert(code, decode(&v, &format_args!("enterprise `{code}`"))?);
+        while wanted.next_if(|c| **c < code).is_some() {}
+        if wanted.peek() == Some(&&code) {
+            versions.push((code, decode(&v, &format_args!("enterprise `{code}`"))?));
         }
     }
-    let mut events: BTreeMap<CreditCode, Vec<StoredEvent>> = BTreeMap::new();
-    let mut end = Key::Event(*last, u64::MAX).encode();
-    end.push(0);
-    for kv in engine.range(&Key::Event(*first, 0).encode(), &end) {
-        let (k, v) = kv?;
-        let (Some(code), Some(seq)) = (code_in(&k), trailing_seq(&k)) else {
-            continue;
-        };
-        if seq > cut || codes.binary_search(&code).is_err() {
-            continue;
+    let events = match segments {
+        Some(s) if s.cut() != cut => {
+            return Err(Error::Internal(format!(
+                "event segments read at cut {} used at cut {cut}",
+                s.cut()
+            )))
         }
-        events
-            .entry(code)
-            .or_default()
-            .push(decode(&v, &format_args!("event {seq} of `{code}`"))?);
-    }
+        Some(s) => s.events_between(engine.as_ref(), first, last)?,
+        None => scan_events(records, codes, cut)?,
+    };
+    let mut versions = versions.into_iter().peekable();
+    let mut events = events.into_iter().peekable();
     let mut out = Vec::with_capacity(codes.len());
     for code in codes {
-        let version = match versions.remove(code) {
-            Some(v) if v.seq <= cut => Some(v),
+        while events.next_if(|(c, _)| c < code).is_some() {}
+        let evs = events
+            .next_if(|(c, _)| c == code)
+            .map(|(_, e)| e)
+            .unwrap_or_default();
+        let version = match versions.next_if(|(c, _)| c == code) {
+            Some((_, v)) if v.seq <= cut => Some(v),
             Some(_) => records.enterprise_as_of(code, cut)?,
             None => None,
         };
@@ -184,13 +210,43 @@ pub fn gather_range(
             out.push(None);
             continue;
         };
-        let evs = events.remove(code).unwrap_or_default();
-        let siblings = reps
-            .siblings(&version.enterprise.legal_representative)
-            .to_vec();
-        out.push(Some(assemble(
-            records, version, evs, &siblings, cut, as_of,
-        )?));
+        let siblings = reps.siblings(&version.enterprise.legal_representative);
+        out.push(Some(assemble(records, version, evs, siblings, cut, as_of)?));
+    }
+    Ok(out)
+}
+
+/// The events with seq at most `cut` of the enterprises in `codes` (sorted), grouped by
+/// enterprise in code order, from one range scan of the event keys.
+fn scan_events(
+    records: &Records,
+    codes: &[CreditCode],
+    cut: u64,
+) -> Result<Vec<(CreditCode, Vec<StoredEvent>)>> {
+    let (Some(first), Some(last)) = (codes.first(), codes.last()) else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<(CreditCode, Vec<StoredEvent>)> = Vec::new();
+    let mut end = Key::Event(*last, u64::MAX).encode();
+    end.push(0);
+    let mut wanted = codes.iter().peekable();
+    for kv in records
+        .engine()
+        .range(&Key::Event(*first, 0).encode(), &end)
+    {
+        let (k, v) = kv?;
+        let (Some(code), Some(seq)) = (code_in(&k), trailing_seq(&k)) else {
+            continue;
+        };
+        while wanted.next_if(|c| **c < code).is_some() {}
+        if seq > cut || wanted.peek() != Some(&&code) {
+            continue;
+        }
+        let e = decode(&v, &format_args!("event {seq} of `{code}`"))?;
+        match out.last_mut() {
+            Some((c, evs)) if *c == code => evs.push(e),
+            _ => out.push((code, vec![e])),
+        }
     }
     Ok(out)
 }

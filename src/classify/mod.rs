@@ -7,6 +7,8 @@ pub mod inputs;
 pub mod record;
 pub mod rulesets;
 pub mod service;
+#[cfg(test)]
+mod tests;
 
 pub use batch::RunState;
 pub use record::{ClassificationRecord, TierChangeRecord};

@@ -352,8 +352,8 @@ impl Classifier {
     ) -> Result<(Simulation, Arc<RuleSet>)> {
         let current = self.rule_sets.applicable_blocking(as_of)?;
         let cut = self.cut()?;
-        let reps = if whole {
-            Some(super::inputs::RepIndex::load(&self.records)?)
+        let batch = if whole {
+            Some(super::inputs::BatchSource::load(&self.records, cut)?)
         } else {
             None
         };
@@ -364,7 +364,7 @@ impl Classifier {
                 part,
                 cut,
                 as_of,
-                reps.as_ref(),
+                batch.as_ref(),
             )?) {
                 let Some(i) = i else { continue };
                 let f = i.features(as_of);

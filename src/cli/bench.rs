@@ -285,11 +285,25 @@ pub fn own_peak_rss_mib() -> f64 {
 /// `bench classify`: generates and loads a demo population in-process (durably, through the
 /// writer), then times a full re-classification from storage (features, rules, storing results)
 /// and a simulation of the same rule set as a candidate.
-pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
+///
+/// With `keep`, the store stays in that directory, and a later run over the same directory with
+/// the same population skips generating and loading it (the marker file says what was loaded).
+pub async fn classify(
+    entities: usize,
+    seed: u64,
+    keep: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     use crate::app::App;
-    let dir =
-        std::env::temp_dir().join(format!("creditrisk-bench-classify-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("creditrisk-bench-classify-{}", std::process::id()))
+    });
+    let marker = dir.join("bench-population");
+    let population = format!("{entities} {seed}");
+    let reuse =
+        keep.is_some() && std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == population);
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let (mut app, stopper) = App::open(&dir, 2048)?;
     app.enable_draws(std::path::Path::new("rules"))?;
     let rules_dir = std::path::Path::new("rules/default");
@@ -297,31 +311,21 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
         .rule_sets()
         .ensure_default(rules_dir, crate::clock::now_ms())
         .await?;
-    let t = Instant::now();
-    let data = crate::demo::generate(entities, seed);
-    let gen_s = t.elapsed().as_secs_f64();
-    let (ne, nv) = (data.enterprises.len(), data.events.len());
-    let t = Instant::now();
-    for c in data.enterprises.chunks(10_000) {
-        app.upsert_enterprises(c.to_vec()).await?;
+    let (mut gen_s, mut load_s, mut ne, mut nv) = (0.0, 0.0, 0, 0);
+    if reuse {
+        println!("reusing the population loaded in `{}`", dir.display());
+    } else {
+        (gen_s, load_s, ne, nv) = load_population(&app, entities, seed).await?;
+        std::fs::write(&marker, &population)?;
     }
-    for c in data.inspectors.chunks(10_000) {
-        app.upsert_inspectors(c.to_vec(), "bench").await?;
-    }
-    let mut pending = std::collections::VecDeque::new();
-    for c in data.events.chunks(10_000) {
-        pending.push_back(app.enqueue_events(c.to_vec()).await?);
-        if pending.len() > 4 {
-            if let Some(p) = pending.pop_front() {
-                p.await?;
-            }
-        }
-    }
-    for p in pending {
-        p.await?;
-    }
-    let load_s = t.elapsed().as_secs_f64();
-    drop(data);
+    // Event segments, as the server's background compaction keeps them (`storage::segments`).
+    let (records, writer) = (app.records().clone(), app.writer().clone());
+    let (compaction, compact_s) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
+        let t = Instant::now();
+        let c = crate::storage::segments::compact(&records, &writer)?;
+        Ok((c, t.elapsed().as_secs_f64()))
+    })
+    .await??;
     let c = app.classifier().clone();
     let as_of = crate::demo::demo_as_of();
     let log_before = app.auditor().size()?;
@@ -343,6 +347,7 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
     .await??;
     // A draw with teams over the whole population, from the store: snapshot, draw, store.
     let draws = app.draws()?.clone();
+    let run_id = run.id;
     let items = std::fs::read_to_string("rules/items.toml")?;
     let items = crate::drawsvc::Draws::parse_items("rules/items.toml", &items)?;
     let (draw, snap_s, draw_s) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
@@ -353,7 +358,7 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
         let snap_s = t.elapsed().as_secs_f64();
         drop(snap);
         let spec = crate::drawsvc::DrawSpec {
-            draw_id: Some("bench".into()),
+            draw_id: Some(format!("bench-{run_id}")),
             item_id: "annual-report-2026".into(),
             seed: Some("bench seed".into()),
             as_of,
@@ -387,13 +392,26 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || stopper.close()).await?;
     drop(again);
     let disk = dir_size(&dir);
-    let _ = std::fs::remove_dir_all(&dir);
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let n = run.done.max(1) as f64;
     println!("classification benchmark ({entities} demo enterprises, as of {as_of})");
     println!("  generate            : {gen_s:.1} s ({ne} enterprises, {nv} events)");
     println!(
         "  durable load        : {load_s:.1} s ({:.0} records/s)",
         (ne + nv) as f64 / load_s
+    );
+    println!(
+        "  compaction          : {compact_s:.1} s ({} of {} event segments written, {} events{})",
+        compaction.segments,
+        compaction.total,
+        compaction.events,
+        if compaction.first_build {
+            ", first build"
+        } else {
+            ""
+        }
     );
     println!("  full re-classification from storage (features, rules, durable results):");
     println!(
@@ -436,4 +454,37 @@ pub async fn classify(entities: usize, seed: u64) -> anyhow::Result<()> {
         disk as f64 / 1024.0 / 1024.0
     );
     Ok(())
+}
+
+/// Generates the demo population and loads it durably through the writer: (generate seconds,
+/// load seconds, enterprises, events).
+async fn load_population(
+    app: &crate::app::App,
+    entities: usize,
+    seed: u64,
+) -> anyhow::Result<(f64, f64, usize, usize)> {
+    let t = Instant::now();
+    let data = crate::demo::generate(entities, seed);
+    let gen_s = t.elapsed().as_secs_f64();
+    let (ne, nv) = (data.enterprises.len(), data.events.len());
+    let t = Instant::now();
+    for c in data.enterprises.chunks(10_000) {
+        app.upsert_enterprises(c.to_vec()).await?;
+    }
+    for c in data.inspectors.chunks(10_000) {
+        app.upsert_inspectors(c.to_vec(), "bench").await?;
+    }
+    let mut pending = std::collections::VecDeque::new();
+    for c in data.events.chunks(10_000) {
+        pending.push_back(app.enqueue_events(c.to_vec()).await?);
+        if pending.len() > 4 {
+            if let Some(p) = pending.pop_front() {
+                p.await?;
+            }
+        }
+    }
+    for p in pending {
+        p.await?;
+    }
+    Ok((gen_s, t.elapsed().as_secs_f64(), ne, nv))
 }

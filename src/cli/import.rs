@@ -457,9 +457,11 @@ pub async fn load_demo_if_empty(
         let d = d.clone();
         tokio::task::spawn_blocking(move || d.upsert_items(items)).await??;
     }
-    // Classify the population once, as of the demo's date, so tiers exist from the start.
+    // Event segments first, so that the run below reads them; then classify the population
+    // once, as of the demo's date, so tiers exist from the start.
     let c = app.classifier().clone();
     let state = tokio::task::spawn_blocking(move || {
+        crate::storage::segments::compact(c.records(), c.writer())?;
         let run = c.start_run(None, crate::demo::demo_as_of(), crate::clock::now_ms())?;
         c.execute_run(run, &mut |_| {})
     })

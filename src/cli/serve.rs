@@ -27,6 +27,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.auto_reclassify {
         app.enable_auto_reclassify();
     }
+    app.enable_compaction(config.compact_after_events);
     let boot = crate::access::bootstrap(
         app.tokens(),
         &config.data_dir,

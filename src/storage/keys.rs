@@ -25,6 +25,9 @@ pub enum Key<'a> {
     /// A block of the event-id index: the ids of consecutive events of one commit, by the seq
     /// of the first (see [`super::event_ids`]).
     EventIdBlock(u64),
+    /// An event segment: a derived copy of the events of a range of enterprises, by the first
+    /// credit code of the range (see [`super::segments`]).
+    EventSegment(CreditCode),
     /// Index: the events a draw snapshot reads (inspections, licences granted or revoked), by
     /// enterprise and seq (value empty): a snapshot of millions of enterprises scans this
     /// small index instead of every event.
@@ -85,6 +88,7 @@ const EVENT: u8 = 0x20;
 const LEGACY_EVENT_ID: u8 = 0x21;
 const EVENT_ID_BLOCK: u8 = 0x23;
 const DRAW_FACT: u8 = 0x22;
+const EVENT_SEGMENT: u8 = 0x24;
 const ITEM: u8 = 0x60;
 const DRAW: u8 = 0x61;
 const ASSIGNMENT: u8 = 0x62;
@@ -136,6 +140,10 @@ impl Key<'_> {
             Key::EventIdBlock(seq) => {
                 k.push(EVENT_ID_BLOCK);
                 k.extend_from_slice(&seq.to_be_bytes());
+            }
+            Key::EventSegment(c) => {
+                k.push(EVENT_SEGMENT);
+                k.extend_from_slice(c.as_bytes());
             }
             Key::DrawFact(c, seq) => {
                 k.push(DRAW_FACT);

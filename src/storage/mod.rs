@@ -8,6 +8,7 @@ pub mod event_ids;
 pub mod keys;
 pub mod log;
 pub mod records;
+pub mod segments;
 pub mod writer;
 
 pub use engine::{Engine, MemoryEngine, SledEngine};
@@ -15,4 +16,5 @@ pub use event_ids::EventIds;
 pub use keys::Key;
 pub use log::LogReader;
 pub use records::{EnterpriseFilter, InspectorFilter, Page, Records};
+pub use segments::EventSegments;
 pub use writer::{Job, Pending, Tx, WriteOutcome, Writer, WriterThread};
