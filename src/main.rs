@@ -578,6 +578,9 @@ enum BenchCmd {
         /// entities and seed, from an earlier run), skip generating and loading it.
         #[arg(long)]
         data_dir: Option<std::path::PathBuf>,
+        /// Only load (or reuse) and compact, then time the simulation.
+        #[arg(long)]
+        simulate_only: bool,
     },
 }
 
@@ -829,7 +832,8 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             entities,
             seed,
             data_dir,
-        }) => cli::bench::classify(entities, seed, data_dir).await,
+            simulate_only,
+        }) => cli::bench::classify(entities, seed, data_dir, simulate_only).await,
         Command::Bench(BenchCmd::Ingest {
             events,
             enterprises,

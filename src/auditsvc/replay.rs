@@ -5,7 +5,7 @@ use crate::audit::entry::payload_digest;
 use crate::audit::merkle::{self, Hash, HashStore};
 use crate::audit::EntryKind;
 use crate::classify::batch::parallel_parts;
-use crate::classify::inputs::{gather, gather_range, RepIndex};
+use crate::classify::inputs::{gather, gather_range, RepIndex, Sources};
 use crate::classify::record::ClassificationRecord;
 use crate::classify::service::decide;
 use crate::domain::{CreditCode, Date};
@@ -460,8 +460,12 @@ impl Auditor {
                 .collect();
             let segments = EventSegments::load(self.records.engine().as_ref(), cut)?;
             let recomputed = parallel_parts(&codes, |part| {
-                let inputs =
-                    gather_range(&self.records, part, cut, as_of, reps, segments.as_ref())?;
+                let src = Sources {
+                    reps,
+                    segments: segments.as_ref(),
+                    shares: None,
+                };
+                let inputs = gather_range(&self.records, part, cut, as_of, src)?;
                 inputs
                     .into_iter()
                     .map(|x| {

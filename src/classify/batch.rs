@@ -80,6 +80,85 @@ where
     })
 }
 
+/// Runs `f` over every enterprise, in chunks of at most [`CHUNK`] codes (sorted), on every
+/// core, and concatenates the results in code order. The code space is cut into ranges at
+/// event-segment boundaries (about 64 of them; one range when the store has no segments), and
+/// each worker lists the codes of the ranges it takes itself, so even the listing runs in
+/// parallel.
+pub fn parallel_whole<T: Send, F>(c: &Classifier, batch: &BatchSource, f: F) -> Result<Vec<T>>
+where
+    F: Fn(&[CreditCode]) -> Result<Vec<T>> + Sync,
+{
+    let mut bounds: Vec<Option<CreditCode>> = vec![None];
+    if let Some(s) = &batch.segments {
+        let firsts = s.firsts();
+        let step = firsts.len().div_ceil(64).max(1);
+        bounds.extend(firsts.iter().skip(1).step_by(step).map(|c| Some(*c)));
+    }
+    bounds.push(None);
+    let ranges: Vec<(Option<CreditCode>, Option<CreditCode>)> =
+        bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8)
+        .min(ranges.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (ranges, next, f) = (&ranges, &next, &f);
+    let done: Vec<Vec<(usize, Vec<T>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(move || -> Result<Vec<(usize, Vec<T>)>> {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((lo, hi)) = ranges.get(i) else { break };
+                        let codes = codes_between(c, *lo, *hi)?;
+                        let mut out = Vec::with_capacity(codes.len());
+                        for chunk in codes.chunks(CHUNK) {
+                            out.extend(f(chunk)?);
+                        }
+                        mine.push((i, out));
+                    }
+                    Ok(mine)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| Error::Internal("a classification thread panicked".into()))?
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let mut parts: Vec<(usize, Vec<T>)> = done.into_iter().flatten().collect();
+    parts.sort_by_key(|(i, _)| *i);
+    Ok(parts.into_iter().flat_map(|(_, v)| v).collect())
+}
+
+/// Codes of the enterprises in `[lo, hi)` (`None`: unbounded), in code order.
+fn codes_between(
+    c: &Classifier,
+    lo: Option<CreditCode>,
+    hi: Option<CreditCode>,
+) -> Result<Vec<CreditCode>> {
+    let from = lo.map_or_else(prefix::enterprises, |l| Key::Enterprise(l).encode());
+    let to = hi.map_or_else(
+        || {
+            let mut p = prefix::enterprises();
+            p[0] += 1;
+            p
+        },
+        |h| Key::Enterprise(h).encode(),
+    );
+    let mut out = Vec::new();
+    for kv in c.records().engine().range(&from, &to) {
+        let (k, _) = kv?;
+        out.push(code_in(&k).ok_or_else(|| Error::Corrupt("enterprise key".into()))?);
+    }
+    Ok(out)
+}
+
 /// Reads the inputs of `codes` (sorted): range reads when `batch` is given (scope: everything,
 /// so the codes are contiguous in the key space), else one lookup per code.
 pub fn gather_chunk(
@@ -90,7 +169,7 @@ pub fn gather_chunk(
     batch: Option<&BatchSource>,
 ) -> Result<Vec<Option<Inputs>>> {
     match batch {
-        Some(b) => gather_range(c.records(), codes, cut, as_of, &b.reps, b.segments.as_ref()),
+        Some(b) => gather_range(c.records(), codes, cut, as_of, b.view()),
         None => codes
             .iter()
             .map(|code| gather(c.records(), code, cut, as_of))
@@ -202,7 +281,7 @@ impl Classifier {
         let rules = self.rule_sets().get_blocking(&state.rule_set)?;
         let codes = codes_in_scope(self, state.jurisdiction.as_deref(), state.cursor)?;
         let batch = match state.jurisdiction {
-            None => Some(BatchSource::load(self.records(), state.cut)?),
+            None => Some(BatchSource::load(self.records(), state.cut, state.as_of)?),
             Some(_) => None,
         };
         state.total = state.done + codes.len() as u64;

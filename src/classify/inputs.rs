@@ -9,7 +9,7 @@ use crate::storage::codec::decode;
 use crate::storage::keys::{code_in, prefix, trailing_seq};
 use crate::storage::Key;
 use crate::storage::{EventSegments, Records};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// The records of one enterprise at a cut.
 #[derive(Clone, Debug)]
@@ -40,7 +40,79 @@ pub fn gather(
     };
     let events = records.all_events_of(code, cut)?;
     let siblings = records.enterprises_of_rep(&version.enterprise.legal_representative)?;
-    assemble(records, version, events, &siblings, cut, as_of).map(Some)
+    assemble(records, version, events, &siblings, cut, as_of, None).map(Some)
+}
+
+/// An enterprise's share in its legal representative's relation features, at one cut and date.
+#[derive(Clone, Debug)]
+struct Share {
+    rep: String,
+    contribution: RepContribution,
+    data_seq: u64,
+}
+
+impl Share {
+    fn of(version: &EnterpriseVersion, events: &[StoredEvent], as_of: Date) -> Share {
+        let f = compute(
+            &FeatureInput {
+                enterprise: &version.enterprise,
+                events,
+                relations: Relations::default(),
+            },
+            as_of,
+        );
+        Share {
+            rep: version.enterprise.legal_representative.clone(),
+            contribution: RepContribution::of(&f),
+            data_seq: version.seq.max(events.last().map_or(0, |e| e.seq)),
+        }
+    }
+}
+
+/// The shares of every enterprise whose representative has others, computed once for a batch
+/// (`None`: the enterprise did not exist at the cut), so that relation features cost no
+/// lookups per enterprise.
+#[derive(Debug, Default)]
+pub struct Shares(HashMap<CreditCode, Option<Share>>);
+
+impl Shares {
+    /// Reads every enterprise of `reps` at `cut` (events from `segments` when given) and
+    /// computes its share as of `as_of`, on every core.
+    pub fn load(
+        records: &Records,
+        reps: &RepIndex,
+        segments: Option<&EventSegments>,
+        cut: u64,
+        as_of: Date,
+    ) -> Result<Shares> {
+        let mut members: Vec<CreditCode> = reps.shared.values().flatten().copied().collect();
+        members.sort_unstable();
+        members.dedup();
+        let parts = super::batch::parallel_parts(&members, |part| {
+            let mut events = match segments {
+                Some(s) => s.events_of(records.engine().as_ref(), part)?,
+                None => part
+                    .iter()
+                    .map(|c| Ok((*c, records.all_events_of(c, cut)?)))
+                    .collect::<Result<Vec<_>>>()?,
+            }
+            .into_iter()
+            .peekable();
+            let mut out = Vec::with_capacity(part.len());
+            for code in part {
+                let evs = events
+                    .next_if(|(c, _)| c == code)
+                    .map(|(_, e)| e)
+                    .unwrap_or_default();
+                let share = records
+                    .enterprise_as_of(code, cut)?
+                    .map(|v| Share::of(&v, &evs, as_of));
+                out.push((*code, share));
+            }
+            Ok(out)
+        })?;
+        Ok(Shares(parts.into_iter().collect()))
+    }
 }
 
 fn assemble(
@@ -50,6 +122,7 @@ fn assemble(
     siblings: &[CreditCode],
     cut: u64,
     as_of: Date,
+    shares: Option<&Shares>,
 ) -> Result<Inputs> {
     let code = version.enterprise.credit_code;
     let mut data_seq = version.seq.max(events.last().map_or(0, |e| e.seq));
@@ -59,23 +132,19 @@ fn assemble(
         if *sibling == code {
             continue;
         }
-        let Some(sv) = records.enterprise_as_of(sibling, cut)? else {
-            continue;
+        let share = match shares.and_then(|s| s.0.get(sibling)) {
+            Some(known) => known.clone(),
+            None => match records.enterprise_as_of(sibling, cut)? {
+                Some(sv) => Some(Share::of(&sv, &records.all_events_of(sibling, cut)?, as_of)),
+                None => None,
+            },
         };
-        if sv.enterprise.legal_representative != *rep {
+        let Some(share) = share else { continue };
+        if share.rep != *rep {
             continue;
         }
-        let sev = records.all_events_of(sibling, cut)?;
-        data_seq = data_seq.max(sv.seq).max(sev.last().map_or(0, |e| e.seq));
-        let f = compute(
-            &FeatureInput {
-                enterprise: &sv.enterprise,
-                events: &sev,
-                relations: Relations::default(),
-            },
-            as_of,
-        );
-        others.add(&RepContribution::of(&f));
+        data_seq = data_seq.max(share.data_seq);
+        others.add(&share.contribution);
     }
     Ok(Inputs {
         version,
@@ -94,22 +163,54 @@ fn assemble(
 /// batch so that the common case (a representative with one enterprise) costs no lookup.
 #[derive(Debug, Default)]
 pub struct RepIndex {
-    shared: BTreeMap<String, Vec<CreditCode>>,
+    shared: HashMap<String, Vec<CreditCode>>,
 }
 
 impl RepIndex {
-    /// Reads the whole legal-representative index.
+    /// Reads the whole legal-representative index, in two halves on two threads (split
+    /// inside the pseudonyms' hex digits; one representative's keys share their prefix, so a
+    /// group is never split).
     pub fn load(records: &Records) -> Result<RepIndex> {
-        let mut shared: BTreeMap<String, Vec<CreditCode>> = BTreeMap::new();
+        let mut split = prefix::legal_reps();
+        split.extend_from_slice(crate::domain::pseudonym::PREFIX.as_bytes());
+        split.push(b'8');
+        let mut end = prefix::legal_reps();
+        end[0] += 1;
+        let halves = [(prefix::legal_reps(), split.clone()), (split, end)];
+        let parts = std::thread::scope(|s| {
+            let handles: Vec<_> = halves
+                .iter()
+                .map(|(from, to)| s.spawn(move || Self::groups_in(records, from, to)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| Error::Internal("an index thread panicked".into()))?
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(RepIndex {
+            shared: parts.into_iter().flatten().collect(),
+        })
+    }
+
+    /// The representatives with more than one enterprise among the index keys in `[from, to)`.
+    fn groups_in(
+        records: &Records,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<Vec<(String, Vec<CreditCode>)>> {
+        let mut shared = Vec::new();
         let mut current: Option<(Vec<u8>, Vec<CreditCode>)> = None;
         let mut flush = |cur: Option<(Vec<u8>, Vec<CreditCode>)>| {
             if let Some((rep, codes)) = cur {
                 if codes.len() > 1 {
-                    shared.insert(String::from_utf8_lossy(&rep).into_owned(), codes);
+                    shared.push((String::from_utf8_lossy(&rep).into_owned(), codes));
                 }
             }
         };
-        for kv in records.engine().scan(&prefix::legal_reps(), None) {
+        for kv in records.engine().range(from, to) {
             let (k, _) = kv?;
             let code = code_in(&k).ok_or_else(|| Error::Corrupt("legal-rep index key".into()))?;
             // Key: tag, rep, 0x00, 18-byte code.
@@ -126,7 +227,7 @@ impl RepIndex {
             }
         }
         flush(current);
-        Ok(RepIndex { shared })
+        Ok(shared)
     }
 
     fn siblings(&self, rep: &str) -> &[CreditCode] {
@@ -134,24 +235,50 @@ impl RepIndex {
     }
 }
 
-/// What a batch over a whole scope reads once: the shared legal representatives, and the
-/// event segments at the batch's cut (when the store has them).
+/// What a batch over a whole scope at one cut and date reads once: the shared legal
+/// representatives, the event segments (when the store has them) and the relation shares.
 #[derive(Debug)]
 pub struct BatchSource {
     /// Legal representatives with more than one enterprise.
     pub reps: RepIndex,
     /// Event segments at the cut.
     pub segments: Option<EventSegments>,
+    /// Shares of the enterprises with shared representatives.
+    pub shares: Shares,
 }
 
 impl BatchSource {
-    /// Reads both for a batch at `cut`.
-    pub fn load(records: &Records, cut: u64) -> Result<BatchSource> {
+    /// Reads all three for a batch at `cut` as of `as_of`.
+    pub fn load(records: &Records, cut: u64, as_of: Date) -> Result<BatchSource> {
+        let reps = RepIndex::load(records)?;
+        let segments = EventSegments::load(records.engine().as_ref(), cut)?;
+        let shares = Shares::load(records, &reps, segments.as_ref(), cut, as_of)?;
         Ok(BatchSource {
-            reps: RepIndex::load(records)?,
-            segments: EventSegments::load(records.engine().as_ref(), cut)?,
+            reps,
+            segments,
+            shares,
         })
     }
+
+    /// The view [`gather_range`] reads through.
+    pub fn view(&self) -> Sources<'_> {
+        Sources {
+            reps: &self.reps,
+            segments: self.segments.as_ref(),
+            shares: Some(&self.shares),
+        }
+    }
+}
+
+/// What [`gather_range`] reads besides the keys of the enterprises asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct Sources<'a> {
+    /// Legal representatives with more than one enterprise.
+    pub reps: &'a RepIndex,
+    /// Event segments at the cut (else the event keys are scanned).
+    pub segments: Option<&'a EventSegments>,
+    /// Precomputed relation shares at the cut and date (else related enterprises are read).
+    pub shares: Option<&'a Shares>,
 }
 
 /// Reads the inputs of a sorted run of codes with range reads instead of a lookup per code:
@@ -163,8 +290,7 @@ pub fn gather_range(
     codes: &[CreditCode],
     cut: u64,
     as_of: Date,
-    reps: &RepIndex,
-    segments: Option<&EventSegments>,
+    src: Sources<'_>,
 ) -> Result<Vec<Option<Inputs>>> {
     let (Some(first), Some(last)) = (codes.first(), codes.last()) else {
         return Ok(Vec::new());
@@ -182,7 +308,7 @@ pub fn gather_range(
             versions.push((code, decode(&v, &format_args!("enterprise `{code}`"))?));
         }
     }
-    let events = match segments {
+    let events = match src.segments {
         Some(s) if s.cut() != cut => {
             return Err(Error::Internal(format!(
                 "event segments read at cut {} used at cut {cut}",
@@ -210,8 +336,10 @@ pub fn gather_range(
             out.push(None);
             continue;
         };
-        let siblings = reps.siblings(&version.enterprise.legal_representative);
-        out.push(Some(assemble(records, version, evs, siblings, cut, as_of)?));
+        let siblings = src.reps.siblings(&version.enterprise.legal_representative);
+        out.push(Some(assemble(
+            records, version, evs, siblings, cut, as_of, src.shares,
+        )?));
     }
     Ok(out)
 }

@@ -340,42 +340,45 @@ pub struct Simulation {
 }
 
 impl Classifier {
-    /// Runs `candidate` and the rule set in force over `codes` (sorted) as of `as_of`, storing
-    /// nothing; `whole` says the codes are every enterprise (then they are read by range scans).
+    /// Runs `candidate` and the rule set in force over `codes` (sorted; `None`: every
+    /// enterprise, read in parallel ranges through the batch sources) as of `as_of`, storing
+    /// nothing.
     pub fn simulate_blocking(
         &self,
-        codes: &[CreditCode],
-        whole: bool,
+        codes: Option<&[CreditCode]>,
         candidate: &RuleSet,
         as_of: Date,
         max_changes: usize,
     ) -> Result<(Simulation, Arc<RuleSet>)> {
         let current = self.rule_sets.applicable_blocking(as_of)?;
         let cut = self.cut()?;
-        let batch = if whole {
-            Some(super::inputs::BatchSource::load(&self.records, cut)?)
-        } else {
-            None
-        };
-        let parts = super::batch::parallel_parts(codes, |part| {
+        let both = |inputs: Vec<Option<Inputs>>, part: &[CreditCode]| {
             let mut out = Vec::with_capacity(part.len());
-            for (code, i) in part.iter().zip(super::batch::gather_chunk(
-                self,
-                part,
-                cut,
-                as_of,
-                batch.as_ref(),
-            )?) {
+            for (code, i) in part.iter().zip(inputs) {
                 let Some(i) = i else { continue };
                 let f = i.features(as_of);
                 let from = classify_tier(current.compiled(), &f, as_of).0;
                 let to = classify_tier(candidate.compiled(), &f, as_of).0;
                 out.push((*code, from, to));
             }
-            Ok(out)
-        })?;
+            out
+        };
+        let tiers = match codes {
+            None => {
+                let batch = super::inputs::BatchSource::load(&self.records, cut, as_of)?;
+                super::batch::parallel_whole(self, &batch, |part| {
+                    let inputs =
+                        super::inputs::gather_range(&self.records, part, cut, as_of, batch.view())?;
+                    Ok(both(inputs, part))
+                })?
+            }
+            Some(codes) => super::batch::parallel_parts(codes, |part| {
+                let inputs = super::batch::gather_chunk(self, part, cut, as_of, None)?;
+                Ok(both(inputs, part))
+            })?,
+        };
         let mut sim = Simulation::default();
-        for (code, from, to) in parts {
+        for (code, from, to) in tiers {
             sim.enterprises += 1;
             sim.matrix[tier_byte(from) as usize][tier_byte(to) as usize] += 1;
             if from != to {

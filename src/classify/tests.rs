@@ -1,6 +1,6 @@
 //! Batch reads through event segments give exactly what the event keys give.
 
-use super::inputs::{gather_range, RepIndex};
+use super::inputs::{gather_range, RepIndex, Shares, Sources};
 use crate::app::App;
 use crate::domain::Pseudonymizer;
 use crate::storage::{segments, EventSegments, MemoryEngine};
@@ -62,22 +62,33 @@ async fn batch_inputs_and_simulation_are_the_same_with_and_without_segments() {
             let segs = EventSegments::load(records.engine().as_ref(), cut)
                 .unwrap()
                 .unwrap();
+            let shares = Shares::load(&records, &reps, Some(&segs), cut, as_of).unwrap();
+            let keys_only = Sources {
+                reps: &reps,
+                segments: None,
+                shares: None,
+            };
+            let batch = Sources {
+                reps: &reps,
+                segments: Some(&segs),
+                shares: Some(&shares),
+            };
             for part in [&codes[..], &codes[900..1_700], &codes[5..6]] {
-                let by_keys = gather_range(&records, part, cut, as_of, &reps, None).unwrap();
-                let by_segs = gather_range(&records, part, cut, as_of, &reps, Some(&segs)).unwrap();
+                let by_keys = gather_range(&records, part, cut, as_of, keys_only).unwrap();
+                let by_segs = gather_range(&records, part, cut, as_of, batch).unwrap();
                 assert_eq!(by_keys.len(), part.len());
                 assert_eq!(format!("{by_keys:?}"), format!("{by_segs:?}"), "cut {cut}");
             }
+            // Some enterprises have related ones, so the shares were used.
+            assert!(by_relations(&records, &codes, cut, as_of, batch) > 0);
             // A segment set read at one cut is refused at another.
-            assert!(gather_range(&records, &codes, cut + 1, as_of, &reps, Some(&segs)).is_err());
+            assert!(gather_range(&records, &codes, cut + 1, as_of, batch).is_err());
         }
         // The simulation (whole scope: segments) agrees with one lookup per enterprise.
         let candidate = crate::rules::RuleSet::load(&rules).unwrap();
-        let (whole, _) = c
-            .simulate_blocking(&codes, true, &candidate, as_of, 10)
-            .unwrap();
+        let (whole, _) = c.simulate_blocking(None, &candidate, as_of, 10).unwrap();
         let (one_by_one, _) = c
-            .simulate_blocking(&codes, false, &candidate, as_of, 10)
+            .simulate_blocking(Some(&codes), &candidate, as_of, 10)
             .unwrap();
         assert_eq!(whole.enterprises, codes.len() as u64);
         assert_eq!(whole.matrix, one_by_one.matrix);
@@ -87,4 +98,20 @@ async fn batch_inputs_and_simulation_are_the_same_with_and_without_segments() {
     tokio::task::spawn_blocking(move || stopper.close())
         .await
         .unwrap();
+}
+
+/// How many enterprises have other enterprises under their legal representative.
+fn by_relations(
+    records: &crate::storage::Records,
+    codes: &[crate::domain::CreditCode],
+    cut: u64,
+    as_of: crate::domain::Date,
+    src: Sources<'_>,
+) -> usize {
+    gather_range(records, codes, cut, as_of, src)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .filter(|i| i.relations.other_enterprises > 0)
+        .count()
 }

@@ -292,6 +292,7 @@ pub async fn classify(
     entities: usize,
     seed: u64,
     keep: Option<std::path::PathBuf>,
+    simulate_only: bool,
 ) -> anyhow::Result<()> {
     use crate::app::App;
     let dir = keep.clone().unwrap_or_else(|| {
@@ -326,8 +327,17 @@ pub async fn classify(
         Ok((c, t.elapsed().as_secs_f64()))
     })
     .await??;
-    let c = app.classifier().clone();
     let as_of = crate::demo::demo_as_of();
+    if simulate_only {
+        let (sim, sim_s) = simulate(&app, rules_dir, as_of).await?;
+        println!(
+            "simulation over {} enterprises: {sim_s:.1} s ({} changed)",
+            sim.enterprises, sim.changed
+        );
+        tokio::task::spawn_blocking(move || stopper.close()).await?;
+        return Ok(());
+    }
+    let c = app.classifier().clone();
     let log_before = app.auditor().size()?;
     let (run, class_s) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
         let t = Instant::now();
@@ -372,16 +382,7 @@ pub async fn classify(
         Ok((d, snap_s, t.elapsed().as_secs_f64()))
     })
     .await??;
-    let c = app.classifier().clone();
-    let (sim, sim_s) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
-        let candidate = crate::rules::RuleSet::load(rules_dir)
-            .map_err(|e| crate::Error::Internal(format!("{} rule errors", e.len())))?;
-        let t = Instant::now();
-        let codes = crate::classify::batch::codes_in_scope(&c, None, None)?;
-        let (sim, _) = c.simulate_blocking(&codes, true, &candidate, as_of, 100)?;
-        Ok((sim, t.elapsed().as_secs_f64()))
-    })
-    .await??;
+    let (sim, sim_s) = simulate(&app, rules_dir, as_of).await?;
     let rss = own_peak_rss_mib();
     tokio::task::spawn_blocking(move || stopper.close()).await?;
     drop(app);
@@ -487,4 +488,21 @@ async fn load_population(
         p.await?;
     }
     Ok((gen_s, t.elapsed().as_secs_f64(), ne, nv))
+}
+
+/// Times a simulation of the default rules (as a candidate) over every enterprise.
+async fn simulate(
+    app: &crate::app::App,
+    rules_dir: &'static std::path::Path,
+    as_of: crate::domain::Date,
+) -> anyhow::Result<(crate::classify::Simulation, f64)> {
+    let c = app.classifier().clone();
+    Ok(tokio::task::spawn_blocking(move || -> crate::Result<_> {
+        let candidate = crate::rules::RuleSet::load(rules_dir)
+            .map_err(|e| crate::Error::Internal(format!("{} rule errors", e.len())))?;
+        let t = Instant::now();
+        let (sim, _) = c.simulate_blocking(None, &candidate, as_of, 100)?;
+        Ok((sim, t.elapsed().as_secs_f64()))
+    })
+    .await??)
 }

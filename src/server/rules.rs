@@ -300,9 +300,13 @@ impl ClassificationService for ClassificationApi {
         };
         let c = self.app.classifier().clone();
         let (sim, current, cand_hash) = blocking(move || {
-            let codes = codes_in_scope(&c, jurisdiction.as_deref(), None)?;
-            let whole = jurisdiction.is_none();
-            let (sim, current) = c.simulate_blocking(&codes, whole, &candidate, as_of, max)?;
+            let (sim, current) = match jurisdiction.as_deref() {
+                Some(j) => {
+                    let codes = codes_in_scope(&c, Some(j), None)?;
+                    c.simulate_blocking(Some(&codes), &candidate, as_of, max)?
+                }
+                None => c.simulate_blocking(None, &candidate, as_of, max)?,
+            };
             Ok((
                 sim,
                 current.hash().to_string(),

@@ -124,6 +124,11 @@ impl EventSegments {
         Ok(Some(EventSegments { dir, cut, newer }))
     }
 
+    /// The first code of every segment, in order.
+    pub fn firsts(&self) -> Vec<CreditCode> {
+        self.dir.iter().map(|d| d.first).collect()
+    }
+
     /// The cut these reads are for.
     pub fn cut(&self) -> u64 {
         self.cut
@@ -134,6 +139,47 @@ impl EventSegments {
         self.dir
             .partition_point(|d| d.first <= *code)
             .saturating_sub(1)
+    }
+
+    /// Reads and checks segment `i`'s value.
+    fn value(&self, engine: &dyn Engine, i: usize) -> Result<Vec<u8>> {
+        let first = self.dir[i].first;
+        engine
+            .get(&Key::EventSegment(first).encode())?
+            .ok_or_else(|| Error::Corrupt(format!("event segment `{first}` is listed but missing")))
+    }
+
+    /// The events with seq at most the cut of `code`, from `stored` (its encodings in a
+    /// segment of watermark `watermark`) and the newer events read by key.
+    fn one(
+        &self,
+        engine: &dyn Engine,
+        code: CreditCode,
+        stored: &[&[u8]],
+        watermark: u64,
+    ) -> Result<Vec<StoredEvent>> {
+        let mut events = Vec::with_capacity(stored.len());
+        for b in stored {
+            let e: StoredEvent = postcard::from_bytes(b)
+                .map_err(|e| Error::Corrupt(format!("event segment holding `{code}`: {e}")))?;
+            if e.seq <= self.cut {
+                events.push(e);
+            }
+        }
+        let start = self.newer.partition_point(|(c, _)| *c < code);
+        for (_, seq) in self.newer[start..]
+            .iter()
+            .take_while(|(c, _)| *c == code)
+            .filter(|(_, s)| *s > watermark)
+        {
+            let v = engine
+                .get(&Key::Event(code, *seq).encode())?
+                .ok_or_else(|| {
+                    Error::Corrupt(format!("event {seq} of `{code}` is indexed but missing"))
+                })?;
+            events.push(decode(&v, &format_args!("event {seq} of `{code}`"))?);
+        }
+        Ok(events)
     }
 
     /// The events with seq at most the cut of every enterprise with a code in
@@ -149,55 +195,75 @@ impl EventSegments {
             return Ok(out);
         }
         for i in self.segment_of(first)..=self.segment_of(last) {
-            let d = self.dir[i];
-            let key = Key::EventSegment(d.first).encode();
-            let v = engine.get(&key)?.ok_or_else(|| {
-                Error::Corrupt(format!("event segment `{}` is listed but missing", d.first))
-            })?;
-            let what = format_args!("event segment `{}`", d.first);
-            let seg: SegmentValue<'_> = decode_borrowed(&v, &what)?;
-            // This segment's share of [first, last], and its newer events.
-            let lo = if i == 0 { *first } else { d.first.max(*first) };
+            let v = self.value(engine, i)?;
+            let seg: SegmentValue<'_> =
+                decode_borrowed(&v, &format_args!("event segment `{}`", self.dir[i].first))?;
+            // This segment's share of [first, last]: its stored enterprises and those with
+            // newer events only.
+            let lo = if i == 0 {
+                *first
+            } else {
+                self.dir[i].first.max(*first)
+            };
             let hi = self.dir.get(i + 1).map(|n| n.first);
             let in_range = |c: &CreditCode| *c >= lo && *c <= *last && hi.is_none_or(|h| *c < h);
             let start = self.newer.partition_point(|(c, _)| *c < lo);
-            let mut newer = self.newer[start..]
+            let mut codes: Vec<CreditCode> = self.newer[start..]
                 .iter()
                 .take_while(|(c, _)| in_range(c))
                 .filter(|(_, s)| *s > seg.watermark)
-                .peekable();
-            let mut stored = seg.entries.iter().filter(|(c, _)| in_range(c)).peekable();
-            loop {
-                let code = match (stored.peek(), newer.peek()) {
-                    (None, None) => break,
-                    (Some((a, _)), None) => *a,
-                    (None, Some((b, _))) => *b,
-                    (Some((a, _)), Some((b, _))) => (*a).min(*b),
+                .map(|(c, _)| *c)
+                .collect();
+            codes.extend(seg.entries.iter().map(|(c, _)| *c).filter(in_range));
+            codes.sort_unstable();
+            codes.dedup();
+            for code in codes {
+                let stored = match seg.entries.binary_search_by(|(c, _)| c.cmp(&code)) {
+                    Ok(j) => seg.entries[j].1.as_slice(),
+                    Err(_) => &[],
                 };
-                let mut events = Vec::new();
-                if let Some((_, bodies)) = stored.next_if(|(c, _)| *c == code) {
-                    for b in bodies {
-                        let e: StoredEvent = postcard::from_bytes(b)
-                            .map_err(|e| Error::Corrupt(format!("{what}: {e}")))?;
-                        if e.seq <= self.cut {
-                            events.push(e);
-                        }
-                    }
-                }
-                while let Some((_, seq)) = newer.next_if(|(c, _)| *c == code) {
-                    let v = engine
-                        .get(&Key::Event(code, *seq).encode())?
-                        .ok_or_else(|| {
-                            Error::Corrupt(format!(
-                                "event {seq} of `{code}` is indexed but missing"
-                            ))
-                        })?;
-                    events.push(decode(&v, &format_args!("event {seq} of `{code}`"))?);
-                }
+                let events = self.one(engine, code, stored, seg.watermark)?;
                 if !events.is_empty() {
                     out.push((code, events));
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// The events with seq at most the cut of each of `codes` (sorted) that has any, grouped
+    /// by enterprise, in code order; each segment is read once.
+    pub fn events_of(
+        &self,
+        engine: &dyn Engine,
+        codes: &[CreditCode],
+    ) -> Result<Vec<(CreditCode, Vec<StoredEvent>)>> {
+        let mut out = Vec::new();
+        let mut rest = codes;
+        while let Some(first) = rest.first() {
+            if self.dir.is_empty() {
+                break;
+            }
+            let i = self.segment_of(first);
+            let n = match self.dir.get(i + 1) {
+                Some(next) => rest.partition_point(|c| *c < next.first),
+                None => rest.len(),
+            };
+            let (here, next) = rest.split_at(n.max(1));
+            let v = self.value(engine, i)?;
+            let seg: SegmentValue<'_> =
+                decode_borrowed(&v, &format_args!("event segment `{}`", self.dir[i].first))?;
+            for code in here {
+                let stored = match seg.entries.binary_search_by(|(c, _)| c.cmp(code)) {
+                    Ok(j) => seg.entries[j].1.as_slice(),
+                    Err(_) => &[],
+                };
+                let events = self.one(engine, *code, stored, seg.watermark)?;
+                if !events.is_empty() {
+                    out.push((*code, events));
+                }
+            }
+            rest = next;
         }
         Ok(out)
     }
@@ -565,6 +631,15 @@ mod tests {
                     "cut {cut}, codes {a}..={b}"
                 );
             }
+            // Picked codes, one segment read for several of them, some without events.
+            let picked: Vec<u64> = vec![0, 1, 2, 5, 6, 7, 9, 13, 19, 21, 23, 24];
+            let codes: Vec<CreditCode> = picked.iter().map(|n| code(*n)).collect();
+            let want: Vec<_> = picked.iter().flat_map(|n| truth(r, *n, *n, cut)).collect();
+            assert_eq!(
+                segs.events_of(r.engine().as_ref(), &codes).unwrap(),
+                want,
+                "cut {cut}, picked codes"
+            );
         }
     }
 
