@@ -50,15 +50,26 @@ pub struct RunState {
     pub started_ms: i64,
 }
 
+/// Worker threads for batch work: one per core, at most 8.
+fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8)
+}
+
+/// The result of a scoped batch thread; a panic becomes an internal error.
+pub(crate) fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> Result<T> {
+    h.join()
+        .map_err(|_| Error::Internal("a batch thread panicked".into()))
+}
+
 /// Runs `f` on contiguous parts of `items`, one part per core, and concatenates the results in
 /// order.
 pub fn parallel_parts<T: Send, F>(items: &[CreditCode], f: F) -> Result<Vec<T>>
 where
     F: Fn(&[CreditCode]) -> Result<Vec<T>> + Sync,
 {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8);
+    let threads = workers();
     if items.len() < 64 || threads == 1 {
         return f(items);
     }
@@ -71,10 +82,7 @@ where
             .collect();
         let mut out = Vec::with_capacity(items.len());
         for h in handles {
-            out.extend(
-                h.join()
-                    .map_err(|_| Error::Internal("a classification thread panicked".into()))??,
-            );
+            out.extend(joined(h)??);
         }
         Ok(out)
     })
@@ -98,10 +106,7 @@ where
     bounds.push(None);
     let ranges: Vec<(Option<CreditCode>, Option<CreditCode>)> =
         bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8)
-        .min(ranges.len());
+    let threads = workers().min(ranges.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (ranges, next, f) = (&ranges, &next, &f);
     let done: Vec<Vec<(usize, Vec<T>)>> = std::thread::scope(|s| {
@@ -125,10 +130,7 @@ where
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .map_err(|_| Error::Internal("a classification thread panicked".into()))?
-            })
+            .map(|h| joined(h)?)
             .collect::<Result<Vec<_>>>()
     })?;
     let mut parts: Vec<(usize, Vec<T>)> = done.into_iter().flatten().collect();

@@ -184,10 +184,7 @@ impl RepIndex {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join()
-                        .map_err(|_| Error::Internal("an index thread panicked".into()))?
-                })
+                .map(|h| super::batch::joined(h)?)
                 .collect::<Result<Vec<_>>>()
         })?;
         Ok(RepIndex {
