@@ -496,3 +496,25 @@ fn load_or_create_key(path: &Path) -> Result<Vec<u8>> {
     std::fs::rename(&tmp, path)?;
     Ok(key)
 }
+
+/// The repository's default rule set, for tests.
+#[cfg(test)]
+pub(crate) fn default_rules_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default")
+}
+
+/// An app over an in-memory store with the default rule set active, for tests.
+#[cfg(test)]
+pub(crate) async fn test_app() -> (App, Stopper) {
+    let (app, stopper) = App::with_engine(
+        Arc::new(crate::storage::MemoryEngine::default()),
+        Pseudonymizer::new(vec![7; 32]),
+    )
+    .unwrap();
+    app.classifier()
+        .rule_sets()
+        .ensure_default(&default_rules_dir(), 0)
+        .await
+        .unwrap();
+    (app, stopper)
+}

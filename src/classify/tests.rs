@@ -1,24 +1,12 @@
 //! Batch reads through event segments give exactly what the event keys give.
 
 use super::inputs::{gather_range, RepIndex, Shares, Sources};
-use crate::app::App;
-use crate::domain::Pseudonymizer;
-use crate::storage::{segments, EventSegments, MemoryEngine};
-use std::sync::Arc;
+use crate::storage::{segments, EventSegments};
 
 #[tokio::test]
 async fn batch_inputs_and_simulation_are_the_same_with_and_without_segments() {
-    let (app, stopper) = App::with_engine(
-        Arc::new(MemoryEngine::default()),
-        Pseudonymizer::new(vec![7; 32]),
-    )
-    .unwrap();
-    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default");
-    app.classifier()
-        .rule_sets()
-        .ensure_default(&rules, 0)
-        .await
-        .unwrap();
+    let (app, stopper) = crate::app::test_app().await;
+    let rules = crate::app::default_rules_dir();
     // Enough enterprises for three segments; most events before the compaction, the rest
     // after it, and some enterprises changed after it too.
     let data = crate::demo::generate(2_500, 11);

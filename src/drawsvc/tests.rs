@@ -1,12 +1,9 @@
 //! Snapshots read the store as it was at a cut and as of a date.
 
 use super::snapshot::{candidates, inspectors, UNCLASSIFIED_TIER};
-use crate::app::App;
 use crate::domain::*;
 use crate::draw::Tier;
-use crate::storage::MemoryEngine;
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 fn d(s: &str) -> Date {
     Date::parse(s).unwrap()
@@ -59,17 +56,7 @@ const Y: &str = "91510132720386386A";
 
 #[tokio::test]
 async fn snapshots_honour_the_cut_and_the_as_of_date() {
-    let (app, stopper) = App::with_engine(
-        Arc::new(MemoryEngine::default()),
-        Pseudonymizer::new(vec![7; 32]),
-    )
-    .unwrap();
-    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/default");
-    app.classifier()
-        .rule_sets()
-        .ensure_default(&rules, 0)
-        .await
-        .unwrap();
+    let (app, stopper) = crate::app::test_app().await;
     app.upsert_enterprises(vec![ent(X, "510104")])
         .await
         .unwrap();

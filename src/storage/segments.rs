@@ -65,6 +65,16 @@ pub fn directory(engine: &dyn Engine) -> Result<Option<Vec<DirEntry>>> {
     }
 }
 
+/// The index of the segment of `dir` whose range holds `code`.
+fn segment_of(dir: &[DirEntry], code: &CreditCode) -> usize {
+    dir.partition_point(|d| d.first <= *code).saturating_sub(1)
+}
+
+/// The oldest watermark of `dir` (`None` when it is empty).
+fn oldest(dir: &[DirEntry]) -> Option<u64> {
+    dir.iter().map(|d| d.watermark).min()
+}
+
 /// Every event with `after < seq <= cut`, as (code, seq), sorted, from the event-id blocks.
 fn events_since(engine: &dyn Engine, after: u64, cut: u64) -> Result<Vec<(CreditCode, u64)>> {
     let mut out = Vec::new();
@@ -119,8 +129,7 @@ impl EventSegments {
         let Some(dir) = directory(engine)? else {
             return Ok(None);
         };
-        let oldest = dir.iter().map(|d| d.watermark).min().unwrap_or(0);
-        let newer = events_since(engine, oldest, cut)?;
+        let newer = events_since(engine, oldest(&dir).unwrap_or(0), cut)?;
         Ok(Some(EventSegments { dir, cut, newer }))
     }
 
@@ -134,11 +143,8 @@ impl EventSegments {
         self.cut
     }
 
-    /// The index of the segment whose range holds `code`.
     fn segment_of(&self, code: &CreditCode) -> usize {
-        self.dir
-            .partition_point(|d| d.first <= *code)
-            .saturating_sub(1)
+        segment_of(&self.dir, code)
     }
 
     /// Reads and checks segment `i`'s value.
@@ -453,17 +459,11 @@ fn refresh(
         total: dir.len(),
         ..Default::default()
     };
-    let oldest = dir.iter().map(|d| d.watermark).min().unwrap_or(cut);
-    let newer = events_since(engine, oldest, cut)?;
-    let segs = EventSegments {
-        dir: dir.clone(),
-        cut,
-        newer: Vec::new(),
-    };
+    let newer = events_since(engine, oldest(&dir).unwrap_or(cut), cut)?;
     // The newer events of each segment (above its own watermark).
     let mut per_segment: Vec<Vec<(CreditCode, u64)>> = vec![Vec::new(); dir.len()];
     for (code, seq) in newer {
-        let i = segs.segment_of(&code);
+        let i = segment_of(&dir, &code);
         if seq > dir[i].watermark {
             per_segment[i].push((code, seq));
         }
@@ -528,14 +528,8 @@ pub fn lag(records: &Records) -> Result<u64> {
     let mut n = 0;
     match directory(engine)? {
         Some(dir) => {
-            let oldest = dir.iter().map(|d| d.watermark).min().unwrap_or(0);
-            let segs = EventSegments {
-                dir,
-                cut,
-                newer: Vec::new(),
-            };
-            for_each_since(engine, oldest, cut, &mut |code, seq| {
-                if seq > segs.dir[segs.segment_of(&code)].watermark {
+            for_each_since(engine, oldest(&dir).unwrap_or(0), cut, &mut |code, seq| {
+                if seq > dir[segment_of(&dir, &code)].watermark {
                     n += 1;
                 }
             })?;
@@ -555,14 +549,7 @@ mod tests {
 
     /// A valid code for number `n`, in increasing order with `n`.
     fn code(n: u64) -> CreditCode {
-        const A: &[u8; 31] = crate::domain::code::ALPHABET;
-        let mut first = *b"91510104000000000";
-        let mut x = n;
-        for i in (8..17).rev() {
-            first[i] = A[(x % 31) as usize];
-            x /= 31;
-        }
-        CreditCode::with_check(&first).unwrap()
+        crate::cli::bench::synthetic_code(n)
     }
 
     fn store() -> (Records, Writer, crate::storage::WriterThread) {
