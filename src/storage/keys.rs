@@ -34,8 +34,19 @@ pub enum Key<'a> {
     DrawFact(CreditCode, u64),
     /// A stored classification of an enterprise, by its seq (newest last).
     Classification(CreditCode, u64),
-    /// The tier of an enterprise's newest stored classification (one byte, 0 = A .. 3 = D).
+    /// The tier of an enterprise's classification stored one by one (not in a run block) when
+    /// it changed the tier: one byte (0 = A .. 3 = D), then, since run blocks, the big-endian
+    /// seq of that classification (absent in older stores: seq 0). The current tier is the
+    /// newer of this and the enterprise's entry in the [`Key::TierLayer`].
     CurrentTier(CreditCode),
+    /// The classification records of one committed chunk of a whole-population run, by run id
+    /// and the chunk's first credit code (see `classify::blocks`).
+    RunBlock(u64, CreditCode),
+    /// The tiers of the same chunk (codes and tier bytes only), for draw snapshots.
+    RunTiers(u64, CreditCode),
+    /// The current-tier layer: for a range of enterprises starting at this code, each one's
+    /// newest run classification (tier, seq, run id); see `classify::blocks`.
+    TierLayer(CreditCode),
     /// A tier change, by the seq of the classification that made it (the watch cursor).
     TierChange(u64),
     /// A rule set ever uploaded, by hash.
@@ -61,6 +72,9 @@ pub enum Key<'a> {
     /// An audit log entry by index: its canonical bytes (`audit::entry`; they carry their own
     /// format magic, so no codec version byte).
     LogEntry(u64),
+    /// The canonical bytes of consecutive audit log entries stored by one job, by the first
+    /// entry's index (a whole-population run logs a chunk's classifications this way).
+    LogBlock(u64),
     /// A stored perfect-subtree hash of the audit log's Merkle tree, by level and index (32
     /// bytes). Only every fourth level is stored; the others are recomputed from below.
     LogNode(u8, u64),
@@ -70,7 +84,9 @@ pub enum Key<'a> {
     LogSubject(&'a str),
     /// Index of classification entries, one key per storing job instead of one per entry:
     /// the job's first classification seq maps to its first log index and the count (8 + 4
-    /// bytes, big-endian); seqs and indices advance in lockstep inside the job.
+    /// bytes, big-endian); seqs and indices advance in lockstep inside the job. A run chunk
+    /// stored as blocks adds its run id (8 bytes) and first credit code (18 bytes): its records
+    /// are then in that [`Key::RunBlock`], in the same order.
     LogSeqs(u64),
     /// An access token's stored record (never its secret), by token id. Kept after revocation
     /// so an id is never reused.
@@ -99,9 +115,13 @@ const LOG_NODE: u8 = 0x81;
 const LOG_HEAD: u8 = 0x82;
 const LOG_SUBJECT: u8 = 0x83;
 const LOG_SEQS: u8 = 0x84;
+const LOG_BLOCK: u8 = 0x85;
 const CLASSIFICATION: u8 = 0x50;
 const TIER_CHANGE: u8 = 0x51;
 const CURRENT_TIER: u8 = 0x55;
+const RUN_BLOCK: u8 = 0x56;
+const RUN_TIERS: u8 = 0x57;
+const TIER_LAYER: u8 = 0x58;
 const RULE_SET: u8 = 0x52;
 const ACTIVATION: u8 = 0x53;
 const RUN: u8 = 0x54;
@@ -170,6 +190,10 @@ impl Key<'_> {
                 k.push(LOG_ENTRY);
                 k.extend_from_slice(&i.to_be_bytes());
             }
+            Key::LogBlock(i) => {
+                k.push(LOG_BLOCK);
+                k.extend_from_slice(&i.to_be_bytes());
+            }
             Key::LogNode(level, i) => {
                 k.push(LOG_NODE);
                 k.push(*level);
@@ -191,6 +215,20 @@ impl Key<'_> {
             }
             Key::CurrentTier(c) => {
                 k.push(CURRENT_TIER);
+                k.extend_from_slice(c.as_bytes());
+            }
+            Key::RunBlock(run, c) => {
+                k.push(RUN_BLOCK);
+                k.extend_from_slice(&run.to_be_bytes());
+                k.extend_from_slice(c.as_bytes());
+            }
+            Key::RunTiers(run, c) => {
+                k.push(RUN_TIERS);
+                k.extend_from_slice(&run.to_be_bytes());
+                k.extend_from_slice(c.as_bytes());
+            }
+            Key::TierLayer(c) => {
+                k.push(TIER_LAYER);
                 k.extend_from_slice(c.as_bytes());
             }
             Key::TierChange(seq) => {
@@ -264,6 +302,30 @@ pub mod prefix {
         let mut k = vec![CLASSIFICATION];
         k.extend_from_slice(c.as_bytes());
         k
+    }
+    /// The chunks of one run stored as blocks, in code order.
+    pub fn run_blocks(run: u64) -> Vec<u8> {
+        let mut k = vec![RUN_BLOCK];
+        k.extend_from_slice(&run.to_be_bytes());
+        k
+    }
+    /// The tiers of one run's chunks stored as blocks, in code order.
+    pub fn run_tiers(run: u64) -> Vec<u8> {
+        let mut k = vec![RUN_TIERS];
+        k.extend_from_slice(&run.to_be_bytes());
+        k
+    }
+    /// Every run's tier blocks, by run.
+    pub fn all_run_tiers() -> Vec<u8> {
+        vec![RUN_TIERS]
+    }
+    /// The whole current-tier layer, in code order.
+    pub fn tier_layer() -> Vec<u8> {
+        vec![TIER_LAYER]
+    }
+    /// Every enterprise's individually stored current tier.
+    pub fn current_tiers() -> Vec<u8> {
+        vec![CURRENT_TIER]
     }
     /// The tier-change log.
     pub fn tier_changes() -> Vec<u8> {
@@ -363,12 +425,10 @@ pub fn trailing_seq(key: &[u8]) -> Option<u64> {
 /// Reads the credit code of an enterprise, event or jurisdiction-index key.
 pub fn code_in(key: &[u8]) -> Option<CreditCode> {
     match key.first()? {
-        &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT | &CLASSIFICATION | &DRAW_FACT => {
-            CreditCode::from_bytes(key.get(1..19)?)
-        }
-        &JURISDICTION | &LEGAL_REP | &ASSIGNMENT | &DRAW_RESULT | &PUBLICATION => {
-            CreditCode::from_bytes(key.get(key.len().checked_sub(18)?..)?)
-        }
+        &ENTERPRISE | &ENTERPRISE_HISTORY | &EVENT | &CLASSIFICATION | &DRAW_FACT
+        | &CURRENT_TIER | &TIER_LAYER => CreditCode::from_bytes(key.get(1..19)?),
+        &JURISDICTION | &LEGAL_REP | &ASSIGNMENT | &DRAW_RESULT | &PUBLICATION | &RUN_BLOCK
+        | &RUN_TIERS => CreditCode::from_bytes(key.get(key.len().checked_sub(18)?..)?),
         _ => None,
     }
 }
@@ -401,5 +461,14 @@ mod tests {
         );
         assert_eq!(code_in(&Key::Jurisdiction("510104", b).encode()), Some(b));
         assert_eq!(code_in(&Key::Event(b, 1).encode()), Some(b));
+        for k in [Key::RunBlock(7, b), Key::RunTiers(7, b), Key::TierLayer(b)] {
+            assert_eq!(code_in(&k.encode()), Some(b));
+        }
+        assert_eq!(code_in(&Key::CurrentTier(a).encode()), Some(a));
+        // One run's blocks sort by code and never mix with the next run's.
+        assert!(Key::RunBlock(7, b).encode() < Key::RunBlock(8, a).encode());
+        assert!(Key::RunBlock(7, b)
+            .encode()
+            .starts_with(&prefix::run_blocks(7)));
     }
 }

@@ -10,7 +10,8 @@
 //! entries it covers are durable, and since the frontier is only ever extended, a head
 //! published before a crash is never rolled back.
 //!
-//! Keys: [`Key::LogEntry`] (canonical entry bytes), [`Key::LogSubject`] (subject to index; for
+//! Keys: [`Key::LogEntry`] (canonical entry bytes; a whole-population run stores each chunk's
+//! entries together as one [`Key::LogBlock`] instead), [`Key::LogSubject`] (subject to index; for
 //! classifications one [`Key::LogSeqs`] span per storing job instead),
 //! [`Key::LogNode`] (subtree hashes at levels 4, 8, 12, ...), [`Key::LogHead`] (signed heads by
 //! size), and the `log_frontier` meta value (size, then the frontier hashes).
@@ -24,6 +25,7 @@ use crate::audit::merkle::{self, CompactRange, Hash, HashStore};
 use crate::audit::{SignedTreeHead, Signer, TreeHead};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// Levels of the tree whose perfect-subtree hashes are stored: multiples of this.
 pub const NODE_LEVEL_STEP: u32 = 4;
@@ -138,28 +140,136 @@ pub fn entry(
     }
 }
 
+/// One storing job's classifications: seqs `first_seq..` and log indices `first_index..` in
+/// lockstep (the value of a [`Key::LogSeqs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeqSpan {
+    /// The first classification's seq.
+    pub first_seq: u64,
+    /// Its log index.
+    pub first_index: u64,
+    /// How many.
+    pub count: u32,
+    /// For a run chunk stored as blocks: the run id and the chunk's first credit code (the
+    /// records are in that [`Key::RunBlock`], in the same order).
+    pub block: Option<(u64, crate::domain::CreditCode)>,
+}
+
+impl SeqSpan {
+    /// The stored value (the key holds `first_seq`).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = self.first_index.to_be_bytes().to_vec();
+        v.extend_from_slice(&self.count.to_be_bytes());
+        if let Some((run, first)) = &self.block {
+            v.extend_from_slice(&run.to_be_bytes());
+            v.extend_from_slice(first.as_bytes());
+        }
+        v
+    }
+
+    fn decode(first_seq: u64, v: &[u8]) -> Result<SeqSpan> {
+        let bad = || corrupt(format!("seq span {first_seq}"));
+        let u64_at = |at: usize| -> Result<u64> {
+            Ok(u64::from_be_bytes(
+                v.get(at..at + 8)
+                    .ok_or_else(bad)?
+                    .try_into()
+                    .map_err(|_| bad())?,
+            ))
+        };
+        let count = u32::from_be_bytes(
+            v.get(8..12)
+                .ok_or_else(bad)?
+                .try_into()
+                .map_err(|_| bad())?,
+        );
+        let block = match v.len() {
+            12 => None,
+            38 => Some((
+                u64_at(12)?,
+                crate::domain::CreditCode::from_bytes(&v[20..38]).ok_or_else(bad)?,
+            )),
+            _ => return Err(bad()),
+        };
+        Ok(SeqSpan {
+            first_seq,
+            first_index: u64_at(0)?,
+            count,
+            block,
+        })
+    }
+}
+
 /// Subject of a stored classification's log entry.
 pub fn classification_subject(code: &crate::domain::CreditCode, seq: u64) -> String {
     format!("classification/{code}/{seq}")
 }
 
-/// Read access to the stored log, for roots and proofs (implements [`HashStore`]).
+/// The stored form of a [`Key::LogBlock`]: consecutive entries' canonical bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Block<'a> {
+    #[serde(borrow)]
+    entries: Vec<&'a [u8]>,
+}
+
+/// The value of a [`Key::LogBlock`] holding `entries`.
+pub fn encode_block(entries: &[Vec<u8>]) -> Result<Vec<u8>> {
+    super::codec::encode(&Block {
+        entries: entries.iter().map(|e| e.as_slice()).collect(),
+    })
+}
+
+/// A decoded log block: its first index and its entries.
+type CachedBlock = (u64, Arc<Vec<Vec<u8>>>);
+
+/// Read access to the stored log, for roots and proofs (implements [`HashStore`]). It keeps
+/// the last log block it read, so reading a run's entries in order reads each block once.
 pub struct LogReader<'a> {
     records: &'a Records,
+    block: Mutex<Option<CachedBlock>>,
 }
 
 impl<'a> LogReader<'a> {
     /// Reads through `records`.
     pub fn new(records: &'a Records) -> Self {
-        LogReader { records }
+        LogReader {
+            records,
+            block: Mutex::new(None),
+        }
     }
 
-    /// The canonical bytes of entry `index`, or `NotFound`.
+    /// The canonical bytes of entry `index`, or `NotFound`: stored on its own, or in the
+    /// [`Key::LogBlock`] starting at or before it.
     pub fn entry_bytes(&self, index: u64) -> Result<Vec<u8>> {
-        self.records
-            .engine()
-            .get(&Key::LogEntry(index).encode())?
-            .ok_or_else(|| Error::NotFound(format!("audit log entry {index}")))
+        let in_block = |(first, b): &CachedBlock| {
+            index
+                .checked_sub(*first)
+                .and_then(|i| b.get(usize::try_from(i).ok()?).cloned())
+        };
+        let mut cache = self.block.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = cache.as_ref().and_then(in_block) {
+            return Ok(e);
+        }
+        let engine = self.records.engine();
+        if let Some(e) = engine.get(&Key::LogEntry(index).encode())? {
+            return Ok(e);
+        }
+        let not_found = || Error::NotFound(format!("audit log entry {index}"));
+        let Some((k, v)) = engine.last_in(
+            &Key::LogBlock(0).encode(),
+            &Key::LogBlock(index.saturating_add(1)).encode(),
+        )?
+        else {
+            return Err(not_found());
+        };
+        let first = super::keys::trailing_seq(&k).ok_or_else(|| corrupt("log block key"))?;
+        let block: Block<'_> =
+            super::codec::decode_borrowed(&v, &format_args!("audit log block {first}"))?;
+        let entries: Vec<Vec<u8>> = block.entries.iter().map(|e| e.to_vec()).collect();
+        let cached = (first, Arc::new(entries));
+        let found = in_block(&cached);
+        *cache = Some(cached);
+        found.ok_or_else(not_found)
     }
 
     /// The index of the entry about `subject`, if one was logged. Classifications are found
@@ -189,6 +299,13 @@ impl<'a> LogReader<'a> {
 
     /// The log index of the classification stored with `seq`, from the job span covering it.
     fn classification_index(&self, seq: u64) -> Result<Option<u64>> {
+        Ok(self
+            .span_of(seq)?
+            .map(|s| s.first_index + (seq - s.first_seq)))
+    }
+
+    /// The storing job's span covering classification `seq`, if any.
+    pub fn span_of(&self, seq: u64) -> Result<Option<SeqSpan>> {
         let Some((k, v)) = self.records.engine().last_in(
             &Key::LogSeqs(0).encode(),
             &Key::LogSeqs(seq.saturating_add(1)).encode(),
@@ -197,12 +314,8 @@ impl<'a> LogReader<'a> {
             return Ok(None);
         };
         let s0 = super::keys::trailing_seq(&k).ok_or_else(|| corrupt("seq span key"))?;
-        if v.len() != 12 {
-            return Err(corrupt(format!("seq span {s0}")));
-        }
-        let i0 = u64::from_be_bytes(v[..8].try_into().map_err(|_| corrupt("span index"))?);
-        let n = u32::from_be_bytes(v[8..].try_into().map_err(|_| corrupt("span count"))?);
-        Ok((seq - s0 < u64::from(n)).then(|| i0 + (seq - s0)))
+        let span = SeqSpan::decode(s0, &v)?;
+        Ok((seq - s0 < u64::from(span.count)).then_some(span))
     }
 
     /// The newest signed head, if any entry was ever logged.

@@ -92,7 +92,12 @@ impl Tx<'_> {
 
     /// Removes `key`.
     pub fn delete(&mut self, key: &Key<'_>) {
-        self.local.insert(key.encode(), None);
+        self.delete_raw(&key.encode());
+    }
+
+    /// Removes the key with encoding `key` (as read back from [`Tx::range`]).
+    pub fn delete_raw(&mut self, key: &[u8]) {
+        self.local.insert(key.to_vec(), None);
     }
 
     /// True when `key` has a value that is never removed once written (such as an enterprise).
@@ -114,6 +119,40 @@ impl Tx<'_> {
         Ok(found)
     }
 
+    /// The keys in `[from, to)` with their values as this job sees them (its own writes, then
+    /// the group's, then the engine), in key order. For short ranges: the result is collected.
+    pub fn range(&self, from: &[u8], to: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        use std::ops::Bound::{Excluded, Included};
+        let mut seen: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = Default::default();
+        for kv in self.engine.range(from, to) {
+            let (k, v) = kv?;
+            seen.insert(k, v);
+        }
+        for overlay in [self.group, &self.local] {
+            for (k, v) in overlay.range::<[u8], _>((Included(from), Excluded(to))) {
+                match v {
+                    Some(v) => seen.insert(k.clone(), v.clone()),
+                    None => seen.remove(k),
+                };
+            }
+        }
+        Ok(seen.into_iter().collect())
+    }
+
+    /// The last key in `[from, to)` with its value, as this job sees it.
+    pub fn last_in(&self, from: &[u8], to: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        // Usually the engine's last key or a pending one after it; only when the job or group
+        // deleted that key is the whole range read.
+        let start = match self.engine.last_in(from, to)? {
+            Some((k, _)) => k,
+            None => from.to_vec(),
+        };
+        if let Some(kv) = self.range(&start, to)?.pop() {
+            return Ok(Some(kv));
+        }
+        Ok(self.range(from, to)?.pop())
+    }
+
     /// True when `key` has a value, without copying it.
     pub fn contains(&self, key: &Key<'_>) -> Result<bool> {
         let k = key.encode();
@@ -121,6 +160,19 @@ impl Tx<'_> {
             return Ok(v.is_some());
         }
         Ok(self.engine.get(&k)?.is_some())
+    }
+
+    /// Appends already encoded entries (canonical bytes) to the audit log as one
+    /// [`Key::LogBlock`], committed with the job's other writes or not at all; returns the
+    /// index of the first. Nothing indexes them by subject: the caller does.
+    pub fn log_block(&mut self, entries: &[Vec<u8>]) -> Result<u64> {
+        let first = self.log_next;
+        for e in entries {
+            self.log_leaves.push(leaf_hash(e));
+        }
+        self.log_next += entries.len() as u64;
+        self.put(&Key::LogBlock(first), super::log::encode_block(entries)?);
+        Ok(first)
     }
 
     /// Where event `id` is stored as this job sees it: among its own events, the group's, or
