@@ -713,12 +713,10 @@ fn command_line_draw_export_and_verify() {
     server.stop().unwrap();
 }
 
-/// A stored classification altered behind the service's back (directly in sled) makes the export
-/// refuse with DATA_LOSS: the rebuilt snapshot no longer gives the stored draw.
+/// A stored tier altered behind the service's back (directly in sled) makes the export refuse
+/// with DATA_LOSS: the rebuilt snapshot no longer gives the stored draw.
 #[tokio::test]
 async fn export_refuses_a_draw_whose_inputs_were_altered() {
-    use creditrisk::classify::record::ClassificationRecord;
-    use creditrisk::storage::codec::{decode, encode};
     use creditrisk::storage::{engine::Op, keys::prefix, Engine, SledEngine};
     let s = TestServer::start().await;
     population(&s).await;
@@ -736,20 +734,17 @@ async fn export_refuses_a_draw_whose_inputs_were_altered() {
     assert_eq!(export(&mut draws, "d1").await.len(), 4);
     let dir = s.stop().await;
 
-    // Change the tier of one stored classification.
+    // Change one tier the draw read: the population's run (as of the draw's date) stored its
+    // tiers in blocks of fixed-width entries (version byte, first seq, then code and tier).
     {
         let engine = SledEngine::open(&dir.path().join("db"), 16 << 20).unwrap();
-        // One the draw read: as of the draw's as-of date (automatic ones are as of today).
-        let (k, mut r) = engine
-            .scan(&prefix::classifications(), None)
-            .map(|kv| {
-                let (k, v) = kv.unwrap();
-                (k, decode::<ClassificationRecord>(&v, &"test").unwrap())
-            })
-            .find(|(_, r)| r.as_of.to_string() == AS_OF)
+        let (k, mut v) = engine
+            .scan(&prefix::all_run_tiers(), None)
+            .next()
+            .expect("the population's run stored tier blocks")
             .unwrap();
-        r.tier = (r.tier + 1) % 4;
-        engine.apply(vec![Op::Put(k, encode(&r).unwrap())]).unwrap();
+        v[1 + 8 + 18] = (v[1 + 8 + 18] + 1) % 4;
+        engine.apply(vec![Op::Put(k, v)]).unwrap();
         engine.flush().unwrap();
     }
     let s = TestServer::start_in(dir, Default::default()).await;

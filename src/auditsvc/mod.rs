@@ -96,7 +96,12 @@ impl Auditor {
 
     /// The entry at `index`.
     pub fn entry(&self, index: u64) -> Result<StoredEntry> {
-        let canonical = self.reader().entry_bytes(index)?;
+        self.entry_in(&self.reader(), index)
+    }
+
+    /// The entry at `index` read through `reader` (which keeps the last log block it read).
+    fn entry_in(&self, reader: &LogReader<'_>, index: u64) -> Result<StoredEntry> {
+        let canonical = reader.entry_bytes(index)?;
         let entry = Entry::decode(&canonical)
             .map_err(|e| Error::Corrupt(format!("audit log entry {index}: {e}")))?;
         Ok(StoredEntry {
@@ -110,7 +115,8 @@ impl Auditor {
     pub fn entries(&self, from: u64, count: usize) -> Result<Vec<StoredEntry>> {
         let size = self.size()?;
         let end = from.saturating_add(count.min(MAX_ENTRIES) as u64).min(size);
-        (from..end).map(|i| self.entry(i)).collect()
+        let reader = self.reader();
+        (from..end).map(|i| self.entry_in(&reader, i)).collect()
     }
 
     /// The entry about `subject`, or `NotFound`.

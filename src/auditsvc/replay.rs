@@ -5,15 +5,15 @@ use crate::audit::entry::payload_digest;
 use crate::audit::merkle::{self, Hash, HashStore};
 use crate::audit::EntryKind;
 use crate::classify::batch::parallel_parts;
+use crate::classify::blocks::StoredRecords;
 use crate::classify::inputs::{gather, gather_range, RepIndex, Sources};
 use crate::classify::record::ClassificationRecord;
 use crate::classify::service::decide;
 use crate::domain::{CreditCode, Date};
 use crate::error::{Error, Result};
 use crate::storage::codec::{decode, encode};
-use crate::storage::keys::prefix;
 use crate::storage::log::classification_subject;
-use crate::storage::{EventSegments, Key};
+use crate::storage::EventSegments;
 use std::collections::BTreeMap;
 
 /// One field that differs between the stored value and its recomputation.
@@ -206,18 +206,15 @@ impl Auditor {
         seq: Option<u64>,
         as_of: Option<Date>,
     ) -> Result<(Vec<u8>, ClassificationRecord)> {
-        let engine = self.records.engine();
         let what = || format!("classification of `{code}`");
         if let Some(seq) = seq {
-            let v = engine
-                .get(&Key::Classification(*code, seq).encode())?
+            let v = StoredRecords::new(&self.records)
+                .get(code, seq)?
                 .ok_or_else(|| Error::NotFound(format!("classification {seq} of `{code}`")))?;
             let r = decode(&v, &what())?;
             return Ok((v, r));
         }
-        for kv in engine.scan_rev(&prefix::classifications_of(code)) {
-            let (_, v) = kv?;
-            let r: ClassificationRecord = decode(&v, &what())?;
+        for (v, r) in self.classifier.history_stored(code)?.into_iter().rev() {
             if as_of.is_none_or(|d| r.as_of <= d) {
                 return Ok((v, r));
             }
@@ -306,13 +303,15 @@ impl Auditor {
         // Leaf hashes of the range, from the stored entries, for the one inclusion check.
         let mut leaves: Vec<Hash> = Vec::with_capacity((end - from) as usize);
         let reps = RepIndex::load(&self.records)?;
+        let reader = self.reader();
+        let mut stored = StoredRecords::new(&self.records);
         let mut reports: Vec<ReplayReport> = Vec::new();
         let mut at = from;
         while at < end {
             let stop = (at + RANGE_CHUNK as u64).min(end);
             let mut chunk = Vec::with_capacity((stop - at) as usize);
             for i in at..stop {
-                let e = self.entry(i)?;
+                let e = self.entry_in(&reader, i)?;
                 leaves.push(e.leaf_hash());
                 p.scanned += 1;
                 let t = e.entry.at_unix_ms;
@@ -324,7 +323,7 @@ impl Auditor {
                 }
             }
             at = stop;
-            let done = self.replay_chunk(&chunk, &reps)?;
+            let done = self.replay_chunk(&chunk, &reps, &mut stored)?;
             for r in done {
                 p.replayed += 1;
                 if r.matched {
@@ -347,7 +346,7 @@ impl Auditor {
             // Name the entries that fail, one proof each.
             let mut bad = 0u64;
             for i in from..end {
-                let e = self.entry(i)?;
+                let e = self.entry_in(&reader, i)?;
                 if let Err(w) = self.check_included(&e)? {
                     bad += 1;
                     if reports.len() < MAX_REPORTED {
@@ -407,7 +406,12 @@ impl Auditor {
     }
 
     /// Replays the classification and draw entries of one chunk, in log order.
-    fn replay_chunk(&self, chunk: &[StoredEntry], reps: &RepIndex) -> Result<Vec<ReplayReport>> {
+    fn replay_chunk(
+        &self,
+        chunk: &[StoredEntry],
+        reps: &RepIndex,
+        records: &mut StoredRecords<'_>,
+    ) -> Result<Vec<ReplayReport>> {
         // Stored records first: digest checks need only the entry and the stored bytes.
         let mut jobs: Vec<Job> = Vec::with_capacity(chunk.len());
         for e in chunk {
@@ -415,11 +419,7 @@ impl Auditor {
                 EntryKind::Classification => {
                     let (code, seq) = parse_classification_subject(e)?;
                     let what = format!("classification {seq} of `{code}`");
-                    let stored = self
-                        .records
-                        .engine()
-                        .get(&Key::Classification(code, seq).encode())?;
-                    match stored {
+                    match records.get(&code, seq)? {
                         None => jobs.push(Job::Missing(e.clone(), what)),
                         Some(v) => {
                             let r: ClassificationRecord = decode(&v, &what)?;

@@ -6,8 +6,9 @@
 //! Enterprises are processed in credit-code order, in chunks; each chunk's classifications and
 //! the run's checkpoint (the last code done) are committed in one atomic write. A run
 //! interrupted by a crash therefore resumes after its last committed chunk, with the same
-//! inputs, instead of starting over. Chunks are computed on every core while the previous chunk
-//! commits.
+//! inputs, instead of starting over. Chunks are computed on every core while earlier chunks
+//! (up to two) are being stored. A whole-population run stores each chunk as a few blocks rather than keys per
+//! enterprise (see [`super::blocks`]).
 
 use super::inputs::{gather, gather_range, BatchSource, Inputs};
 use super::service::{decide, store_job, Classifier, Pending};
@@ -20,6 +21,9 @@ use serde::{Deserialize, Serialize};
 
 /// Enterprises per committed chunk.
 pub const CHUNK: usize = 4096;
+
+/// Chunks a run may have queued for storing while it computes the next one.
+const IN_FLIGHT: usize = 2;
 
 /// The durable state of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,13 +93,44 @@ where
 }
 
 /// Runs `f` over every enterprise, in chunks of at most [`CHUNK`] codes (sorted), on every
-/// core, and concatenates the results in code order. The code space is cut into ranges at
-/// event-segment boundaries (about 64 of them; one range when the store has no segments), and
-/// each worker lists the codes of the ranges it takes itself, so even the listing runs in
-/// parallel.
+/// core, and concatenates the results in code order. Each worker lists the codes of the ranges
+/// it takes itself ([`over_ranges`]), so even the listing runs in parallel.
 pub fn parallel_whole<T: Send, F>(c: &Classifier, batch: &BatchSource, f: F) -> Result<Vec<T>>
 where
     F: Fn(&[CreditCode]) -> Result<Vec<T>> + Sync,
+{
+    over_ranges(batch, |lo, hi| {
+        let codes = codes_between(c, lo, hi)?;
+        let mut out = Vec::with_capacity(codes.len());
+        for chunk in codes.chunks(CHUNK) {
+            out.extend(f(chunk)?);
+        }
+        Ok(out)
+    })
+}
+
+/// Every enterprise's code after `after`, in code order, listed in parallel ranges.
+pub fn codes_whole(
+    c: &Classifier,
+    batch: &BatchSource,
+    after: Option<CreditCode>,
+) -> Result<Vec<CreditCode>> {
+    over_ranges(batch, |lo, hi| {
+        if hi.is_some_and(|h| after.is_some_and(|a| h <= a)) {
+            return Ok(Vec::new());
+        }
+        let mut codes = codes_between(c, lo, hi)?;
+        codes.retain(|code| after.is_none_or(|a| *code > a));
+        Ok(codes)
+    })
+}
+
+/// Runs `f` on ranges `[lo, hi)` covering the whole code space (`None`: unbounded), on every
+/// core, and concatenates the results in code order. The ranges are cut at event-segment
+/// boundaries (about 64 of them; one range when the store has no segments).
+fn over_ranges<T: Send, F>(batch: &BatchSource, f: F) -> Result<Vec<T>>
+where
+    F: Fn(Option<CreditCode>, Option<CreditCode>) -> Result<Vec<T>> + Sync,
 {
     let mut bounds: Vec<Option<CreditCode>> = vec![None];
     if let Some(s) = &batch.segments {
@@ -117,12 +152,7 @@ where
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some((lo, hi)) = ranges.get(i) else { break };
-                        let codes = codes_between(c, *lo, *hi)?;
-                        let mut out = Vec::with_capacity(codes.len());
-                        for chunk in codes.chunks(CHUNK) {
-                            out.extend(f(chunk)?);
-                        }
-                        mine.push((i, out));
+                        mine.push((i, f(*lo, *hi)?));
                     }
                     Ok(mine)
                 })
@@ -281,13 +311,18 @@ impl Classifier {
             return Ok(state);
         }
         let rules = self.rule_sets().get_blocking(&state.rule_set)?;
-        let codes = codes_in_scope(self, state.jurisdiction.as_deref(), state.cursor)?;
         let batch = match state.jurisdiction {
             None => Some(BatchSource::load(self.records(), state.cut, state.as_of)?),
             Some(_) => None,
         };
+        let codes = match &batch {
+            Some(b) => codes_whole(self, b, state.cursor)?,
+            None => codes_in_scope(self, state.jurisdiction.as_deref(), state.cursor)?,
+        };
         state.total = state.done + codes.len() as u64;
-        let mut in_flight: Option<(crate::storage::Pending, u64)> = None;
+        // Chunks stored but not yet answered: computing goes on while the writer stores them.
+        let mut in_flight: std::collections::VecDeque<(crate::storage::Pending, u64)> =
+            Default::default();
         for chunk in codes.chunks(CHUNK) {
             let (as_of, cut, id) = (state.as_of, state.cut, state.id);
             let computed = parallel_parts(chunk, |part| {
@@ -311,18 +346,21 @@ impl Classifier {
             state.done += items.len() as u64;
             state.cursor = chunk.last().copied();
             let checkpoint = (Key::Run(state.id), encode(&state)?);
-            let pending = self.writer().enqueue_blocking(store_job(
-                items,
-                Some(checkpoint),
-                super::service::SYSTEM.to_string(),
-                crate::clock::now_ms(),
-            ))?;
-            if let Some((p, done)) = in_flight.take() {
-                self.finish_chunk(p, done, &mut state, progress)?;
+            let (actor, now) = (super::service::SYSTEM.to_string(), crate::clock::now_ms());
+            // A whole-population run stores each chunk as blocks (`classify::blocks`); a
+            // jurisdiction's run, sparse in the code space, stores records one by one.
+            let job = match state.jurisdiction {
+                None => super::blocks::store_chunk_job(state.id, items, checkpoint, actor, now),
+                Some(_) => store_job(items, Some(checkpoint), actor, now),
+            };
+            in_flight.push_back((self.writer().enqueue_blocking(job)?, state.done));
+            if in_flight.len() > IN_FLIGHT {
+                if let Some((p, done)) = in_flight.pop_front() {
+                    self.finish_chunk(p, done, &mut state, progress)?;
+                }
             }
-            in_flight = Some((pending, state.done));
         }
-        if let Some((p, done)) = in_flight.take() {
+        while let Some((p, done)) = in_flight.pop_front() {
             self.finish_chunk(p, done, &mut state, progress)?;
         }
         state.finished = true;

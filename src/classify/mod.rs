@@ -3,6 +3,7 @@
 //! tier-change log that watchers follow. Knows storage and rules; knows nothing of gRPC.
 
 pub mod batch;
+pub mod blocks;
 pub mod inputs;
 pub mod record;
 pub mod rulesets;

@@ -150,31 +150,62 @@ impl Classifier {
 
     /// Every stored classification of an enterprise, oldest first.
     pub fn history(&self, code: &CreditCode) -> Result<Vec<ClassificationRecord>> {
+        Ok(self
+            .history_stored(code)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+
+    /// Every stored classification of an enterprise with its stored bytes, oldest (lowest
+    /// seq) first: those stored one by one, and those in the blocks of whole runs (one lookup
+    /// per run).
+    pub fn history_stored(
+        &self,
+        code: &CreditCode,
+    ) -> Result<Vec<(Vec<u8>, ClassificationRecord)>> {
+        let engine = self.records.engine().as_ref();
+        let what = format!("classification of `{code}`");
         let mut out = Vec::new();
-        for kv in self
-            .records
-            .engine()
-            .scan(&prefix::classifications_of(code), None)
-        {
+        for kv in engine.scan(&prefix::classifications_of(code), None) {
             let (_, v) = kv?;
-            out.push(decode(&v, &format_args!("classification of `{code}`"))?);
+            let r: ClassificationRecord = decode(&v, &what)?;
+            out.push((v, r));
         }
+        for run in self.runs()? {
+            if run.jurisdiction.is_none() {
+                if let Some(v) = super::blocks::record_in_run(engine, run.id, code)? {
+                    let r = decode(&v, &what)?;
+                    out.push((v, r));
+                }
+            }
+        }
+        out.sort_by_key(|(_, r)| r.seq);
         Ok(out)
     }
 
-    /// The newest stored classification.
+    /// The newest stored classification: the newer of the newest one stored one by one and
+    /// the one the tier layer points to.
     pub fn latest(&self, code: &CreditCode) -> Result<ClassificationRecord> {
-        match self
-            .records
-            .engine()
-            .scan_rev(&prefix::classifications_of(code))
-            .next()
-        {
-            Some(kv) => {
-                let (_, v) = kv?;
-                decode(&v, &format_args!("classification of `{code}`"))
+        let engine = self.records.engine().as_ref();
+        let what = format!("classification of `{code}`");
+        let single: Option<ClassificationRecord> =
+            match engine.scan_rev(&prefix::classifications_of(code)).next() {
+                Some(kv) => Some(decode(&kv?.1, &what)?),
+                None => None,
+            };
+        match (single, super::blocks::layer_entry(engine, code)?) {
+            (s, Some(c)) if s.as_ref().is_none_or(|s| s.seq < c.seq) => {
+                let v = super::blocks::record_in_run(engine, c.run, code)?.ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "{what}: the tier layer names run {} but its block lacks it",
+                        c.run
+                    ))
+                })?;
+                decode(&v, &what)
             }
-            None => Err(Error::NotFound(format!(
+            (Some(s), _) => Ok(s),
+            (None, _) => Err(Error::NotFound(format!(
                 "classification of enterprise `{code}`"
             ))),
         }
@@ -271,11 +302,12 @@ pub fn store_job(
             let code = p.record.code;
             let seq = tx.alloc_seq();
             p.record.seq = seq;
-            let prev = tx
-                .get(&Key::CurrentTier(code))?
-                .and_then(|v| v.first().copied());
+            let prev = super::blocks::current_in(tx, &code)?.map(|(t, _)| t);
             if prev != Some(p.record.tier) {
-                tx.put(&Key::CurrentTier(code), vec![p.record.tier]);
+                tx.put(
+                    &Key::CurrentTier(code),
+                    super::blocks::individual_value(p.record.tier, seq),
+                );
                 if let Some(from) = prev {
                     let change = TierChangeRecord {
                         code,
@@ -289,14 +321,8 @@ pub fn store_job(
                 }
             }
             let value = encode(&p.record)?;
-            let index = tx.log_unindexed(&log::entry(
-                EntryKind::Classification,
-                at_ms,
-                &actor,
-                log::classification_subject(&code, seq),
-                &value,
-                &[("tier", tier_letter(p.record.tier).to_string())],
-            ))?;
+            let index =
+                tx.log_unindexed(&classification_entry(&p.record, &value, &actor, at_ms))?;
             span = match span {
                 None => Some((seq, index, 1)),
                 // INVARIANT (lockstep): this loop takes exactly one seq and one log index per
@@ -314,16 +340,38 @@ pub fn store_job(
             out.accepted += 1;
             out.seqs.push(seq);
         }
-        if let Some((s0, i0, n)) = span {
-            let mut v = i0.to_be_bytes().to_vec();
-            v.extend_from_slice(&n.to_be_bytes());
-            tx.put(&Key::LogSeqs(s0), v);
+        if let Some((first_seq, first_index, count)) = span {
+            let span = log::SeqSpan {
+                first_seq,
+                first_index,
+                count,
+                block: None,
+            };
+            tx.put(&Key::LogSeqs(first_seq), span.encode());
         }
         if let Some((k, v)) = extra {
             tx.put(&k, v);
         }
         Ok(out)
     })
+}
+
+/// The audit-log entry of stored classification `record` (its seq assigned) whose stored bytes
+/// are `value`.
+pub fn classification_entry(
+    record: &ClassificationRecord,
+    value: &[u8],
+    actor: &str,
+    at_ms: i64,
+) -> crate::audit::Entry {
+    log::entry(
+        EntryKind::Classification,
+        at_ms,
+        actor,
+        log::classification_subject(&record.code, record.seq),
+        value,
+        &[("tier", tier_letter(record.tier).to_string())],
+    )
 }
 
 /// Result of a simulation.

@@ -17,7 +17,9 @@
 //! credit-code order, and merged: one pass over the store, no per-enterprise lookups except
 //! for the rare versions written after the cut.
 
+use crate::classify::blocks::TierCursor;
 use crate::classify::record::{tier_of, ClassificationRecord};
+use crate::classify::RunState;
 use crate::domain::{
     CreditCode, Date, EnterpriseVersion, EventBody, Inspector, InspectorVersion, StoredEvent,
 };
@@ -81,6 +83,16 @@ pub fn candidates(records: &Records, cut: u64, as_of: Date, year: i32) -> Result
     let engine = records.engine();
     let mut classes = engine.scan(&prefix::classifications(), None).peekable();
     let mut facts = engine.scan(&prefix::draw_facts(), None).peekable();
+    // Whole-population runs as of the date or earlier store their tiers in blocks: one cursor
+    // per run, read along with the enterprises.
+    let mut runs = Vec::new();
+    for kv in engine.scan(&prefix::runs(), None) {
+        let (_, v) = kv?;
+        let run: RunState = decode(&v, &"run")?;
+        if run.jurisdiction.is_none() && run.as_of <= as_of {
+            runs.push((run.as_of, TierCursor::new(engine.as_ref(), run.id)));
+        }
+    }
     let mut out = Candidates::default();
     for kv in engine.scan(&prefix::enterprises(), None) {
         let (k, v) = kv?;
@@ -94,8 +106,16 @@ pub fn candidates(records: &Records, cut: u64, as_of: Date, year: i32) -> Result
         };
         let class_entries = entries_of(&mut classes, &code)?;
         let fact_entries = entries_of(&mut facts, &code)?;
+        let mut in_runs = Vec::with_capacity(runs.len());
+        for (run_as_of, cursor) in &mut runs {
+            if let Some((tier, seq)) = cursor.at(&code)? {
+                if seq <= cut {
+                    in_runs.push((*run_as_of, seq, tier));
+                }
+            }
+        }
         let Some(version) = version else { continue };
-        let tier = match tier_at(&class_entries, &code, cut, as_of)? {
+        let tier = match tier_at(&class_entries, &in_runs, &code, cut, as_of)? {
             Some(t) => t,
             None => {
                 out.unclassified += 1;
@@ -125,14 +145,17 @@ pub fn candidates(records: &Records, cut: u64, as_of: Date, year: i32) -> Result
 }
 
 /// The tier of the classification that applies at `as_of` among `entries` (one enterprise's
-/// classification keys and values).
+/// classification keys and values) and `in_runs` (its classifications in run blocks, as
+/// (as-of date, seq, tier), already within the date and cut): the latest as-of date, then the
+/// highest seq.
 fn tier_at(
     entries: &[(Vec<u8>, Vec<u8>)],
+    in_runs: &[(Date, u64, u8)],
     code: &CreditCode,
     cut: u64,
     as_of: Date,
 ) -> Result<Option<Tier>> {
-    let mut best: Option<(Date, u64, u8)> = None;
+    let mut best: Option<(Date, u64, u8)> = in_runs.iter().copied().max();
     for (k, v) in entries {
         if trailing_seq(k).is_none_or(|s| s > cut) {
             continue;
