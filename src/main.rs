@@ -579,8 +579,11 @@ enum BenchCmd {
         #[arg(long)]
         data_dir: Option<std::path::PathBuf>,
         /// Only load (or reuse) and compact, then time the simulation.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "run_only")]
         simulate_only: bool,
+        /// Only load (or reuse) and compact, then time the full re-classification.
+        #[arg(long)]
+        run_only: bool,
     },
 }
 
@@ -833,7 +836,15 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             seed,
             data_dir,
             simulate_only,
-        }) => cli::bench::classify(entities, seed, data_dir, simulate_only).await,
+            run_only,
+        }) => {
+            let part = match (simulate_only, run_only) {
+                (true, _) => cli::bench::Part::Simulation,
+                (_, true) => cli::bench::Part::Run,
+                _ => cli::bench::Part::All,
+            };
+            cli::bench::classify(entities, seed, data_dir, part).await
+        }
         Command::Bench(BenchCmd::Ingest {
             events,
             enterprises,

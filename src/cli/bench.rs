@@ -288,11 +288,22 @@ pub fn own_peak_rss_mib() -> f64 {
 ///
 /// With `keep`, the store stays in that directory, and a later run over the same directory with
 /// the same population skips generating and loading it (the marker file says what was loaded).
+/// Which part of `bench classify` to time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Everything: run, replay, draw, simulation, reopen.
+    All,
+    /// Only the full re-classification.
+    Run,
+    /// Only the simulation.
+    Simulation,
+}
+
 pub async fn classify(
     entities: usize,
     seed: u64,
     keep: Option<std::path::PathBuf>,
-    simulate_only: bool,
+    part: Part,
 ) -> anyhow::Result<()> {
     use crate::app::App;
     let dir = keep.clone().unwrap_or_else(|| {
@@ -328,7 +339,7 @@ pub async fn classify(
     })
     .await??;
     let as_of = crate::demo::demo_as_of();
-    if simulate_only {
+    if part == Part::Simulation {
         let (sim, sim_s) = simulate(&app, rules_dir, as_of).await?;
         println!(
             "simulation over {} enterprises: {sim_s:.1} s ({} changed)",
@@ -346,6 +357,16 @@ pub async fn classify(
         Ok((run, t.elapsed().as_secs_f64()))
     })
     .await??;
+    if part == Part::Run {
+        println!(
+            "full re-classification of {} enterprises: {class_s:.1} s ({} tier changes); peak RSS {:.0} MiB",
+            run.done,
+            run.changed,
+            own_peak_rss_mib()
+        );
+        tokio::task::spawn_blocking(move || stopper.close()).await?;
+        return Ok(());
+    }
     // Replay of the run just made: every classification recomputed and checked against the log.
     let auditor = app.auditor();
     let log_after = auditor.size()?;
