@@ -141,13 +141,21 @@ impl Tx<'_> {
 
     /// The last key in `[from, to)` with its value, as this job sees it.
     pub fn last_in(&self, from: &[u8], to: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        // Usually the engine's last key or a pending one after it; only when the job or group
-        // deleted that key is the whole range read.
-        let start = match self.engine.last_in(from, to)? {
-            Some((k, _)) => k,
-            None => from.to_vec(),
-        };
-        if let Some(kv) = self.range(&start, to)?.pop() {
+        use std::ops::Bound::{Excluded, Included};
+        // Usually the engine's last key, when nothing is pending at or after it; else a
+        // pending one after it; only when the job or group deleted that key is the whole range
+        // read.
+        let stored = self.engine.last_in(from, to)?;
+        let start = stored.as_ref().map_or(from, |(k, _)| k.as_slice());
+        let pending = [self.group, &self.local].iter().any(|o| {
+            o.range::<[u8], _>((Included(start), Excluded(to)))
+                .next()
+                .is_some()
+        });
+        if !pending {
+            return Ok(stored);
+        }
+        if let Some(kv) = self.range(start, to)?.pop() {
             return Ok(Some(kv));
         }
         Ok(self.range(from, to)?.pop())
@@ -540,6 +548,57 @@ mod tests {
         // Committed: seen (and from then on remembered).
         assert_eq!(check(&w), 1);
         assert_eq!(check(&w), 1);
+        thread.close();
+    }
+
+    /// Range and last-key reads inside a job merge its own writes and deletes, the group's
+    /// pending ones and the store.
+    #[test]
+    fn range_reads_in_a_job_see_pending_writes_and_deletes() {
+        let records = Records::open(Arc::new(MemoryEngine::default())).unwrap();
+        let (w, thread) = Writer::start(records, Signer::from_seed([1; 32])).unwrap();
+        let k = |s: &str| Key::Meta(s).encode();
+        w.submit_blocking(Box::new(move |tx| {
+            for name in ["a", "c", "e"] {
+                tx.put(&Key::Meta(name), name.as_bytes().to_vec());
+            }
+            Ok(WriteOutcome::default())
+        }))
+        .unwrap();
+        // Two jobs in one group: the first deletes `e` and writes `d`, the second sees both.
+        let first = w
+            .enqueue_blocking(Box::new(move |tx| {
+                tx.delete(&Key::Meta("e"));
+                tx.put(&Key::Meta("d"), b"d".to_vec());
+                Ok(WriteOutcome::default())
+            }))
+            .unwrap();
+        let second = w
+            .enqueue_blocking(Box::new(move |tx| {
+                let names = |tx: &Tx<'_>| -> Vec<Vec<u8>> {
+                    tx.range(&k("a"), &k("z"))
+                        .unwrap()
+                        .into_iter()
+                        .map(|(_, v)| v)
+                        .collect()
+                };
+                let last = |tx: &Tx<'_>| tx.last_in(&k("a"), &k("z")).unwrap().map(|(_, v)| v);
+                // `second` may or may not share the group with `first`; either way it sees it.
+                assert_eq!(names(tx), vec![b"a".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+                assert_eq!(last(tx), Some(b"d".to_vec()));
+                tx.delete(&Key::Meta("d"));
+                assert_eq!(last(tx), Some(b"c".to_vec()));
+                tx.delete(&Key::Meta("c"));
+                tx.delete(&Key::Meta("a"));
+                assert_eq!(last(tx), None);
+                tx.put(&Key::Meta("b"), b"b".to_vec());
+                assert_eq!(names(tx), vec![b"b".to_vec()]);
+                assert_eq!(tx.last_in(&k("a"), &k("b")).unwrap(), None);
+                Ok(WriteOutcome::default())
+            }))
+            .unwrap();
+        first.wait_blocking().unwrap();
+        second.wait_blocking().unwrap();
         thread.close();
     }
 
