@@ -168,6 +168,59 @@ where
     Ok(parts.into_iter().flat_map(|(_, v)| v).collect())
 }
 
+/// Computes `compute` over the chunks of `codes` ([`CHUNK`] codes each) on every core, each
+/// worker taking the next chunk as soon as it is free, and hands the results to `sink` strictly
+/// in chunk order (with the chunk), as soon as a chunk and every one before it are done. At most
+/// a few finished chunks wait for `sink`, so a slow sink (the writer) holds the workers back.
+fn ordered_chunks<T: Send, C, S>(codes: &[CreditCode], compute: C, mut sink: S) -> Result<()>
+where
+    C: Fn(&[CreditCode]) -> Result<T> + Sync,
+    S: FnMut(&[CreditCode], T) -> Result<()>,
+{
+    let chunks: Vec<&[CreditCode]> = codes.chunks(CHUNK).collect();
+    let threads = workers();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (chunks, next, compute) = (&chunks, &next, &compute);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<T>)>(threads);
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let tx = tx.clone();
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(i) else { break };
+                    let r = compute(chunk);
+                    let failed = r.is_err();
+                    // A closed channel: the sink failed and the run is stopping.
+                    if tx.send((i, r)).is_err() || failed {
+                        break;
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut due = 0;
+        for (i, r) in rx.iter() {
+            waiting.insert(i, r);
+            while let Some(r) = waiting.remove(&due) {
+                sink(chunks[due], r?)?;
+                due += 1;
+            }
+        }
+        for h in handles {
+            joined(h)?;
+        }
+        if due < chunks.len() {
+            return Err(Error::Internal(format!(
+                "a run stopped after {due} of {} chunks without an error",
+                chunks.len()
+            )));
+        }
+        Ok(())
+    })
+}
+
 /// Codes of the enterprises in `[lo, hi)` (`None`: unbounded), in code order.
 fn codes_between(
     c: &Classifier,
@@ -323,23 +376,22 @@ impl Classifier {
         // Chunks stored but not yet answered: computing goes on while the writer stores them.
         let mut in_flight: std::collections::VecDeque<(crate::storage::Pending, u64)> =
             Default::default();
-        for chunk in codes.chunks(CHUNK) {
-            let (as_of, cut, id) = (state.as_of, state.cut, state.id);
-            let computed = parallel_parts(chunk, |part| {
-                let mut out = Vec::with_capacity(part.len());
-                for inputs in gather_chunk(self, part, cut, as_of, batch.as_ref())?
-                    .into_iter()
-                    .flatten()
-                {
-                    let (record, _) = decide(&inputs, &rules, as_of, cut, id)?;
-                    out.push(Some(Pending {
-                        record,
-                        jurisdiction: inputs.version.enterprise.jurisdiction,
-                    }));
-                }
-                Ok(out)
-            })?;
-            let items: Vec<Pending> = computed.into_iter().flatten().collect();
+        let (as_of, cut, id) = (state.as_of, state.cut, state.id);
+        let compute = |chunk: &[CreditCode]| -> Result<Vec<Pending>> {
+            let mut out = Vec::with_capacity(chunk.len());
+            for inputs in gather_chunk(self, chunk, cut, as_of, batch.as_ref())?
+                .into_iter()
+                .flatten()
+            {
+                let (record, _) = decide(&inputs, &rules, as_of, cut, id)?;
+                out.push(Pending {
+                    record,
+                    jurisdiction: inputs.version.enterprise.jurisdiction,
+                });
+            }
+            Ok(out)
+        };
+        ordered_chunks(&codes, compute, |chunk, items| {
             for p in &items {
                 state.tiers[p.record.tier as usize] += 1;
             }
@@ -348,7 +400,8 @@ impl Classifier {
             let checkpoint = (Key::Run(state.id), encode(&state)?);
             let (actor, now) = (super::service::SYSTEM.to_string(), crate::clock::now_ms());
             // A whole-population run stores each chunk as blocks (`classify::blocks`); a
-            // jurisdiction's run, sparse in the code space, stores records one by one.
+            // jurisdiction's run stores records one by one (readers look for blocks only in
+            // whole runs).
             let job = match state.jurisdiction {
                 None => super::blocks::store_chunk_job(state.id, items, checkpoint, actor, now),
                 Some(_) => store_job(items, Some(checkpoint), actor, now),
@@ -359,7 +412,8 @@ impl Classifier {
                     self.finish_chunk(p, done, &mut state, progress)?;
                 }
             }
-        }
+            Ok(())
+        })?;
         while let Some((p, done)) = in_flight.pop_front() {
             self.finish_chunk(p, done, &mut state, progress)?;
         }
@@ -391,5 +445,56 @@ impl Classifier {
         shown.done = done;
         progress(&shown);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::bench::synthetic_code;
+
+    /// Chunks finish out of order (later ones faster), yet the sink sees each once, in order;
+    /// a failing chunk stops the run with its error after exactly the chunks before it.
+    #[test]
+    fn ordered_chunks_hands_results_over_in_order_and_stops_at_an_error() {
+        let codes: Vec<CreditCode> = (0..(CHUNK * 7 / 2) as u64).map(synthetic_code).collect();
+        let n = codes.len().div_ceil(CHUNK);
+        let slow_first = |chunk: &[CreditCode]| -> Result<usize> {
+            let i = codes.iter().position(|c| *c == chunk[0]).unwrap() / CHUNK;
+            std::thread::sleep(std::time::Duration::from_millis(10 * (n - i) as u64));
+            Ok(i)
+        };
+        let mut seen = Vec::new();
+        ordered_chunks(&codes, slow_first, |chunk, i| {
+            assert_eq!(chunk, &codes[i * CHUNK..((i + 1) * CHUNK).min(codes.len())]);
+            seen.push(i);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, (0..n).collect::<Vec<_>>());
+
+        let mut seen = Vec::new();
+        let failing = |chunk: &[CreditCode]| -> Result<usize> {
+            let i = codes.iter().position(|c| *c == chunk[0]).unwrap() / CHUNK;
+            if i == 2 {
+                return Err(Error::invalid("chunk", "fails on purpose"));
+            }
+            Ok(i)
+        };
+        let err = ordered_chunks(&codes, failing, |_, i| {
+            seen.push(i);
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("fails on purpose"), "{err}");
+        assert_eq!(seen, vec![0, 1]);
+        // A failing sink stops it too.
+        let err = ordered_chunks(
+            &codes,
+            |_| Ok(()),
+            |_, ()| Err(Error::Internal("sink".into())),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sink"));
     }
 }
