@@ -4,17 +4,18 @@ use super::{Auditor, StoredEntry};
 use crate::audit::entry::payload_digest;
 use crate::audit::merkle::{self, Hash, HashStore};
 use crate::audit::EntryKind;
-use crate::classify::batch::parallel_parts;
+use crate::classify::batch::ordered;
 use crate::classify::blocks::StoredRecords;
-use crate::classify::inputs::{gather, gather_range, RepIndex, Sources};
+use crate::classify::inputs::{gather, gather_range, RepIndex, Shares, Sources};
 use crate::classify::record::ClassificationRecord;
 use crate::classify::service::decide;
 use crate::domain::{CreditCode, Date};
 use crate::error::{Error, Result};
 use crate::storage::codec::{decode, encode};
 use crate::storage::log::classification_subject;
-use crate::storage::EventSegments;
+use crate::storage::{EventSegments, Records};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One field that differs between the stored value and its recomputation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -303,17 +304,21 @@ impl Auditor {
         // Leaf hashes of the range, from the stored entries, for the one inclusion check.
         let mut leaves: Vec<Hash> = Vec::with_capacity((end - from) as usize);
         let reps = RepIndex::load(&self.records)?;
-        let reader = self.reader();
-        let mut stored = StoredRecords::new(&self.records);
+        let batches = Batches::default();
         let mut reports: Vec<ReplayReport> = Vec::new();
-        let mut at = from;
-        while at < end {
-            let stop = (at + RANGE_CHUNK as u64).min(end);
+        // Parts of the range are read and recomputed on every core, and taken in log order.
+        let parts: Vec<(u64, u64)> = (from..end)
+            .step_by(RANGE_CHUNK)
+            .map(|a| (a, (a + RANGE_CHUNK as u64).min(end)))
+            .collect();
+        let replay_part = |&(at, stop): &(u64, u64)| -> Result<(Vec<Hash>, Vec<ReplayReport>)> {
+            let reader = self.reader();
+            let mut stored = StoredRecords::new(&self.records);
+            let mut hashes = Vec::with_capacity((stop - at) as usize);
             let mut chunk = Vec::with_capacity((stop - at) as usize);
             for i in at..stop {
                 let e = self.entry_in(&reader, i)?;
-                leaves.push(e.leaf_hash());
-                p.scanned += 1;
+                hashes.push(e.leaf_hash());
                 let t = e.entry.at_unix_ms;
                 if from_ms.is_some_and(|f| t < f) || to_ms.is_some_and(|u| t >= u) {
                     continue;
@@ -322,8 +327,12 @@ impl Auditor {
                     chunk.push(e);
                 }
             }
-            at = stop;
-            let done = self.replay_chunk(&chunk, &reps, &mut stored)?;
+            let done = self.replay_chunk(&chunk, &reps, &mut stored, &batches)?;
+            Ok((hashes, done))
+        };
+        ordered(&parts, replay_part, |_, (hashes, done)| {
+            p.scanned += hashes.len() as u64;
+            leaves.extend(hashes);
             for r in done {
                 p.replayed += 1;
                 if r.matched {
@@ -340,11 +349,13 @@ impl Auditor {
             if !progress(&p) {
                 return Err(Error::Unavailable("replay cancelled".into()));
             }
-        }
+            Ok(())
+        })?;
         // One inclusion check for the whole range.
         if let Err(why) = self.check_range_included(from, &leaves)? {
             // Name the entries that fail, one proof each.
             let mut bad = 0u64;
+            let reader = self.reader();
             for i in from..end {
                 let e = self.entry_in(&reader, i)?;
                 if let Err(w) = self.check_included(&e)? {
@@ -411,6 +422,7 @@ impl Auditor {
         chunk: &[StoredEntry],
         reps: &RepIndex,
         records: &mut StoredRecords<'_>,
+        batches: &Batches,
     ) -> Result<Vec<ReplayReport>> {
         // Stored records first: digest checks need only the entry and the stored bytes.
         let mut jobs: Vec<Job> = Vec::with_capacity(chunk.len());
@@ -458,22 +470,29 @@ impl Auditor {
                     _ => unreachable!("grouped jobs are classifications"),
                 })
                 .collect();
-            let segments = EventSegments::load(self.records.engine().as_ref(), cut)?;
-            let recomputed = parallel_parts(&codes, |part| {
-                let src = Sources {
-                    reps,
-                    segments: segments.as_ref(),
-                    shares: None,
-                };
-                let inputs = gather_range(&self.records, part, cut, as_of, src)?;
-                inputs
-                    .into_iter()
-                    .map(|x| {
-                        x.map(|inp| decide(&inp, &rules, as_of, cut, run_id).map(|(r, _)| r))
-                            .transpose()
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })?;
+            // A run's group reads as the run did (segments and relation shares loaded once for
+            // its cut and date); a small group reads segments and looks relations up.
+            let (segments, shares) = if codes.len() >= BATCH_GROUP {
+                let b = batches.get(&self.records, reps, cut, as_of)?;
+                (b.0.clone(), Some(b))
+            } else {
+                (
+                    EventSegments::load(self.records.engine().as_ref(), cut)?.map(Arc::new),
+                    None,
+                )
+            };
+            let src = Sources {
+                reps,
+                segments: segments.as_deref(),
+                shares: shares.as_ref().map(|b| &b.1),
+            };
+            let recomputed = gather_range(&self.records, &codes, cut, as_of, src)?
+                .into_iter()
+                .map(|x| {
+                    x.map(|inp| decide(&inp, &rules, as_of, cut, run_id).map(|(r, _)| r))
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>>>()?;
             for (i, again) in idx.into_iter().zip(recomputed) {
                 if let Job::Classification(e, stored, record) = &jobs[i] {
                     out[i] = Some(classification_report(e, stored, record, again)?);
@@ -514,6 +533,40 @@ impl Auditor {
             }
         }
         Ok(out.into_iter().flatten().collect())
+    }
+}
+
+/// Groups of at least this many classifications in one part of a range replay (a run's) read
+/// through relation shares loaded once for their cut and date.
+const BATCH_GROUP: usize = 1024;
+
+/// Segments and relation shares for a cut and as-of date, shared by a range replay's workers;
+/// the last one loaded is kept (a run's parts all ask for the same one).
+#[derive(Default)]
+struct Batches {
+    last: std::sync::Mutex<Option<LastBatch>>,
+}
+
+/// Segments and shares at one cut and date.
+type Batch = (Option<Arc<EventSegments>>, Shares);
+
+/// The batch last loaded, with its cut and date.
+type LastBatch = ((u64, Date), Arc<Batch>);
+
+impl Batches {
+    fn get(&self, records: &Records, reps: &RepIndex, cut: u64, as_of: Date) -> Result<Arc<Batch>> {
+        // Held while loading, so workers asking for the same batch wait for one load.
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((key, b)) = last.as_ref() {
+            if *key == (cut, as_of) {
+                return Ok(b.clone());
+            }
+        }
+        let segments = EventSegments::load(records.engine().as_ref(), cut)?.map(Arc::new);
+        let shares = Shares::load(records, reps, segments.as_deref(), cut, as_of)?;
+        let b = Arc::new((segments, shares));
+        *last = Some(((cut, as_of), b.clone()));
+        Ok(b)
     }
 }
 

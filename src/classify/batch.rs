@@ -168,16 +168,17 @@ where
     Ok(parts.into_iter().flat_map(|(_, v)| v).collect())
 }
 
-/// Computes `compute` over the chunks of `codes` ([`CHUNK`] codes each) on every core, each
-/// worker taking the next chunk as soon as it is free, and hands the results to `sink` strictly
-/// in chunk order (with the chunk), as soon as a chunk and every one before it are done. At most
-/// a few finished chunks wait for `sink`, so a slow sink (the writer) holds the workers back.
-fn ordered_chunks<T: Send, C, S>(codes: &[CreditCode], compute: C, mut sink: S) -> Result<()>
+/// Computes `compute` over `items` on every core, each worker taking the next item as soon as
+/// it is free, and hands the results to `sink` strictly in order (with the item), as soon as an
+/// item and every one before it are done. At most a few finished items wait for `sink`, so a
+/// slow sink (the writer) holds the workers back. Runs use it over chunks of codes, range
+/// replay over ranges of log indices.
+pub fn ordered<I: Sync, T: Send, C, S>(items: &[I], compute: C, mut sink: S) -> Result<()>
 where
-    C: Fn(&[CreditCode]) -> Result<T> + Sync,
-    S: FnMut(&[CreditCode], T) -> Result<()>,
+    C: Fn(&I) -> Result<T> + Sync,
+    S: FnMut(&I, T) -> Result<()>,
 {
-    let chunks: Vec<&[CreditCode]> = codes.chunks(CHUNK).collect();
+    let chunks = items;
     let threads = workers();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (chunks, next, compute) = (&chunks, &next, &compute);
@@ -204,7 +205,7 @@ where
         for (i, r) in rx.iter() {
             waiting.insert(i, r);
             while let Some(r) = waiting.remove(&due) {
-                sink(chunks[due], r?)?;
+                sink(&chunks[due], r?)?;
                 due += 1;
             }
         }
@@ -213,7 +214,7 @@ where
         }
         if due < chunks.len() {
             return Err(Error::Internal(format!(
-                "a run stopped after {due} of {} chunks without an error",
+                "batch work stopped after {due} of {} parts without an error",
                 chunks.len()
             )));
         }
@@ -391,29 +392,34 @@ impl Classifier {
             }
             Ok(out)
         };
-        ordered_chunks(&codes, compute, |chunk, items| {
-            for p in &items {
-                state.tiers[p.record.tier as usize] += 1;
-            }
-            state.done += items.len() as u64;
-            state.cursor = chunk.last().copied();
-            let checkpoint = (Key::Run(state.id), encode(&state)?);
-            let (actor, now) = (super::service::SYSTEM.to_string(), crate::clock::now_ms());
-            // A whole-population run stores each chunk as blocks (`classify::blocks`); a
-            // jurisdiction's run stores records one by one (readers look for blocks only in
-            // whole runs).
-            let job = match state.jurisdiction {
-                None => super::blocks::store_chunk_job(state.id, items, checkpoint, actor, now),
-                Some(_) => store_job(items, Some(checkpoint), actor, now),
-            };
-            in_flight.push_back((self.writer().enqueue_blocking(job)?, state.done));
-            if in_flight.len() > IN_FLIGHT {
-                if let Some((p, done)) = in_flight.pop_front() {
-                    self.finish_chunk(p, done, &mut state, progress)?;
+        let chunks: Vec<&[CreditCode]> = codes.chunks(CHUNK).collect();
+        ordered(
+            &chunks,
+            |c| compute(c),
+            |chunk, items| {
+                for p in &items {
+                    state.tiers[p.record.tier as usize] += 1;
                 }
-            }
-            Ok(())
-        })?;
+                state.done += items.len() as u64;
+                state.cursor = chunk.last().copied();
+                let checkpoint = (Key::Run(state.id), encode(&state)?);
+                let (actor, now) = (super::service::SYSTEM.to_string(), crate::clock::now_ms());
+                // A whole-population run stores each chunk as blocks (`classify::blocks`); a
+                // jurisdiction's run stores records one by one (readers look for blocks only in
+                // whole runs).
+                let job = match state.jurisdiction {
+                    None => super::blocks::store_chunk_job(state.id, items, checkpoint, actor, now),
+                    Some(_) => store_job(items, Some(checkpoint), actor, now),
+                };
+                in_flight.push_back((self.writer().enqueue_blocking(job)?, state.done));
+                if in_flight.len() > IN_FLIGHT {
+                    if let Some((p, done)) = in_flight.pop_front() {
+                        self.finish_chunk(p, done, &mut state, progress)?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
         while let Some((p, done)) = in_flight.pop_front() {
             self.finish_chunk(p, done, &mut state, progress)?;
         }
@@ -456,17 +462,21 @@ mod tests {
     /// Chunks finish out of order (later ones faster), yet the sink sees each once, in order;
     /// a failing chunk stops the run with its error after exactly the chunks before it.
     #[test]
-    fn ordered_chunks_hands_results_over_in_order_and_stops_at_an_error() {
+    fn ordered_hands_results_over_in_order_and_stops_at_an_error() {
         let codes: Vec<CreditCode> = (0..(CHUNK * 7 / 2) as u64).map(synthetic_code).collect();
-        let n = codes.len().div_ceil(CHUNK);
-        let slow_first = |chunk: &[CreditCode]| -> Result<usize> {
+        let chunks: Vec<&[CreditCode]> = codes.chunks(CHUNK).collect();
+        let n = chunks.len();
+        let slow_first = |chunk: &&[CreditCode]| -> Result<usize> {
             let i = codes.iter().position(|c| *c == chunk[0]).unwrap() / CHUNK;
             std::thread::sleep(std::time::Duration::from_millis(10 * (n - i) as u64));
             Ok(i)
         };
         let mut seen = Vec::new();
-        ordered_chunks(&codes, slow_first, |chunk, i| {
-            assert_eq!(chunk, &codes[i * CHUNK..((i + 1) * CHUNK).min(codes.len())]);
+        ordered(&chunks, slow_first, |chunk, i| {
+            assert_eq!(
+                *chunk,
+                &codes[i * CHUNK..((i + 1) * CHUNK).min(codes.len())]
+            );
             seen.push(i);
             Ok(())
         })
@@ -474,14 +484,14 @@ mod tests {
         assert_eq!(seen, (0..n).collect::<Vec<_>>());
 
         let mut seen = Vec::new();
-        let failing = |chunk: &[CreditCode]| -> Result<usize> {
+        let failing = |chunk: &&[CreditCode]| -> Result<usize> {
             let i = codes.iter().position(|c| *c == chunk[0]).unwrap() / CHUNK;
             if i == 2 {
                 return Err(Error::invalid("chunk", "fails on purpose"));
             }
             Ok(i)
         };
-        let err = ordered_chunks(&codes, failing, |_, i| {
+        let err = ordered(&chunks, failing, |_, i| {
             seen.push(i);
             Ok(())
         })
@@ -489,8 +499,8 @@ mod tests {
         assert!(err.to_string().contains("fails on purpose"), "{err}");
         assert_eq!(seen, vec![0, 1]);
         // A failing sink stops it too.
-        let err = ordered_chunks(
-            &codes,
+        let err = ordered(
+            &chunks,
             |_| Ok(()),
             |_, ()| Err(Error::Internal("sink".into())),
         )
