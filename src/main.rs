@@ -579,11 +579,12 @@ enum BenchCmd {
         #[arg(long)]
         data_dir: Option<std::path::PathBuf>,
         /// Only load (or reuse) and compact, then time the simulation.
-        #[arg(long, conflicts_with = "run_only")]
+        #[arg(long, conflicts_with = "run_and_replay")]
         simulate_only: bool,
-        /// Only load (or reuse) and compact, then time the full re-classification.
+        /// Only load (or reuse) and compact, then time the full re-classification and the
+        /// replay of that run.
         #[arg(long)]
-        run_only: bool,
+        run_and_replay: bool,
     },
 }
 
@@ -836,11 +837,11 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             seed,
             data_dir,
             simulate_only,
-            run_only,
+            run_and_replay,
         }) => {
-            let part = match (simulate_only, run_only) {
+            let part = match (simulate_only, run_and_replay) {
                 (true, _) => cli::bench::Part::Simulation,
-                (_, true) => cli::bench::Part::Run,
+                (_, true) => cli::bench::Part::RunAndReplay,
                 _ => cli::bench::Part::All,
             };
             cli::bench::classify(entities, seed, data_dir, part).await

@@ -293,8 +293,8 @@ pub fn own_peak_rss_mib() -> f64 {
 pub enum Part {
     /// Everything: run, replay, draw, simulation, reopen.
     All,
-    /// Only the full re-classification.
-    Run,
+    /// Only the full re-classification and its replay.
+    RunAndReplay,
     /// Only the simulation.
     Simulation,
 }
@@ -357,16 +357,6 @@ pub async fn classify(
         Ok((run, t.elapsed().as_secs_f64()))
     })
     .await??;
-    if part == Part::Run {
-        println!(
-            "full re-classification of {} enterprises: {class_s:.1} s ({} tier changes); peak RSS {:.0} MiB",
-            run.done,
-            run.changed,
-            own_peak_rss_mib()
-        );
-        tokio::task::spawn_blocking(move || stopper.close()).await?;
-        return Ok(());
-    }
     // Replay of the run just made: every classification recomputed and checked against the log.
     let auditor = app.auditor();
     let log_after = auditor.size()?;
@@ -376,6 +366,20 @@ pub async fn classify(
         Ok((p, t.elapsed().as_secs_f64()))
     })
     .await??;
+    if part == Part::RunAndReplay {
+        println!(
+            "full re-classification of {} enterprises: {class_s:.1} s ({} tier changes)",
+            run.done, run.changed
+        );
+        println!(
+            "replay of that run: {replay_s:.1} s ({} matched, {} mismatched); peak RSS {:.0} MiB",
+            replay.matched,
+            replay.mismatched,
+            own_peak_rss_mib()
+        );
+        tokio::task::spawn_blocking(move || stopper.close()).await?;
+        return Ok(());
+    }
     // A draw with teams over the whole population, from the store: snapshot, draw, store.
     let draws = app.draws()?.clone();
     let run_id = run.id;
