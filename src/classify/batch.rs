@@ -94,7 +94,7 @@ where
 
 /// Runs `f` over every enterprise, in chunks of at most [`CHUNK`] codes (sorted), on every
 /// core, and concatenates the results in code order. Each worker lists the codes of the ranges
-/// it takes itself ([`over_ranges`]), so even the listing runs in parallel.
+/// it takes itself (`over_ranges`), so even the listing runs in parallel.
 pub fn parallel_whole<T: Send, F>(c: &Classifier, batch: &BatchSource, f: F) -> Result<Vec<T>>
 where
     F: Fn(&[CreditCode]) -> Result<Vec<T>> + Sync,

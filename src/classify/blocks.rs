@@ -13,7 +13,7 @@
 //! - [`Key::LogBlock`]`(first index)`: the chunk's audit-log entries
 //!   ([`crate::storage::LogReader`] resolves an index to its block);
 //! - [`Key::LogSeqs`]`(first seq)`: the span mapping seqs to log indices, plus the run block's
-//!   key, so a record is found from its seq alone ([`BlockRecords`]);
+//!   key, so a record is found from its seq alone ([`StoredRecords`]);
 //! - the [`Key::TierLayer`]: the newest run classification of every enterprise (tier, seq,
 //!   run), in blocks keyed by their first code. A chunk replaces the layer's entries over its
 //!   code range in the same commit ([`replace_layer`]).
