@@ -141,31 +141,16 @@ where
     bounds.push(None);
     let ranges: Vec<(Option<CreditCode>, Option<CreditCode>)> =
         bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    let threads = workers().min(ranges.len());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let (ranges, next, f) = (&ranges, &next, &f);
-    let done: Vec<Vec<(usize, Vec<T>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(move || -> Result<Vec<(usize, Vec<T>)>> {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((lo, hi)) = ranges.get(i) else { break };
-                        mine.push((i, f(*lo, *hi)?));
-                    }
-                    Ok(mine)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| joined(h)?)
-            .collect::<Result<Vec<_>>>()
-    })?;
-    let mut parts: Vec<(usize, Vec<T>)> = done.into_iter().flatten().collect();
-    parts.sort_by_key(|(i, _)| *i);
-    Ok(parts.into_iter().flat_map(|(_, v)| v).collect())
+    let mut out = Vec::new();
+    ordered(
+        &ranges,
+        |(lo, hi)| f(*lo, *hi),
+        |_, part| {
+            out.extend(part);
+            Ok(())
+        },
+    )?;
+    Ok(out)
 }
 
 /// Computes `compute` over `items` on every core, each worker taking the next item as soon as

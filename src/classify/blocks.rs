@@ -26,8 +26,7 @@
 //! Layer and tier blocks use fixed-width entries, so one enterprise is found by binary search
 //! over the stored bytes without decoding the block.
 
-use super::record::TierChangeRecord;
-use super::service::{classification_entry, Pending};
+use super::service::{classification_entry, log_tier_change, Pending};
 use crate::domain::CreditCode;
 use crate::error::{Error, Result};
 use crate::storage::codec::{decode_borrowed, encode, SCHEMA_VERSION};
@@ -257,22 +256,12 @@ pub fn store_chunk_job(
                 .map(|i| (old[i].tier, old[i].seq));
             if let Some((from, _)) = newest(single, layered) {
                 if from != p.record.tier {
-                    let change = TierChangeRecord {
-                        code,
-                        jurisdiction: p.jurisdiction,
-                        from,
-                        to: p.record.tier,
-                        as_of: p.record.as_of,
-                    };
-                    tx.put(&Key::TierChange(seq), encode(&change)?);
+                    log_tier_change(tx, &p.record, p.jurisdiction, from)?;
                     out.note += 1;
                 }
             }
             let value = encode(&p.record)?;
-            let entry = classification_entry(&p.record, &value, &actor, at_ms);
-            entries.push(entry.encode().map_err(|e| {
-                Error::Internal(format!("audit entry for `{}`: {e}", entry.subject))
-            })?);
+            entries.push(classification_entry(&p.record, &value, &actor, at_ms));
             tiers.extend_from_slice(code.as_bytes());
             tiers.push(p.record.tier);
             currents.push(Current {

@@ -309,14 +309,7 @@ pub fn store_job(
                     super::blocks::individual_value(p.record.tier, seq),
                 );
                 if let Some(from) = prev {
-                    let change = TierChangeRecord {
-                        code,
-                        jurisdiction: p.jurisdiction,
-                        from,
-                        to: p.record.tier,
-                        as_of: p.record.as_of,
-                    };
-                    tx.put(&Key::TierChange(seq), encode(&change)?);
+                    log_tier_change(tx, &p.record, p.jurisdiction, from)?;
                     out.note += 1;
                 }
             }
@@ -354,6 +347,25 @@ pub fn store_job(
         }
         Ok(out)
     })
+}
+
+/// Logs the tier change stored classification `record` (its seq assigned) makes from tier
+/// `from`, under its seq.
+pub fn log_tier_change(
+    tx: &mut crate::storage::Tx<'_>,
+    record: &ClassificationRecord,
+    jurisdiction: String,
+    from: u8,
+) -> Result<()> {
+    let change = TierChangeRecord {
+        code: record.code,
+        jurisdiction,
+        from,
+        to: record.tier,
+        as_of: record.as_of,
+    };
+    tx.put(&Key::TierChange(record.seq), encode(&change)?);
+    Ok(())
 }
 
 /// The audit-log entry of stored classification `record` (its seq assigned) whose stored bytes

@@ -6,17 +6,10 @@ use crate::storage::{segments, EventSegments};
 
 #[tokio::test]
 async fn batch_inputs_and_simulation_are_the_same_with_and_without_segments() {
-    let (app, stopper) = crate::app::test_app().await;
     let rules = crate::app::default_rules_dir();
     // Enough enterprises for three segments; most events before the compaction, the rest
     // after it, and some enterprises changed after it too.
-    let data = crate::demo::generate(2_500, 11);
-    app.upsert_enterprises(data.enterprises.clone())
-        .await
-        .unwrap();
-    app.upsert_inspectors(data.inspectors.clone(), "test")
-        .await
-        .unwrap();
+    let (app, stopper, data) = demo_app(2_500, 11).await;
     let split = data.events.len() * 7 / 10;
     for c in data.events[..split].chunks(2_000) {
         app.append_events(c.to_vec()).await.unwrap();
@@ -105,6 +98,23 @@ async fn batch_inputs_and_simulation_are_the_same_with_and_without_segments() {
         .unwrap();
 }
 
+/// The in-memory test app with a demo population's enterprises and inspectors stored (its
+/// events are left to the test).
+async fn demo_app(
+    entities: usize,
+    seed: u64,
+) -> (crate::app::App, crate::app::Stopper, crate::demo::DemoData) {
+    let (app, stopper) = crate::app::test_app().await;
+    let data = crate::demo::generate(entities, seed);
+    app.upsert_enterprises(data.enterprises.clone())
+        .await
+        .unwrap();
+    app.upsert_inspectors(data.inspectors.clone(), "test")
+        .await
+        .unwrap();
+    (app, stopper, data)
+}
+
 /// How many enterprises have other enterprises under their legal representative.
 fn by_relations(
     records: &crate::storage::Records,
@@ -133,14 +143,7 @@ async fn whole_runs_in_blocks_read_change_tiers_and_audit_like_records_one_by_on
     use crate::storage::codec::{decode, encode};
     use crate::storage::engine::Op;
     use crate::storage::keys::prefix;
-    let (app, stopper) = crate::app::test_app().await;
-    let data = crate::demo::generate(1_500, 5);
-    app.upsert_enterprises(data.enterprises.clone())
-        .await
-        .unwrap();
-    app.upsert_inspectors(data.inspectors.clone(), "test")
-        .await
-        .unwrap();
+    let (app, stopper, data) = demo_app(1_500, 5).await;
     for c in data.events.chunks(2_000) {
         app.append_events(c.to_vec()).await.unwrap();
     }

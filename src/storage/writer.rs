@@ -170,16 +170,20 @@ impl Tx<'_> {
         Ok(self.engine.get(&k)?.is_some())
     }
 
-    /// Appends already encoded entries (canonical bytes) to the audit log as one
-    /// [`Key::LogBlock`], committed with the job's other writes or not at all; returns the
-    /// index of the first. Nothing indexes them by subject: the caller does.
-    pub fn log_block(&mut self, entries: &[Vec<u8>]) -> Result<u64> {
+    /// Appends consecutive entries to the audit log as one [`Key::LogBlock`], committed with
+    /// the job's other writes or not at all; returns the index of the first. Nothing indexes
+    /// them by subject: the caller does.
+    pub fn log_block(&mut self, entries: &[Entry]) -> Result<u64> {
+        let bytes = entries
+            .iter()
+            .map(encode_entry)
+            .collect::<Result<Vec<_>>>()?;
         let first = self.log_next;
-        for e in entries {
+        for e in &bytes {
             self.log_leaves.push(leaf_hash(e));
         }
-        self.log_next += entries.len() as u64;
-        self.put(&Key::LogBlock(first), super::log::encode_block(entries)?);
+        self.log_next += bytes.len() as u64;
+        self.put(&Key::LogBlock(first), super::log::encode_block(&bytes)?);
         Ok(first)
     }
 
@@ -221,15 +225,20 @@ impl Tx<'_> {
     /// [`Tx::log`] without the subject index, for callers that index their entries themselves
     /// more cheaply (classifications: [`Key::LogSeqs`]).
     pub fn log_unindexed(&mut self, entry: &Entry) -> Result<u64> {
-        let bytes = entry
-            .encode()
-            .map_err(|e| Error::Internal(format!("audit entry for `{}`: {e}", entry.subject)))?;
+        let bytes = encode_entry(entry)?;
         let index = self.log_next;
         self.log_next += 1;
         self.log_leaves.push(leaf_hash(&bytes));
         self.put(&Key::LogEntry(index), bytes);
         Ok(index)
     }
+}
+
+/// The canonical bytes of `entry`; fails if it exceeds the encoding's limits.
+fn encode_entry(entry: &Entry) -> Result<Vec<u8>> {
+    entry
+        .encode()
+        .map_err(|e| Error::Internal(format!("audit entry for `{}`: {e}", entry.subject)))
 }
 
 /// Handle for submitting jobs; cheap to clone.
