@@ -259,13 +259,19 @@ pub fn assign_teams(
         })
     });
     let mut lasts = chunks.iter().flat_map(|(_, p)| p.lasts.iter());
+    let mut orders: Vec<(&[u32], bool)> = Vec::with_capacity(shares.len());
     for (e, &ci) in selected.iter().enumerate() {
         let last = lasts.next().and_then(Option::as_deref);
+        // Take all of this enterprise's spans before walking any: a department that falls
+        // short ends the walk early, and the next enterprise must still start at its own
+        // spans (issue 11: a short lead shifted every later team onto the wrong department).
+        orders.clear();
+        orders.extend(spans.by_ref().take(shares.len()));
+        // Always complete: phase 1 made one span per enterprise and department.
+        orders.resize(shares.len(), (&[], true));
         team.clear();
         let mut failure = None;
-        for share in &shares {
-            // Always present: phase 1 made one span per enterprise and department.
-            let (order, mut complete) = spans.next().unwrap_or((&[], true));
+        for (share, &(order, mut complete)) in shares.iter().zip(&orders) {
             let start = team.len();
             walk(order, share.needed, cap, &load, last, &mut team);
             // The prefix ran out (workload caps, the last-team skip): recompute a longer prefix,

@@ -854,3 +854,67 @@ fn optimized_draw_equals_the_reference_on_the_parallel_path() {
     req.overrides.max_assignments_per_inspector = Some(200);
     assert_same_as_reference(&req, &cands, &ros);
 }
+
+/// Issue 11: in a joint draw, an enterprise whose lead department falls short must not shift
+/// the teams of the enterprises drawn after it (every member of the department it is listed
+/// for, covering the enterprise's jurisdiction).
+#[test]
+fn joint_draw_after_a_short_lead_keeps_departments_and_jurisdictions() {
+    // 510104: plenty of both departments; 510105: a single amr inspector, so with
+    // `joint_members_per_department = 2` and `min_team_size = 3` the lead (2 needed) falls short.
+    let mut ros: Vec<RosterEntry> = (0..8)
+        .map(|i| inspector(&format!("amr-{i}"), "amr", &["510104"]))
+        .collect();
+    ros.push(inspector("amr-solo", "amr", &["510105"]));
+    ros.extend((0..8).map(|i| inspector(&format!("hsa-{i}"), "hsa", &["510104", "510105"])));
+    let cands: Vec<Candidate> = (0..40)
+        .map(|n| candidate(n, Tier::D, if n % 4 == 0 { "510105" } else { "510104" }))
+        .collect();
+    let mut req = request("joint short lead");
+    req.departments = vec!["amr".into(), "hsa".into()];
+    req.overrides = generous();
+    req.overrides.ratio_per_mille.insert(Tier::D, 1000);
+    req.overrides.joint_members_per_department = Some(2);
+    req.overrides.min_team_size = Some(3);
+    let rec = run_draw(&req, &policy(), &cands, &ros).unwrap();
+    let by_code: BTreeMap<CreditCode, &Candidate> =
+        cands.iter().map(|c| (c.credit_code, c)).collect();
+    let by_id: BTreeMap<&str, &RosterEntry> =
+        ros.iter().map(|r| (r.inspector_id.as_str(), r)).collect();
+    let (mut short, mut staffed_after) = (0, 0);
+    for t in &rec.teams {
+        let c = by_code[&t.credit_code];
+        match &t.outcome {
+            TeamOutcome::Unstaffed { reason } => {
+                assert_eq!(c.jurisdiction, "510105", "{reason}");
+                assert!(
+                    reason.starts_with("department `amr`: 1 inspectors cover"),
+                    "{reason}"
+                );
+                short += 1;
+            }
+            TeamOutcome::Staffed { departments } => {
+                staffed_after += usize::from(short > 0);
+                let sizes: Vec<usize> = departments.iter().map(|d| d.members.len()).collect();
+                assert_eq!(sizes, [2, 2], "{}", t.credit_code);
+                for dm in departments {
+                    for m in &dm.members {
+                        let r = by_id[m.as_str()];
+                        assert_eq!(r.department, dm.department, "{m} of {}", t.credit_code);
+                        assert!(
+                            r.jurisdictions.contains(&c.jurisdiction),
+                            "{m} at {}",
+                            t.credit_code
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(short, 10);
+    assert!(
+        staffed_after > 0,
+        "no enterprise staffed after a short lead"
+    );
+    assert_same_as_reference(&req, &cands, &ros);
+}
