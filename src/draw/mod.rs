@@ -29,6 +29,8 @@ pub use tier::Tier;
 pub use xlsx::xlsx;
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod reference;
 #[cfg(test)]
 mod tests;

@@ -10,19 +10,19 @@ const POLICY: &str = include_str!("../../rules/supervision.toml");
 const JURIS: [&str; 4] = ["510104", "510105", "510106", "510107"];
 
 /// splitmix64: deterministic test data without a random-number crate.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
+    pub(super) fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             let j = self.below(i as u64 + 1) as usize;
             v.swap(i, j);
@@ -30,11 +30,11 @@ impl Rng {
     }
 }
 
-fn d(s: &str) -> Date {
+pub(super) fn d(s: &str) -> Date {
     Date::parse(s).unwrap()
 }
 
-fn code(n: u64) -> CreditCode {
+pub(super) fn code(n: u64) -> CreditCode {
     let a = crate::domain::code::ALPHABET;
     let mut first = *b"91510100000000000";
     let mut x = n;
@@ -45,7 +45,7 @@ fn code(n: u64) -> CreditCode {
     CreditCode::with_check(&first).unwrap()
 }
 
-fn candidate(n: u64, tier: Tier, jurisdiction: &str) -> Candidate {
+pub(super) fn candidate(n: u64, tier: Tier, jurisdiction: &str) -> Candidate {
     Candidate {
         credit_code: code(n),
         tier,
@@ -77,7 +77,7 @@ fn candidates(n: u64, rng: &mut Rng) -> Vec<Candidate> {
         .collect()
 }
 
-fn inspector(id: &str, dept: &str, juris: &[&str]) -> RosterEntry {
+pub(super) fn inspector(id: &str, dept: &str, juris: &[&str]) -> RosterEntry {
     RosterEntry {
         inspector_id: id.into(),
         department: dept.into(),
@@ -119,7 +119,7 @@ fn item(kind: ItemKind) -> InspectionItem {
     }
 }
 
-fn request(seed: &str) -> DrawRequest {
+pub(super) fn request(seed: &str) -> DrawRequest {
     DrawRequest {
         draw_id: "draw-2025-001".into(),
         item: item(ItemKind::Key),
@@ -132,7 +132,7 @@ fn request(seed: &str) -> DrawRequest {
     }
 }
 
-fn policy() -> SupervisionPolicy {
+pub(super) fn policy() -> SupervisionPolicy {
     SupervisionPolicy::from_toml("rules/supervision.toml", POLICY).unwrap()
 }
 
