@@ -310,3 +310,96 @@ fn optimised_draw_equals_the_reference_over_random_policies_rosters_and_override
         assert!(n > 0, "branch never reached: {name} ({reached:?})");
     }
 }
+
+/// The independent Python checker (`tools/verify_bundle.py`) accepts the bundles of random
+/// draws, including last teams and declared conflicts the server test does not produce, and
+/// rejects one whose team repeats the last team.
+#[test]
+fn python_checker_accepts_random_draws() {
+    if let Err(why) = crate::sampling::python_package() {
+        println!("SKIPPED python_checker_accepts_random_draws: {why}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("creditrisk-prop-bundles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = Rng(0x2222_2026);
+    let mut files = Vec::new();
+    let mut forged = None;
+    for round in 0..40 {
+        let (req, mut cands, ros) = case(&mut rng, round, false);
+        let rec = run_draw(&req, &policy(), &cands, &ros).unwrap();
+        // Half of the cases again with their teams as last teams.
+        let rec = if round % 2 == 1 {
+            let teams: BTreeMap<CreditCode, Vec<String>> = rec
+                .teams
+                .iter()
+                .filter(|t| !t.members().is_empty())
+                .map(|t| {
+                    (
+                        t.credit_code,
+                        t.members().iter().map(|m| m.to_string()).collect(),
+                    )
+                })
+                .collect();
+            for c in cands.iter_mut() {
+                if let Some(t) = teams.get(&c.credit_code) {
+                    c.last_team = t.clone();
+                }
+            }
+            run_draw(&req, &policy(), &cands, &ros).unwrap()
+        } else {
+            rec
+        };
+        let b = bundle(
+            &rec,
+            &cands,
+            &ros,
+            &super::tests::calendar(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let path = dir.join(format!("case-{round}.json"));
+        std::fs::write(&path, &b.json).unwrap();
+        files.push(path);
+        // A staffed enterprise sent its last team: the checker must say so.
+        if forged.is_none() {
+            if let Some(t) = rec.teams.iter().find(|t| !t.members().is_empty()) {
+                let mut doc: serde_json::Value = serde_json::from_str(&b.json).unwrap();
+                let members: Vec<String> = t.members().iter().map(|m| m.to_string()).collect();
+                for c in doc["candidates"].as_array_mut().unwrap() {
+                    if c["candidate"]["credit_code"] == t.credit_code.as_str() {
+                        c["candidate"]["last_team"] = serde_json::json!(members);
+                    }
+                }
+                forged = Some((doc, t.credit_code));
+            }
+        }
+    }
+    let run = |paths: &[std::path::PathBuf]| {
+        let out = std::process::Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tools/verify_bundle.py"
+            ))
+            .args(paths)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, out) = run(&files);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches(": OK: ").count(), files.len(), "{out}");
+    let (doc, code_of) = forged.expect("some case staffed an enterprise");
+    let path = dir.join("forged-last-team.json");
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let (code, out) = run(&[path]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("{code_of}: members = `"))
+            && out.contains("exactly the enterprise's last team"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -136,7 +136,7 @@ pub(super) fn policy() -> SupervisionPolicy {
     SupervisionPolicy::from_toml("rules/supervision.toml", POLICY).unwrap()
 }
 
-fn calendar() -> Calendar {
+pub(super) fn calendar() -> Calendar {
     Calendar::from_files(&[
         ("2025.toml", include_str!("../../rules/calendar/2025.toml")),
         ("2026.toml", include_str!("../../rules/calendar/2026.toml")),
