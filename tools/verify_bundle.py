@@ -347,23 +347,34 @@ def check_bundle(doc, rep):
     }
 
 
-def eligible_pool(roster, dept, c, item, inspection_date):
-    """Inspectors of `dept` who may go to `c` (before the workload cap), in roster order."""
+def static_pools(roster, item, inspection_date):
+    """(department, jurisdiction) -> inspectors active, certified on the date and holding every
+    qualification of the item, in roster order: what does not depend on the enterprise."""
     quals = item.get("qualifications") or []
+    pools = {}
+    for r in roster:
+        if (
+            r["active"]
+            and day(r["certificate_expiry"]) >= inspection_date
+            and all(q in (r.get("qualifications") or []) for q in quals)
+        ):
+            for j in r.get("jurisdictions") or []:
+                pools.setdefault((r["department"], j), []).append(r)
+    return pools
+
+
+def eligible_pool(pools, dept, c):
+    """Inspectors of `dept` who may go to `c` before the workload cap: the static pool of its
+    jurisdiction without those who declared a conflict with its code or legal representative."""
     return [
         r["inspector_id"]
-        for r in roster
-        if r["department"] == dept
-        and r["active"]
-        and day(r["certificate_expiry"]) >= inspection_date
-        and c["jurisdiction"] in (r.get("jurisdictions") or [])
-        and all(q in (r.get("qualifications") or []) for q in quals)
-        and c["credit_code"] not in (r.get("conflict_enterprises") or [])
+        for r in pools.get((dept, c["jurisdiction"]), [])
+        if c["credit_code"] not in (r.get("conflict_enterprises") or [])
         and c["legal_representative"] not in (r.get("conflict_legal_representatives") or [])
     ]
 
 
-def documented_team(rec, c, roster, load):
+def documented_team(rec, c, pools, load):
     """The team docs/draws.md step 7 gives `c` under the workload `load`: a list of member lists
     per department, or (None, department that fell short)."""
     policy = rec["policy"]
@@ -371,11 +382,10 @@ def documented_team(rec, c, roster, load):
     departments = rec["departments"]
     joint = len(departments) > 1
     last = set(c.get("last_team") or [])
-    inspection_date = day(rec["inspection_date"])
     team = set()
     out = []
     for dept, need in zip(departments, team_sizes(policy, departments)):
-        pool = eligible_pool(roster, dept, c, rec["item"], inspection_date)
+        pool = eligible_pool(pools, dept, c)
         pool_seed = f"{rec['seed']}/{c['credit_code']}" + (f"/{dept}" if joint else "")
         members = []
         for _, ident, _ in ticket_order(pool, pool_seed):
@@ -402,6 +412,7 @@ def check_teams(rec, cands, roster, by_code, rep):
     inspection_date = day(rec["inspection_date"])
     quals = item.get("qualifications") or []
     by_id = {r["inspector_id"]: r for r in roster}
+    pools = static_pools(roster, item, inspection_date)
     selected = rec.get("selected") or []
     teams = rec.get("teams") or []
     if len(teams) != len(selected):
@@ -418,7 +429,7 @@ def check_teams(rec, cands, roster, by_code, rep):
         if c is None:
             continue
         outcome = t.get("outcome") or {}
-        want, short = documented_team(rec, c, roster, load)
+        want, short = documented_team(rec, c, pools, load)
         if outcome.get("status") == "unstaffed":
             unstaffed += 1
             reason = outcome.get("reason", "")
