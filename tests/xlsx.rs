@@ -367,6 +367,15 @@ async fn the_inspection_list_is_a_working_document() {
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
     assert!(violations(&bad).iter().any(|(f, _)| f == "lang"), "{bad:?}");
 
+    // The command line writes the same files, in English with `--lang en`.
+    let dir = tempfile::tempdir().unwrap();
+    creditrisk::cli::draws::export(&s.target(Role::Planner), "food-2026-11", dir.path(), "en")
+        .await
+        .unwrap();
+    let on_disk = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+    assert_eq!(on_disk("inspection-list.xlsx"), en["inspection-list.xlsx"]);
+    assert!(on_disk("selected.csv").starts_with(b"\xEF\xBB\xBF"));
+
     // Same export, same bytes, even with the clock moved on by a second (the old list stamped
     // the creation time from the clock).
     let start = std::time::SystemTime::now()
