@@ -8,7 +8,8 @@
 //! types; `cli` and `main.rs` sit on top.
 //!
 //! - [`domain`]: the records (enterprises, credit events, inspections, inspectors), their
-//!   identifiers (credit codes with GB 32100 check characters, dates) and field validation.
+//!   identifiers (credit codes with GB 32100 check characters, dates), field validation, and
+//!   names in words for lists people read (districts, industries, result codes; `names`).
 //!   Pure: no I/O, no clock, no randomness.
 //! - [`storage`]: an ordered key-value [`storage::Engine`] (sled by default), the key space
 //!   ([`storage::Key`], order-preserving), the versioned value codec, typed reads

@@ -262,6 +262,9 @@ enum DrawCmd {
         id: String,
         #[arg(long, default_value = ".")]
         out: PathBuf,
+        /// Language of the XLSX inspection list: zh (Chinese headers) or en.
+        #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
+        lang: String,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -727,9 +730,12 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             DrawCmd::Get { id, server } => cli::draws::get(&server.target(), &id).await,
             DrawCmd::List { server } => cli::draws::list(&server.target()).await,
-            DrawCmd::Export { id, out, server } => {
-                cli::draws::export(&server.target(), &id, &out).await
-            }
+            DrawCmd::Export {
+                id,
+                out,
+                lang,
+                server,
+            } => cli::draws::export(&server.target(), &id, &out, &lang).await,
             DrawCmd::Assignments { inspector, server } => {
                 cli::draws::assignments(&server.target(), &inspector).await
             }

@@ -251,7 +251,13 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
             .await
             .map(drop),
         "DrawService/PublicResults" => Draw::new(ch).public_results(draw()).await.map(drop),
-        "DrawService/ExportDraw" => Draw::new(ch).export_draw(draw()).await.map(drop),
+        "DrawService/ExportDraw" => Draw::new(ch)
+            .export_draw(pb::ExportDrawRequest {
+                draw_id: "d-1".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
         "AccessService/IssueToken" => Acc::new(ch)
             .issue_token(pb::IssueTokenRequest::default())
             .await

@@ -136,7 +136,10 @@ fn team_of(d: &pb::DrawnEnterprise) -> Vec<String> {
 
 async fn export(draws: &mut DrawServiceClient<AuthChannel>, id: &str) -> BTreeMap<String, Vec<u8>> {
     let mut stream = draws
-        .export_draw(pb::GetDrawRequest { draw_id: id.into() })
+        .export_draw(pb::ExportDrawRequest {
+            draw_id: id.into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -750,8 +753,9 @@ async fn export_refuses_a_draw_whose_inputs_were_altered() {
     let s = TestServer::start_in(dir, Default::default()).await;
     let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
     let err = draws
-        .export_draw(pb::GetDrawRequest {
+        .export_draw(pb::ExportDrawRequest {
             draw_id: "d1".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -155,12 +155,15 @@ pub async fn list(target: &Target) -> anyhow::Result<()> {
     }
 }
 
-/// `draw export ID --out DIR`: writes `bundle.json`, `selected.csv`, `excluded.csv` and
-/// `inspection-list.xlsx` into `DIR`.
-pub async fn export(target: &Target, id: &str, out: &Path) -> anyhow::Result<()> {
+/// `draw export ID --out DIR [--lang zh|en]`: writes `bundle.json`, `selected.csv`,
+/// `excluded.csv` and `inspection-list.xlsx` (headers in `lang`) into `DIR`.
+pub async fn export(target: &Target, id: &str, out: &Path, lang: &str) -> anyhow::Result<()> {
     let mut stream = client(target)
         .await?
-        .export_draw(pb::GetDrawRequest { draw_id: id.into() })
+        .export_draw(pb::ExportDrawRequest {
+            draw_id: id.into(),
+            lang: lang.into(),
+        })
         .await
         .map_err(explain)?
         .into_inner();

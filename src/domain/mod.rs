@@ -6,6 +6,7 @@ pub mod enterprise;
 pub mod event;
 pub mod inspection;
 pub mod inspector;
+pub mod names;
 pub mod pseudonym;
 pub mod validate;
 
@@ -17,5 +18,6 @@ pub use event::{
 };
 pub use inspection::{Inspection, ResultCode};
 pub use inspector::{Inspector, InspectorVersion};
+pub use names::Lang;
 pub use pseudonym::Pseudonymizer;
 pub use validate::{FieldViolation, Violations};

@@ -64,15 +64,20 @@ pub struct BundleDoc {
     pub roster: Vec<RosterEntry>,
 }
 
+/// Start of every CSV file we write for people: the UTF-8 byte order mark, without which Excel
+/// on Chinese Windows reads UTF-8 as the local code page and garbles every Chinese name. CSV
+/// readers that know UTF-8 (the `csv` crate, Python's `utf-8-sig`) skip it.
+pub const CSV_BOM: &str = "\u{feff}";
+
 /// A publication bundle: the JSON document and two CSV lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
     /// The [`BundleDoc`] as pretty JSON.
     pub json: String,
     /// Selected enterprises in draw order: order, code, name, tier, ticket, address, team,
-    /// unstaffed reason, publication deadline.
+    /// unstaffed reason, publication deadline; starts with [`CSV_BOM`].
     pub csv_selected: String,
-    /// Excluded enterprises: code, tier, reason.
+    /// Excluded enterprises: code, tier, reason; starts with [`CSV_BOM`].
     pub csv_excluded: String,
 }
 
@@ -191,11 +196,13 @@ pub fn bundle(
     })
 }
 
+/// The CSV text, after [`CSV_BOM`].
 fn into_string(w: csv::Writer<Vec<u8>>) -> Result<String, DrawError> {
     let bytes = w
         .into_inner()
         .map_err(|e| DrawError::Bundle(format!("csv: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| DrawError::Bundle(format!("csv: {e}")))
+    let text = String::from_utf8(bytes).map_err(|e| DrawError::Bundle(format!("csv: {e}")))?;
+    Ok(format!("{CSV_BOM}{text}"))
 }
 
 /// Re-runs the draw of a bundle offline and compares everything with what the bundle claims.

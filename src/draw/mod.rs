@@ -17,7 +17,7 @@ pub mod tier;
 pub mod xlsx;
 
 pub use assign::{assign_teams, DepartmentMembers, TeamOutcome, TeamResult};
-pub use bundle::{bundle, verify_bundle, Bundle, BundleDoc, EnterpriseInfo, VerifyReport};
+pub use bundle::{bundle, verify_bundle, Bundle, BundleDoc, EnterpriseInfo, VerifyReport, CSV_BOM};
 pub use calendar::{Calendar, Overdue, PendingResult};
 pub use candidate::{candidate_digest, roster_digest, Candidate, RosterEntry};
 pub use entity::{draw_entities, preview, EntityDraw, ExclusionReason, Preview, TierCount};
@@ -26,7 +26,7 @@ pub use item::{InspectionItem, ItemKind, Scope};
 pub use policy::{PolicyOverrides, Rounding, SupervisionPolicy, TierValues};
 pub use record::{run_draw, DrawRecord, DrawRequest, Exclusion, SeedSource, Selected, ALGORITHM};
 pub use tier::Tier;
-pub use xlsx::xlsx;
+pub use xlsx::{xlsx, ListInput};
 
 #[cfg(test)]
 mod prop_tests;

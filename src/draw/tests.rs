@@ -620,9 +620,20 @@ fn verify_names_the_differing_field() {
 #[test]
 fn xlsx_writes_a_workbook() {
     let (_, rec) = good_bundle();
-    let bytes = xlsx(&rec, &BTreeMap::new(), d("2025-10-30")).unwrap();
+    let names = BTreeMap::new();
+    let info = BTreeMap::new();
+    let input = ListInput {
+        record: &rec,
+        candidates: &[],
+        info: &info,
+        inspector_names: &names,
+        publication_deadline: d("2025-10-30"),
+        lang: crate::domain::Lang::Zh,
+    };
+    let bytes = xlsx(&input).unwrap();
     assert_eq!(&bytes[..2], b"PK");
     assert!(bytes.len() > 1000);
+    assert_eq!(xlsx(&input).unwrap(), bytes, "same input, same bytes");
 }
 
 /// The entity draw of one tier against the real Python package, when it is installed.

@@ -5,9 +5,9 @@
 use super::snapshot::{self, Candidates};
 use super::store::{self, StoredDraw, StoredPublication, StoredResult};
 use crate::domain::validate::check_ident;
-use crate::domain::{CreditCode, Date, EventBody, Inspection, ResultCode, Violations};
+use crate::domain::{CreditCode, Date, EventBody, Inspection, Lang, ResultCode, Violations};
 use crate::draw::{
-    bundle, run_draw, xlsx, Bundle, Calendar, DrawRecord, DrawRequest, InspectionItem,
+    bundle, run_draw, xlsx, Bundle, Calendar, DrawRecord, DrawRequest, InspectionItem, ListInput,
     PendingResult, PolicyOverrides, Preview, SeedSource, SupervisionPolicy, TeamOutcome,
 };
 use crate::error::{Error, Result};
@@ -838,13 +838,29 @@ impl Draws {
         Ok((candidates, roster))
     }
 
-    /// The publication bundle and the XLSX list, after checking that the draw still replays.
-    pub fn export(&self, draw_id: &str) -> Result<Export> {
+    /// The publication bundle and the XLSX list (headers and words in `lang`), after checking
+    /// that the draw still replays. Team members are named as the roster had them at the
+    /// draw's cut.
+    pub fn export(&self, draw_id: &str, lang: Lang) -> Result<Export> {
         let draw = self.get(draw_id)?;
         let (candidates, roster) = self.rebuild(&draw)?;
         let info = self.selected_info(&draw)?;
         let b = bundle(&draw.record, &candidates, &roster, &self.calendar, &info)?;
-        let x = xlsx(&draw.record, &info, draw.publication_deadline)?;
+        let members: BTreeSet<&str> = draw.record.teams.iter().flat_map(|t| t.members()).collect();
+        let inspector_names: BTreeMap<String, String> =
+            snapshot::inspectors(&self.records, draw.stored.cut)?
+                .into_iter()
+                .filter(|i| members.contains(i.inspector_id.as_str()))
+                .map(|i| (i.inspector_id, i.name))
+                .collect();
+        let x = xlsx(&ListInput {
+            record: &draw.record,
+            candidates: &candidates,
+            info: &info,
+            inspector_names: &inspector_names,
+            publication_deadline: draw.publication_deadline,
+            lang,
+        })?;
         Ok(Export { bundle: b, xlsx: x })
     }
 }

@@ -7,6 +7,7 @@ use super::status::to_status;
 use crate::app::App;
 use crate::clock;
 use crate::domain::validate::check_ident;
+use crate::domain::Lang;
 use crate::error::Error;
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -234,11 +235,13 @@ impl DrawService for DrawApi {
     type ExportDrawStream = Stream<pb::FileChunk>;
 
     #[tracing::instrument(skip_all)]
-    async fn export_draw(&self, req: Request<pb::GetDrawRequest>) -> R<Self::ExportDrawStream> {
-        let id = draw_id(&req.into_inner().draw_id)?;
+    async fn export_draw(&self, req: Request<pb::ExportDrawRequest>) -> R<Self::ExportDrawStream> {
+        let req = req.into_inner();
+        let id = draw_id(&req.draw_id)?;
+        let lang = Lang::parse(&req.lang).map_err(|e| to_status(Error::invalid("lang", e)))?;
         let export = self
             .app
-            .draw_op(move |d| d.export(&id))
+            .draw_op(move |d| d.export(&id, lang))
             .await
             .map_err(to_status)?;
         let files: Vec<(&'static str, Vec<u8>)> = vec![
