@@ -146,7 +146,10 @@ async fn population(s: &TestServer) {
 
 async fn export(draws: &mut DrawServiceClient<AuthChannel>, id: &str) -> Vec<u8> {
     let mut stream = draws
-        .export_draw(pb::GetDrawRequest { draw_id: id.into() })
+        .export_draw(pb::ExportDrawRequest {
+            draw_id: id.into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
