@@ -302,6 +302,41 @@ impl Draws {
                 );
             }
         }
+        // Bounds first, the same for preview and create: the policy after the overrides, the
+        // team size it makes with these departments, and the list lengths (issue 11).
+        let mut policy = None;
+        match self.policy.with_overrides(&spec.overrides) {
+            Ok(p) => policy = Some(p),
+            Err(crate::draw::DrawError::Invalid(bad)) => {
+                bad.into_iter().for_each(|f| v.add(f.field, f.description))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(p) = &policy {
+            p.check_departments(spec.departments.len(), &mut v);
+        }
+        let max_j = crate::draw::item::MAX_SCOPE_ENTRIES;
+        if spec.jurisdictions.len() > max_j {
+            v.add(
+                "jurisdictions",
+                format!(
+                    "`{}` entries is out of range: jurisdictions may list 0 to {max_j}",
+                    spec.jurisdictions.len()
+                ),
+            );
+        }
+        if !v.is_empty() {
+            return Err(Error::InvalidInput(v.into_vec()));
+        }
+        for (i, d) in spec.departments.iter().enumerate() {
+            v.parse(&format!("departments[{i}]"), check_ident(d));
+        }
+        for (i, j) in spec.jurisdictions.iter().enumerate() {
+            v.parse(
+                &format!("jurisdictions[{i}]"),
+                crate::domain::validate::check_jurisdiction(j),
+            );
+        }
         let Some(mut item) = item else {
             return Err(Error::InvalidInput(v.into_vec()));
         };
