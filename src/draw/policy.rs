@@ -366,6 +366,72 @@ mod tests {
     }
 
     #[test]
+    fn every_number_is_bounded_in_the_file_and_in_overrides() {
+        let p = SupervisionPolicy::from_toml("s", FILE).unwrap();
+        // The file loader uses the same check.
+        let bad = FILE.replace("min_team_size = 2", "min_team_size = 4294967295");
+        let e = SupervisionPolicy::from_toml("s.toml", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "policy.min_team_size: `4294967295` is out of range: min_team_size must be 2 to 20"
+            ),
+            "{e}"
+        );
+        let o = PolicyOverrides {
+            ratio_per_mille: [(Tier::A, 1001)].into(),
+            yearly_cap: [(Tier::D, 367)].into(),
+            min_interval_days: Some(3661),
+            rounding: None,
+            general_item_max_per_mille: Some(u32::MAX),
+            min_team_size: Some(21),
+            max_assignments_per_inspector: Some(10_001),
+            joint_members_per_department: Some(11),
+        };
+        let Err(DrawError::Invalid(v)) = p.with_overrides(&o) else {
+            panic!("accepted")
+        };
+        let got: Vec<String> = v
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.description))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "overrides.ratio_per_mille.A: `1001` is out of range: ratio_per_mille must be 0 to 1000",
+                "overrides.yearly_cap.D: `367` is out of range: yearly_cap must be 0 to 366",
+                "overrides.min_interval_days: `3661` is out of range: min_interval_days must be 0 to 3660",
+                "overrides.general_item_max_per_mille: `4294967295` is out of range: general_item_max_per_mille must be 0 to 1000",
+                "overrides.min_team_size: `21` is out of range: min_team_size must be 2 to 20",
+                "overrides.max_assignments_per_inspector: `10001` is out of range: max_assignments_per_inspector must be 1 to 10000",
+                "overrides.joint_members_per_department: `11` is out of range: joint_members_per_department must be 1 to 10",
+            ]
+        );
+        // At the limits: accepted, and teams stay within 20 members.
+        let o = PolicyOverrides {
+            min_team_size: Some(20),
+            max_assignments_per_inspector: Some(10_000),
+            joint_members_per_department: Some(10),
+            ..PolicyOverrides::default()
+        };
+        let q = p.with_overrides(&o).unwrap();
+        let mut v = Violations::new();
+        q.check_departments(2, &mut v);
+        assert!(v.is_empty());
+        q.check_departments(3, &mut v);
+        q.check_departments(11, &mut v);
+        let fields: Vec<String> = v.into_vec().into_iter().map(|f| f.description).collect();
+        assert_eq!(
+            fields,
+            [
+                "`3` departments of 10 members each make teams of 30: a team has at most 20 members",
+                "`11` departments is out of range: a draw has 1 to 10",
+            ]
+        );
+    }
+
+    #[test]
     fn rounding_is_exact() {
         // 30 per mille of 50 = 1.5
         assert_eq!(Rounding::Ceil.apply(30, 50), 2);
