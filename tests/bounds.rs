@@ -269,6 +269,25 @@ async fn a_huge_team_size_is_refused_by_preview_and_create_alike() {
     let e = draws.preview_draw(joint).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     assert_eq!(violations(&e)[0].0, "departments");
+    // The same through an item's own departments (no departments in the spec).
+    DrawServiceClient::new(s.channel_as(Role::Planner).await)
+        .upsert_items(pb::UpsertItemsRequest {
+            records: vec![pb::InspectionItem {
+                departments: vec!["a".into(), "b".into(), "c".into()],
+                ..item("joint-item")
+            }],
+        })
+        .await
+        .unwrap();
+    let mut joint = spec("joint-30");
+    joint.item_id = "joint-item".into();
+    joint.overrides = Some(pb::PolicyOverrides {
+        joint_members_per_department: Some(10),
+        ..Default::default()
+    });
+    let e = draws.create_draw(joint).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert_eq!(violations(&e)[0].0, "departments", "{e:?}");
     // At the limits it works.
     let mut edge = spec("edge-team");
     edge.overrides = Some(pb::PolicyOverrides {

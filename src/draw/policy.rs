@@ -82,7 +82,7 @@ impl Rounding {
 /// overrides alike ([`SupervisionPolicy::validate`]).
 ///
 /// They keep every allocation of a draw proportional to its data: a team is at most
-/// [`TEAM_SIZE`]`.end()` members whatever the departments (so team buffers are at most 20 ×
+/// `TEAM_SIZE.end()` (20) members whatever the departments (so team buffers are at most 20 ×
 /// the drawn enterprises), and no number reaches an arithmetic overflow.
 pub mod bounds {
     use crate::domain::Violations;

@@ -313,7 +313,9 @@ impl Draws {
             Err(e) => return Err(e.into()),
         }
         if let Some(p) = &policy {
-            p.check_departments(spec.departments.len(), &mut v);
+            if !spec.departments.is_empty() {
+                p.check_departments(spec.departments.len(), &mut v);
+            }
         }
         let max_j = crate::draw::item::MAX_SCOPE_ENTRIES;
         if spec.jurisdictions.len() > max_j {
@@ -359,6 +361,13 @@ impl Draws {
         } else {
             spec.departments.clone()
         };
+        if let (Some(p), true) = (&policy, spec.departments.is_empty()) {
+            // The item's departments (at most ten, checked when stored) with this policy.
+            p.check_departments(departments.len(), &mut v);
+            if !v.is_empty() {
+                return Err(Error::InvalidInput(v.into_vec()));
+            }
+        }
         let (seed, seed_source) = match &spec.seed {
             Some(s) => (s.clone(), SeedSource::Caller),
             None => (hex::encode(crate::os_random(16)?), SeedSource::Server),
