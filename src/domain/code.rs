@@ -40,8 +40,11 @@ impl CreditCode {
     pub fn parse(s: &str) -> Result<CreditCode, String> {
         let b = s.as_bytes();
         if b.len() != 18 {
+            // Quoted cut short: errors travel in HTTP/2 headers, which a huge value would break.
+            let more = if s.chars().count() > 24 { "…" } else { "" };
             return Err(format!(
-                "`{s}` has {} characters, a credit code has 18",
+                "`{}{more}` has {} characters, a credit code has 18",
+                crate::domain::validate::truncate(s, 24),
                 s.chars().count()
             ));
         }

@@ -73,7 +73,12 @@ impl Date {
                 .enumerate()
                 .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
         if !shape_ok {
-            return Err(format!("`{s}` is not a date of the form YYYY-MM-DD"));
+            // Quoted cut short: errors travel in HTTP/2 headers, which a huge value would break.
+            let more = if s.chars().count() > 24 { "…" } else { "" };
+            return Err(format!(
+                "`{}{more}` is not a date of the form YYYY-MM-DD",
+                crate::domain::validate::truncate(s, 24)
+            ));
         }
         let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
         let (y, m, d) = (num(0..4) as i32, num(5..7), num(8..10));

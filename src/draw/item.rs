@@ -61,14 +61,68 @@ pub struct InspectionItem {
     pub scope: Scope,
 }
 
+/// Most entries of one scope list (jurisdictions, industries, entity kinds, licence kinds).
+pub const MAX_SCOPE_ENTRIES: usize = 1000;
+/// Most qualifications one item requires.
+pub const MAX_QUALIFICATIONS: usize = 50;
+/// Most departments of one item (as of one draw: [`super::policy::bounds::DEPARTMENTS`]).
+pub const MAX_DEPARTMENTS: usize = *super::policy::bounds::DEPARTMENTS.end() as usize;
+/// Most characters of an item's name.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Most characters of an item's legal basis.
+pub const MAX_BASIS_CHARS: usize = 500;
+
 impl InspectionItem {
     /// Checks every field and collects all problems under `path` (e.g. `item`), such as
-    /// `item.scope.jurisdictions[2]`.
+    /// `item.scope.jurisdictions[2]`. Lists longer than their bound are reported once, and
+    /// their entries are not checked one by one.
     pub fn validate(&self, path: &str, v: &mut Violations) {
         let f = |n: &str| format!("{path}.{n}");
+        let lists: [(&str, usize, usize); 6] = [
+            ("departments", self.departments.len(), MAX_DEPARTMENTS),
+            (
+                "qualifications",
+                self.qualifications.len(),
+                MAX_QUALIFICATIONS,
+            ),
+            (
+                "scope.jurisdictions",
+                self.scope.jurisdictions.len(),
+                MAX_SCOPE_ENTRIES,
+            ),
+            (
+                "scope.industries",
+                self.scope.industries.len(),
+                MAX_SCOPE_ENTRIES,
+            ),
+            (
+                "scope.entity_kinds",
+                self.scope.entity_kinds.len(),
+                MAX_SCOPE_ENTRIES,
+            ),
+            (
+                "scope.licence_kinds",
+                self.scope.licence_kinds.len(),
+                MAX_SCOPE_ENTRIES,
+            ),
+        ];
+        let mut too_long = false;
+        for (name, len, max) in lists {
+            if len > max {
+                too_long = true;
+                let short = name.rsplit('.').next().unwrap_or(name);
+                v.add(
+                    f(name),
+                    format!("`{len}` entries is out of range: {short} may list at most {max}"),
+                );
+            }
+        }
+        if too_long {
+            return;
+        }
         v.parse(&f("id"), check_ident(&self.id));
-        v.text(&f("name"), &self.name, true, 200);
-        v.text(&f("basis"), &self.basis, true, 500);
+        v.text(&f("name"), &self.name, true, MAX_NAME_CHARS);
+        v.text(&f("basis"), &self.basis, true, MAX_BASIS_CHARS);
         if self.departments.is_empty() {
             v.add(f("departments"), "at least one department is required");
         }

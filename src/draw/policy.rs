@@ -78,6 +78,56 @@ impl Rounding {
     }
 }
 
+/// The allowed range of every number of the policy, for the policy file and for per-draw
+/// overrides alike ([`SupervisionPolicy::validate`]).
+///
+/// They keep every allocation of a draw proportional to its data: a team is at most
+/// `TEAM_SIZE.end()` (20) members whatever the departments (so team buffers are at most 20 ×
+/// the drawn enterprises), and no number reaches an arithmetic overflow.
+pub mod bounds {
+    use crate::domain::Violations;
+    use std::ops::RangeInclusive;
+
+    /// Ratios, in per mille: none to all.
+    pub const PER_MILLE: RangeInclusive<u32> = 0..=1000;
+    /// Yearly caps: 0 (never drawn) to one inspection a day.
+    pub const YEARLY_CAP: RangeInclusive<u32> = 0..=366;
+    /// Days between two inspections of one item on one enterprise: up to ten years.
+    pub const INTERVAL_DAYS: RangeInclusive<u32> = 0..=3660;
+    /// Members of one team (DOMAIN.md: at least 2), in all departments together.
+    pub const TEAM_SIZE: RangeInclusive<u32> = 2..=20;
+    /// Enterprises one inspector is sent to in one draw.
+    pub const ASSIGNMENTS_PER_INSPECTOR: RangeInclusive<u32> = 1..=10_000;
+    /// Members each department sends in a joint draw.
+    pub const JOINT_MEMBERS: RangeInclusive<u32> = 1..=10;
+    /// Departments taking part in one draw (and listed on one item).
+    pub const DEPARTMENTS: RangeInclusive<u32> = 1..=10;
+    /// Characters of the policy's version label.
+    pub const MAX_VERSION_CHARS: usize = 64;
+
+    /// Adds "`VALUE` is out of range: NAME must be LO to HI" under `PATH.NAME` when `value`
+    /// is outside `allowed`.
+    pub fn range(
+        v: &mut Violations,
+        path: &str,
+        name: &str,
+        value: u32,
+        allowed: RangeInclusive<u32>,
+    ) {
+        if !allowed.contains(&value) {
+            v.add(
+                format!("{path}.{name}"),
+                format!(
+                    "`{value}` is out of range: {} must be {} to {}",
+                    name.split('.').next().unwrap_or(name),
+                    allowed.start(),
+                    allowed.end()
+                ),
+            );
+        }
+    }
+}
+
 /// The supervision policy, as in `rules/supervision.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,46 +208,85 @@ impl SupervisionPolicy {
         Ok(p)
     }
 
-    /// Checks the ranges of every field under `path`.
+    /// Checks the ranges of every field under `path` against the [`bounds`]: the file loader
+    /// and the per-draw overrides (preview and create alike) call this, so one rule decides.
+    /// A violation reads "`VALUE` is out of range: FIELD must be LO to HI".
     pub fn validate(&self, path: &str, v: &mut Violations) {
-        v.text(&format!("{path}.version"), &self.version, true, 64);
+        use bounds::*;
+        v.text(
+            &format!("{path}.version"),
+            &self.version,
+            true,
+            MAX_VERSION_CHARS,
+        );
         for t in Tier::ALL {
-            let r = self.ratio_per_mille.get(t);
-            if r > 1000 {
-                v.add(
-                    format!("{path}.ratio_per_mille.{t}"),
-                    format!("`{r}` is above 1000 per mille"),
-                );
-            }
+            let f = format!("ratio_per_mille.{t}");
+            range(v, path, &f, self.ratio_per_mille.get(t), PER_MILLE);
         }
-        if self.general_item_max_per_mille > 1000 {
+        for t in Tier::ALL {
+            let f = format!("yearly_cap.{t}");
+            range(v, path, &f, self.yearly_cap.get(t), YEARLY_CAP);
+        }
+        range(
+            v,
+            path,
+            "min_interval_days",
+            self.min_interval_days,
+            INTERVAL_DAYS,
+        );
+        range(
+            v,
+            path,
+            "general_item_max_per_mille",
+            self.general_item_max_per_mille,
+            PER_MILLE,
+        );
+        range(v, path, "min_team_size", self.min_team_size, TEAM_SIZE);
+        range(
+            v,
+            path,
+            "max_assignments_per_inspector",
+            self.max_assignments_per_inspector,
+            ASSIGNMENTS_PER_INSPECTOR,
+        );
+        range(
+            v,
+            path,
+            "joint_members_per_department",
+            self.joint_members_per_department,
+            JOINT_MEMBERS,
+        );
+    }
+
+    /// Checks that a draw with `departments` participating departments (the lead first) makes
+    /// teams of at most [`bounds::TEAM_SIZE`] members: one department sends `min_team_size`;
+    /// a joint draw sends `max(joint × departments, min_team_size)` in all (see
+    /// `draw::assign`). Problems are named `departments`.
+    pub fn check_departments(&self, departments: usize, v: &mut Violations) {
+        use bounds::*;
+        let max = *DEPARTMENTS.end() as usize;
+        if departments > max {
             v.add(
-                format!("{path}.general_item_max_per_mille"),
+                "departments",
+                format!("`{departments}` departments is out of range: a draw has 1 to {max}"),
+            );
+            return;
+        }
+        let team = if departments <= 1 {
+            u64::from(self.min_team_size)
+        } else {
+            (u64::from(self.joint_members_per_department) * departments as u64)
+                .max(u64::from(self.min_team_size))
+        };
+        if team > u64::from(*TEAM_SIZE.end()) {
+            v.add(
+                "departments",
                 format!(
-                    "`{}` is above 1000 per mille",
-                    self.general_item_max_per_mille
+                    "`{departments}` departments of {} members each make teams of {team}: \
+                     a team has at most {} members",
+                    self.joint_members_per_department,
+                    TEAM_SIZE.end()
                 ),
-            );
-        }
-        if self.min_team_size < 2 {
-            v.add(
-                format!("{path}.min_team_size"),
-                format!(
-                    "`{}` is below 2: every inspection needs at least 2 inspectors",
-                    self.min_team_size
-                ),
-            );
-        }
-        if self.max_assignments_per_inspector == 0 {
-            v.add(
-                format!("{path}.max_assignments_per_inspector"),
-                "`0` would leave every team empty",
-            );
-        }
-        if self.joint_members_per_department == 0 {
-            v.add(
-                format!("{path}.joint_members_per_department"),
-                "`0`: every participating department must send someone",
             );
         }
     }
@@ -274,6 +363,72 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field") && e.contains("s.toml"), "{e}");
+    }
+
+    #[test]
+    fn every_number_is_bounded_in_the_file_and_in_overrides() {
+        let p = SupervisionPolicy::from_toml("s", FILE).unwrap();
+        // The file loader uses the same check.
+        let bad = FILE.replace("min_team_size = 2", "min_team_size = 4294967295");
+        let e = SupervisionPolicy::from_toml("s.toml", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "policy.min_team_size: `4294967295` is out of range: min_team_size must be 2 to 20"
+            ),
+            "{e}"
+        );
+        let o = PolicyOverrides {
+            ratio_per_mille: [(Tier::A, 1001)].into(),
+            yearly_cap: [(Tier::D, 367)].into(),
+            min_interval_days: Some(3661),
+            rounding: None,
+            general_item_max_per_mille: Some(u32::MAX),
+            min_team_size: Some(21),
+            max_assignments_per_inspector: Some(10_001),
+            joint_members_per_department: Some(11),
+        };
+        let Err(DrawError::Invalid(v)) = p.with_overrides(&o) else {
+            panic!("accepted")
+        };
+        let got: Vec<String> = v
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.description))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "overrides.ratio_per_mille.A: `1001` is out of range: ratio_per_mille must be 0 to 1000",
+                "overrides.yearly_cap.D: `367` is out of range: yearly_cap must be 0 to 366",
+                "overrides.min_interval_days: `3661` is out of range: min_interval_days must be 0 to 3660",
+                "overrides.general_item_max_per_mille: `4294967295` is out of range: general_item_max_per_mille must be 0 to 1000",
+                "overrides.min_team_size: `21` is out of range: min_team_size must be 2 to 20",
+                "overrides.max_assignments_per_inspector: `10001` is out of range: max_assignments_per_inspector must be 1 to 10000",
+                "overrides.joint_members_per_department: `11` is out of range: joint_members_per_department must be 1 to 10",
+            ]
+        );
+        // At the limits: accepted, and teams stay within 20 members.
+        let o = PolicyOverrides {
+            min_team_size: Some(20),
+            max_assignments_per_inspector: Some(10_000),
+            joint_members_per_department: Some(10),
+            ..PolicyOverrides::default()
+        };
+        let q = p.with_overrides(&o).unwrap();
+        let mut v = Violations::new();
+        q.check_departments(2, &mut v);
+        assert!(v.is_empty());
+        q.check_departments(3, &mut v);
+        q.check_departments(11, &mut v);
+        let fields: Vec<String> = v.into_vec().into_iter().map(|f| f.description).collect();
+        assert_eq!(
+            fields,
+            [
+                "`3` departments of 10 members each make teams of 30: a team has at most 20 members",
+                "`11` departments is out of range: a draw has 1 to 10",
+            ]
+        );
     }
 
     #[test]

@@ -302,6 +302,43 @@ impl Draws {
                 );
             }
         }
+        // Bounds first, the same for preview and create: the policy after the overrides, the
+        // team size it makes with these departments, and the list lengths (issue 11).
+        let mut policy = None;
+        match self.policy.with_overrides(&spec.overrides) {
+            Ok(p) => policy = Some(p),
+            Err(crate::draw::DrawError::Invalid(bad)) => {
+                bad.into_iter().for_each(|f| v.add(f.field, f.description))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(p) = &policy {
+            if !spec.departments.is_empty() {
+                p.check_departments(spec.departments.len(), &mut v);
+            }
+        }
+        let max_j = crate::draw::item::MAX_SCOPE_ENTRIES;
+        if spec.jurisdictions.len() > max_j {
+            v.add(
+                "jurisdictions",
+                format!(
+                    "`{}` entries is out of range: jurisdictions may list 0 to {max_j}",
+                    spec.jurisdictions.len()
+                ),
+            );
+        }
+        if !v.is_empty() {
+            return Err(Error::InvalidInput(v.into_vec()));
+        }
+        for (i, d) in spec.departments.iter().enumerate() {
+            v.parse(&format!("departments[{i}]"), check_ident(d));
+        }
+        for (i, j) in spec.jurisdictions.iter().enumerate() {
+            v.parse(
+                &format!("jurisdictions[{i}]"),
+                crate::domain::validate::check_jurisdiction(j),
+            );
+        }
         let Some(mut item) = item else {
             return Err(Error::InvalidInput(v.into_vec()));
         };
@@ -324,6 +361,13 @@ impl Draws {
         } else {
             spec.departments.clone()
         };
+        if let (Some(p), true) = (&policy, spec.departments.is_empty()) {
+            // The item's departments (at most ten, checked when stored) with this policy.
+            p.check_departments(departments.len(), &mut v);
+            if !v.is_empty() {
+                return Err(Error::InvalidInput(v.into_vec()));
+            }
+        }
         let (seed, seed_source) = match &spec.seed {
             Some(s) => (s.clone(), SeedSource::Caller),
             None => (hex::encode(crate::os_random(16)?), SeedSource::Server),

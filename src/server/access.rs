@@ -51,7 +51,7 @@ impl AccessService for AccessApi {
         if !crate::audit::access::valid_token_id(&id) {
             return Err(to_status(Error::invalid(
                 "id",
-                format!("`{}` is not a token id", id.escape_default()),
+                format!("`{}` is not a token id", super::convert::echo(&id)),
             )));
         }
         let t = self

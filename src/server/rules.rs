@@ -125,6 +125,7 @@ impl RuleService for RuleApi {
     ) -> R<pb::RuleSetInfo> {
         let actor = caller(&req)?.token_id;
         let hash = req.into_inner().hash;
+        convert::max_bytes("hash", &hash, convert::MAX_ID_BYTES).map_err(to_status)?;
         let rs = self.app.classifier().rule_sets().clone();
         rs.activate(&hash, &actor, clock::now_ms())
             .await
@@ -160,6 +161,7 @@ impl RuleService for RuleApi {
     #[tracing::instrument(skip_all)]
     async fn get_rule_set(&self, req: Request<pb::GetRuleSetRequest>) -> R<pb::RuleSetFiles> {
         let hash = req.into_inner().hash;
+        convert::max_bytes("hash", &hash, convert::MAX_ID_BYTES).map_err(to_status)?;
         let rs = self.app.classifier().rule_sets().clone();
         let h = hash.clone();
         let files = blocking(move || rs.files(&h)).await?;
@@ -293,11 +295,13 @@ impl ClassificationService for ClassificationApi {
             .map_err(|e| to_status(crate::classify::rulesets::rule_errors(&e)))?;
         let as_of = date_or(&r.as_of, "as_of", clock::today()).map_err(to_status)?;
         let jurisdiction = r.scope.map(|s| s.jurisdiction).filter(|j| !j.is_empty());
-        let max = if r.max_changes == 0 {
-            1000
-        } else {
-            r.max_changes as usize
-        };
+        let max = convert::or_default(
+            "max_changes",
+            r.max_changes,
+            convert::DEFAULT_CHANGES,
+            convert::MAX_CHANGES,
+        )
+        .map_err(to_status)? as usize;
         let c = self.app.classifier().clone();
         let (sim, current, cand_hash) = blocking(move || {
             let (sim, current) = match jurisdiction.as_deref() {
@@ -340,6 +344,11 @@ impl ClassificationService for ClassificationApi {
         req: Request<pb::WatchTierChangesRequest>,
     ) -> R<Self::WatchTierChangesStream> {
         let r = req.into_inner();
+        convert::max_bytes("direction", &r.direction, convert::MAX_FILTER_BYTES)
+            .and_then(|_| {
+                convert::max_bytes("jurisdiction", &r.jurisdiction, convert::MAX_FILTER_BYTES)
+            })
+            .map_err(to_status)?;
         let direction = match r.direction.as_str() {
             "" | "any" => 0i8,
             "worse" => 1,
@@ -347,7 +356,10 @@ impl ClassificationService for ClassificationApi {
             other => {
                 return Err(to_status(Error::invalid(
                     "direction",
-                    format!("`{other}` is not one of `any`, `worse`, `better`"),
+                    format!(
+                        "`{}` is not one of `any`, `worse`, `better`",
+                        convert::echo(other)
+                    ),
                 )))
             }
         };

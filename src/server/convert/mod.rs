@@ -6,12 +6,14 @@
 
 mod access;
 mod audit;
+mod bounds;
 mod draws;
 mod records;
 mod rules;
 
 pub use access::*;
 pub use audit::*;
+pub use bounds::*;
 pub use draws::*;
 pub use records::*;
 pub use rules::*;

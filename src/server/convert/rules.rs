@@ -18,6 +18,7 @@ pub fn files_from(f: Option<pb::RuleSetFiles>, field: &str) -> Result<BTreeMap<S
             "no files: a rule set needs at least `ruleset.toml`",
         ));
     }
+    super::rule_files(field, files.iter())?;
     Ok(files)
 }
 
