@@ -9,6 +9,7 @@
 //! a value altered behind the service's back shows up as a MISMATCH (the recomputation or the
 //! digest differs), and an altered log shows up as a failed inclusion.
 
+mod locate;
 pub mod replay;
 
 use crate::audit::merkle::{self, Hash};
