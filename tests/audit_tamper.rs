@@ -85,6 +85,9 @@ enum Alter {
     InLogBlock,
     /// The score of the 10th record of the run block (its log entry untouched).
     RunRecord,
+    /// The actor of the 3rd entry of the run's log block, and the stored level-4 subtree hash
+    /// over it, recomputed as an attacker would.
+    InLogBlockAndNode,
 }
 
 /// Alters each of `what` in the stopped server's store; the altered log indices.
@@ -124,6 +127,46 @@ fn alter(dir: &tempfile::TempDir, subjects: &BTreeMap<String, u64>, what: &[Alte
                 ops.push(Op::Put(k, encode(&block).unwrap()));
                 altered.push(first + 5);
             }
+            Alter::InLogBlockAndNode => {
+                let (k, v) = engine
+                    .last_in(
+                        &Key::LogBlock(0).encode(),
+                        &Key::LogBlock(u64::MAX).encode(),
+                    )
+                    .unwrap()
+                    .unwrap();
+                let first = creditrisk::storage::keys::trailing_seq(&k).unwrap();
+                let mut block: LogBlock = decode(&v, &"log block").unwrap();
+                let idx = first + 2;
+                block.entries[2][19] ^= 0x01;
+                ops.push(Op::Put(k, encode(&block).unwrap()));
+                // The level-4 node over `idx`, recomputed from the altered leaves.
+                let group = idx / 16;
+                let leaves: Vec<_> = (group * 16..group * 16 + 16)
+                    .map(|i| {
+                        let bytes = if i >= first && i - first < block.entries.len() as u64 {
+                            block.entries[(i - first) as usize].clone()
+                        } else {
+                            engine.get(&Key::LogEntry(i).encode()).unwrap().unwrap()
+                        };
+                        creditrisk::audit::merkle::leaf_hash(&bytes)
+                    })
+                    .collect();
+                let mut level = leaves;
+                while level.len() > 1 {
+                    level = level
+                        .chunks(2)
+                        .map(|p| creditrisk::audit::merkle::node_hash(&p[0], &p[1]))
+                        .collect();
+                }
+                let node = Key::LogNode(4, group).encode();
+                assert!(
+                    engine.get(&node).unwrap().is_some(),
+                    "node (4, {group}) is stored"
+                );
+                ops.push(Op::Put(node, level[0].to_vec()));
+                altered.push(idx);
+            }
             Alter::RunRecord => {
                 let (k, v) = engine
                     .scan(&prefix::run_blocks(0)[..1], None)
@@ -160,9 +203,8 @@ async fn replay_all(
     last.unwrap()
 }
 
-/// Sets up, alters `what`, replays the whole log and checks the report names exactly the
-/// altered entries.
-async fn names_exactly(what: &[Alter]) {
+/// Sets up, alters `what` with the server stopped, restarts it and replays the whole log.
+async fn replay_altered(what: &[Alter]) -> (Vec<u64>, pb::ReplayProgress) {
     let s = TestServer::start().await;
     let subjects = setup(&s).await;
     let dir = s.stop().await;
@@ -170,12 +212,19 @@ async fn names_exactly(what: &[Alter]) {
     let s = TestServer::start_in(dir, Default::default()).await;
     let mut a = AuditServiceClient::new(s.channel_as(Role::Auditor).await);
     let p = replay_all(&mut a).await;
+    s.stop().await;
     assert!(p.finished);
     assert_eq!(
         p.matched + p.mismatched + p.not_replayable,
         p.scanned,
         "counts add up: {p:?}"
     );
+    (altered, p)
+}
+
+/// Replays after altering `what`; the report names exactly the altered entries.
+async fn names_exactly(what: &[Alter]) {
+    let (altered, p) = replay_altered(what).await;
     assert_eq!(
         p.mismatched_indices, altered,
         "named exactly the altered: {p:?}"
@@ -207,7 +256,6 @@ async fn names_exactly(what: &[Alter]) {
         let entry_altered = m.differences.iter().any(|d| d.field == "log.entry");
         assert_eq!(entry_altered, !m.included_in_signed_head, "{m:?}");
     }
-    s.stop().await;
 }
 
 #[tokio::test]
@@ -228,4 +276,22 @@ async fn one_run_block_record() {
 #[tokio::test]
 async fn two_at_once() {
     names_exactly(&[Alter::Alone, Alter::InLogBlock]).await;
+}
+
+#[tokio::test]
+async fn an_entry_and_its_stored_subtree_hash() {
+    // The rewritten node no longer ties its group to the signed root, so the entries under
+    // its parent cannot be checked one by one: the altered entry is among those reported (as
+    // unverifiable), none of them is a MATCH, and nothing outside the node's 32-entry parent
+    // is reported.
+    let (altered, p) = replay_altered(&[Alter::InLogBlockAndNode]).await;
+    let bad: BTreeSet<u64> = p
+        .mismatched_indices
+        .iter()
+        .chain(&p.unverified_indices)
+        .copied()
+        .collect();
+    assert!(bad.contains(&altered[0]), "{p:?}");
+    assert!(bad.iter().all(|i| i / 32 == altered[0] / 32), "{p:?}");
+    assert_eq!(p.mismatched, bad.len() as u64);
 }

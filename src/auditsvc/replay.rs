@@ -341,7 +341,7 @@ impl Auditor {
     /// The trusted head is the signed head stored for tree size `head_size` (`NotFound` if
     /// none), or the newest one; its signature must check with the service key, and the range
     /// ends at its size. Every entry of the range has its leaf hashed from its stored bytes and
-    /// is found authentic or altered against that head's root (see [`super::locate`]); no
+    /// is found authentic or altered against that head's root (see `auditsvc/locate.rs`); no
     /// proof is built from the stored tree. Every scanned entry is counted once: matched (a
     /// replayed entry that recomputes exactly, whose digest and leaf check out), mismatched
     /// (anything else replayed, and every altered entry whatever its kind or time), or not
