@@ -93,7 +93,10 @@ enum Outcome {
 
 /// A part of a range replay: its leaf hashes, the reports of its replays, and the put-back
 /// leaves of its entries whose digest check failed.
-type Part = (Vec<Hash>, Vec<ReplayReport>, Vec<(u64, Hash)>);
+type Part = (Vec<Hash>, Vec<ReplayReport>, PutBack);
+
+/// Leaf hashes of entries with what their own checks expect put back, by log index.
+type PutBack = Vec<(u64, Hash)>;
 
 /// `r` with its entry found altered for reason `why`: never a match.
 fn tampered(mut r: ReplayReport, why: &str) -> ReplayReport {
@@ -514,7 +517,7 @@ impl Auditor {
         reps: &RepIndex,
         records: &mut StoredRecords<'_>,
         batches: &Batches,
-    ) -> Result<(Vec<ReplayReport>, Vec<(u64, Hash)>)> {
+    ) -> Result<(Vec<ReplayReport>, PutBack)> {
         // Stored records first: digest checks need only the entry and the stored bytes.
         let mut jobs: Vec<Job> = Vec::with_capacity(chunk.len());
         for e in chunk {

@@ -344,7 +344,7 @@ impl<'a> LogReader<'a> {
 }
 
 fn parse_frontier(v: &[u8]) -> Result<CompactRange> {
-    if v.len() < 8 || (v.len() - 8) % 32 != 0 {
+    if v.len() < 8 || !(v.len() - 8).is_multiple_of(32) {
         return Err(corrupt("malformed frontier"));
     }
     let size = u64::from_be_bytes(v[..8].try_into().map_err(|_| corrupt("size"))?);
