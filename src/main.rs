@@ -442,6 +442,9 @@ enum ReplayCmd {
         /// `YYYY-MM`.
         #[arg(long)]
         month: Option<String>,
+        /// Check the range against the signed head of this tree size (default: the newest).
+        #[arg(long, default_value_t = 0)]
+        head: u64,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -783,9 +786,11 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 from,
                 to,
                 month,
+                head,
                 server,
             }) => exit_unless(
-                cli::audit::replay_range(&server.target(), from, to, month.as_deref()).await?,
+                cli::audit::replay_range(&server.target(), from, to, month.as_deref(), head)
+                    .await?,
             ),
         },
         Command::Rules(c) => match c {

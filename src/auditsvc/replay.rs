@@ -1,8 +1,9 @@
 //! Replay of classifications and draws, one at a time or over a range of the log.
 
+use super::locate::Locator;
 use super::{Auditor, StoredEntry};
 use crate::audit::entry::payload_digest;
-use crate::audit::merkle::{self, Hash, HashStore};
+use crate::audit::merkle::{self, Hash};
 use crate::audit::EntryKind;
 use crate::classify::batch::ordered;
 use crate::classify::blocks::StoredRecords;
@@ -53,16 +54,60 @@ pub struct RangeProgress {
     pub scanned: u64,
     /// Classifications and draws replayed.
     pub replayed: u64,
-    /// Of those, matches.
+    /// Entries that replayed exactly and are authentic.
     pub matched: u64,
-    /// Of those, mismatches.
+    /// Entries that replayed differently or are altered (any kind).
     pub mismatched: u64,
-    /// The first mismatches (at most [`MAX_REPORTED`]).
+    /// Authentic entries not replayed: other kinds, or outside the time window. On the last
+    /// report, `matched + mismatched + not_replayable == scanned`.
+    pub not_replayable: u64,
+    /// The log index of every entry found altered or replaying differently, ascending
+    /// (complete on the last report only).
+    pub mismatched_indices: Vec<u64>,
+    /// The log index of every entry that cannot be told authentic because altered entries or
+    /// stored hashes next to it leave no trusted hash to check it against (counted as
+    /// mismatched, never named as altered), ascending, on the last report.
+    pub unverified_indices: Vec<u64>,
+    /// The first mismatches (at most [`MAX_REPORTED`]), in log order.
     pub mismatches: Vec<ReplayReport>,
+    /// Size of the signed head the range was checked against (0: the log is empty).
+    pub head_size: u64,
     /// True on the last report.
     pub finished: bool,
     /// Replays per second so far.
     pub rate: f64,
+}
+
+/// What one scanned entry of a range replay gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Not a classification or draw, or outside the time window.
+    NotReplayable,
+    /// Replayed exactly.
+    Matched,
+    /// Replayed differently, or its entry is altered.
+    Mismatched,
+    /// Its entry cannot be told authentic (altered neighbours leave no trusted hash for it).
+    Unverified,
+}
+
+/// A part of a range replay: its leaf hashes, the reports of its replays, and the put-back
+/// leaves of its entries whose digest check failed.
+type Part = (Vec<Hash>, Vec<ReplayReport>, PutBack);
+
+/// Leaf hashes of entries with what their own checks expect put back, by log index.
+type PutBack = Vec<(u64, Hash)>;
+
+/// `r` with its entry found altered for reason `why`: never a match.
+fn tampered(mut r: ReplayReport, why: &str) -> ReplayReport {
+    r.differences.push(Difference {
+        field: "log.entry".into(),
+        stored: "in the signed log".into(),
+        replayed: why.to_string(),
+    });
+    r.matched = false;
+    r.included_in_signed_head = false;
+    r
 }
 
 /// Most mismatches a range replay lists.
@@ -279,15 +324,7 @@ impl Auditor {
     }
 
     /// Replays every classification and draw logged in `[from, to)` (`to` `None`: the end)
-    /// and made in `[from_ms, to_ms)` (`None`: unbounded), reporting progress after each step
-    /// and once more at the end; `progress` returning false cancels.
-    ///
-    /// The batch path: the newest signed head is checked once, and so is the inclusion of the
-    /// whole range (the tree root is recomputed with every leaf of the range hashed from its
-    /// stored entry, so no stored subtree hash can mask an altered entry); classifications of
-    /// one run are gathered with range scans and recomputed on two threads, as a run computes
-    /// them. Only when the range fails its inclusion check are entries proved one by one, to
-    /// name them.
+    /// against the newest signed head; see [`Auditor::replay_range_against`].
     pub fn replay_range(
         &self,
         from: u64,
@@ -296,22 +333,66 @@ impl Auditor {
         to_ms: Option<i64>,
         progress: &mut dyn FnMut(&RangeProgress) -> bool,
     ) -> Result<RangeProgress> {
+        self.replay_range_against(None, from, to, from_ms, to_ms, progress)
+    }
+
+    /// Checks every entry logged in `[from, to)` (`to` `None`: the end of the trusted tree)
+    /// against the trusted head, and replays the classifications and draws among them made in
+    /// `[from_ms, to_ms)` (`None`: unbounded), reporting progress after each step and once
+    /// more at the end; `progress` returning false cancels.
+    ///
+    /// The trusted head is the signed head stored for tree size `head_size` (`NotFound` if
+    /// none), or the newest one; its signature must check with the service key, and the range
+    /// ends at its size. Every entry of the range has its leaf hashed from its stored bytes and
+    /// is found authentic or altered against that head's root (see `auditsvc/locate.rs`); no
+    /// proof is built from the stored tree. Every scanned entry is counted once: matched (a
+    /// replayed entry that recomputes exactly, whose digest and leaf check out), mismatched
+    /// (anything else replayed, and every altered entry whatever its kind or time), or not
+    /// replayable (other kinds, or outside the time window, with an authentic leaf). The
+    /// counts in the progress reports before the last cover the replays only; the last one is
+    /// final, with the log check applied and every mismatched index named.
+    pub fn replay_range_against(
+        &self,
+        head_size: Option<u64>,
+        from: u64,
+        to: Option<u64>,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        progress: &mut dyn FnMut(&RangeProgress) -> bool,
+    ) -> Result<RangeProgress> {
         let started = std::time::Instant::now();
-        let size = self.size()?;
+        let anchor = match head_size {
+            Some(_) => Some(self.head(head_size)?),
+            None => self.reader().latest_head()?,
+        };
+        if let Some(a) = &anchor {
+            crate::audit::verify_head(&self.public_key, a).map_err(|e| {
+                Error::Corrupt(format!("signed tree head of size {}: {e}", a.head.size))
+            })?;
+        }
+        let size = anchor.as_ref().map_or(0, |a| a.head.size);
         let end = to.map_or(size, |t| t.min(size));
         let from = from.min(end);
-        let mut p = RangeProgress::default();
-        // Leaf hashes of the range, from the stored entries, for the one inclusion check.
+        let mut p = RangeProgress {
+            head_size: size,
+            ..RangeProgress::default()
+        };
+        // Leaf hashes of the range, from the stored entries.
         let mut leaves: Vec<Hash> = Vec::with_capacity((end - from) as usize);
+        // Per entry of the range, what its replay gave.
+        let mut outcome: Vec<Outcome> = Vec::with_capacity((end - from) as usize);
+        // Leaves of entries whose digest check failed, with the digest they should have.
+        let mut restored: BTreeMap<u64, Hash> = BTreeMap::new();
+        // Reports of the replays that mismatched, by log index.
+        let mut reports: BTreeMap<u64, ReplayReport> = BTreeMap::new();
         let reps = RepIndex::load(&self.records)?;
         let batches = Batches::default();
-        let mut reports: Vec<ReplayReport> = Vec::new();
         // Parts of the range are read and recomputed on every core, and taken in log order.
         let parts: Vec<(u64, u64)> = (from..end)
             .step_by(RANGE_CHUNK)
             .map(|a| (a, (a + RANGE_CHUNK as u64).min(end)))
             .collect();
-        let replay_part = |&(at, stop): &(u64, u64)| -> Result<(Vec<Hash>, Vec<ReplayReport>)> {
+        let replay_part = |&(at, stop): &(u64, u64)| -> Result<Part> {
             let reader = self.reader();
             let mut stored = StoredRecords::new(&self.records);
             let mut hashes = Vec::with_capacity((stop - at) as usize);
@@ -327,116 +408,137 @@ impl Auditor {
                     chunk.push(e);
                 }
             }
-            let done = self.replay_chunk(&chunk, &reps, &mut stored, &batches)?;
-            Ok((hashes, done))
+            let (done, restored) = self.replay_chunk(&chunk, &reps, &mut stored, &batches)?;
+            Ok((hashes, done, restored))
         };
-        ordered(&parts, replay_part, |_, (hashes, done)| {
-            p.scanned += hashes.len() as u64;
-            leaves.extend(hashes);
-            for r in done {
-                p.replayed += 1;
-                if r.matched {
-                    p.matched += 1;
-                } else {
-                    p.mismatched += 1;
+        ordered(
+            &parts,
+            replay_part,
+            |&(at, _), (hashes, done, part_restored)| {
+                p.scanned += hashes.len() as u64;
+                leaves.extend(hashes);
+                outcome.resize(leaves.len(), Outcome::NotReplayable);
+                restored.extend(part_restored);
+                for r in done {
+                    let i = r.log_index.unwrap_or(at);
+                    p.replayed += 1;
+                    if r.matched {
+                        p.matched += 1;
+                        outcome[(i - from) as usize] = Outcome::Matched;
+                    } else {
+                        p.mismatched += 1;
+                        outcome[(i - from) as usize] = Outcome::Mismatched;
+                        reports.insert(i, r);
+                    }
                 }
-                reports.push(r);
-            }
-            // Reports are kept only while mismatches might need their log flags corrected.
-            reports.retain(|r| !r.matched);
-            p.mismatches = reports.iter().take(MAX_REPORTED).cloned().collect();
-            p.rate = p.replayed as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            if !progress(&p) {
-                return Err(Error::Unavailable("replay cancelled".into()));
-            }
-            Ok(())
-        })?;
-        // One inclusion check for the whole range.
-        if let Err(why) = self.check_range_included(from, &leaves)? {
-            // Name the entries that fail, one proof each.
-            let mut bad = 0u64;
+                p.not_replayable = p.scanned - p.replayed;
+                p.mismatches = reports.values().take(MAX_REPORTED).cloned().collect();
+                p.rate = p.replayed as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                if !progress(&p) {
+                    return Err(Error::Unavailable("replay cancelled".into()));
+                }
+                Ok(())
+            },
+        )?;
+        // The log check: which entries of the range are not those the trusted head signed.
+        if let Some(anchor) = &anchor {
             let reader = self.reader();
-            for i in from..end {
-                let e = self.entry_in(&reader, i)?;
-                if let Err(w) = self.check_included(&e)? {
-                    bad += 1;
-                    if reports.len() < MAX_REPORTED {
-                        reports.push(ReplayReport {
-                            subject: e.entry.subject.clone(),
+            let mut locator = Locator {
+                reader: &reader,
+                public_key: &self.public_key,
+                anchor,
+                from,
+                leaves: &leaves,
+                restored: &restored,
+                known: Default::default(),
+            };
+            locator.trust_frontier()?;
+            let located = locator.locate()?;
+            for &i in located.named.keys() {
+                outcome[(i - from) as usize] = Outcome::Mismatched;
+            }
+            for &i in located.unverified.keys() {
+                // A replay that already mismatched stays named.
+                if outcome[(i - from) as usize] != Outcome::Mismatched {
+                    outcome[(i - from) as usize] = Outcome::Unverified;
+                }
+            }
+            for (&i, why) in located.named.iter().chain(&located.unverified) {
+                let r = match reports.remove(&i) {
+                    Some(r) => r,
+                    None => {
+                        let e = self.entry_in(&reader, i)?;
+                        ReplayReport {
+                            subject: e.entry.subject,
                             matched: false,
-                            differences: vec![Difference {
-                                field: "log.inclusion".into(),
-                                stored: "verifies".into(),
-                                replayed: w,
-                            }],
+                            differences: Vec::new(),
                             log_index: Some(i),
                             digest_matches_log: true,
                             included_in_signed_head: false,
-                        });
+                        }
                     }
+                };
+                reports.insert(i, tampered(r, why));
+            }
+        }
+        p.matched = 0;
+        p.mismatched = 0;
+        p.not_replayable = 0;
+        p.mismatched_indices.clear();
+        p.unverified_indices.clear();
+        for (k, o) in outcome.iter().enumerate() {
+            match o {
+                Outcome::Matched => p.matched += 1,
+                Outcome::NotReplayable => p.not_replayable += 1,
+                Outcome::Mismatched => {
+                    p.mismatched += 1;
+                    p.mismatched_indices.push(from + k as u64);
+                }
+                Outcome::Unverified => {
+                    p.mismatched += 1;
+                    p.unverified_indices.push(from + k as u64);
                 }
             }
-            if bad == 0 {
-                return Err(Error::Corrupt(format!("audit log range: {why}")));
-            }
-            p.mismatched += bad;
-            p.mismatches = reports.iter().take(MAX_REPORTED).cloned().collect();
         }
+        // INVARIANT (counts): every scanned entry has exactly one outcome.
+        debug_assert_eq!(p.matched + p.mismatched + p.not_replayable, p.scanned);
+        p.mismatches = reports.values().take(MAX_REPORTED).cloned().collect();
         p.finished = true;
         p.rate = p.replayed as f64 / started.elapsed().as_secs_f64().max(1e-9);
         progress(&p);
         Ok(p)
     }
-
-    /// Recomputes the root of the newest head with the leaves `[from, from + leaves.len())`
-    /// taken from `leaves` (hashed from the stored entries) and stored subtree hashes used only
-    /// outside that range; compares it with the signed root after checking the signature.
-    fn check_range_included(
-        &self,
-        from: u64,
-        leaves: &[Hash],
-    ) -> Result<std::result::Result<(), String>> {
-        if leaves.is_empty() {
-            return Ok(Ok(()));
-        }
-        let head = self.head(None)?;
-        if let Err(e) = crate::audit::verify_head(&self.public_key, &head) {
-            return Ok(Err(format!("newest head: {e}")));
-        }
-        let store = RangeStore {
-            inner: crate::storage::LogReader::new(&self.records),
-            from,
-            leaves,
-        };
-        let root = merkle::root(&store, head.head.size)?;
-        if root == head.head.root {
-            Ok(Ok(()))
-        } else {
-            Ok(Err("the stored entries do not give the signed root".into()))
-        }
-    }
-
-    /// Replays the classification and draw entries of one chunk, in log order.
+    /// Replays the classification and draw entries of one chunk, in log order; also gives,
+    /// for each classification entry whose digest differs from its stored record's, the leaf
+    /// hash the entry would have with that digest.
     fn replay_chunk(
         &self,
         chunk: &[StoredEntry],
         reps: &RepIndex,
         records: &mut StoredRecords<'_>,
         batches: &Batches,
-    ) -> Result<Vec<ReplayReport>> {
+    ) -> Result<(Vec<ReplayReport>, PutBack)> {
         // Stored records first: digest checks need only the entry and the stored bytes.
         let mut jobs: Vec<Job> = Vec::with_capacity(chunk.len());
         for e in chunk {
             match e.entry.kind {
                 EntryKind::Classification => {
-                    let (code, seq) = parse_classification_subject(e)?;
+                    // An altered entry or record is a mismatch of that entry, not a failed
+                    // replay.
+                    let (code, seq) = match parse_classification_subject(e) {
+                        Ok(x) => x,
+                        Err(why) => {
+                            jobs.push(Job::Missing(e.clone(), why.to_string()));
+                            continue;
+                        }
+                    };
                     let what = format!("classification {seq} of `{code}`");
                     match records.get(&code, seq)? {
                         None => jobs.push(Job::Missing(e.clone(), what)),
-                        Some(v) => {
-                            let r: ClassificationRecord = decode(&v, &what)?;
-                            jobs.push(Job::Classification(e.clone(), v, r));
-                        }
+                        Some(v) => match decode::<ClassificationRecord>(&v, &what) {
+                            Ok(r) => jobs.push(Job::Classification(e.clone(), v, r)),
+                            Err(why) => jobs.push(Job::Missing(e.clone(), why.to_string())),
+                        },
                     }
                 }
                 _ => jobs.push(Job::Draw(e.clone())),
@@ -512,6 +614,7 @@ impl Auditor {
                     // The range's inclusion is checked once for all entries.
                     r.differences.retain(|d| d.field != "log.inclusion");
                     r.included_in_signed_head = true;
+                    r.log_index = Some(e.index);
                     r.matched = r.differences.is_empty();
                     out[i] = Some(r);
                 }
@@ -532,7 +635,20 @@ impl Auditor {
                 Job::Classification(..) => {}
             }
         }
-        Ok(out.into_iter().flatten().collect())
+        let mut restored = Vec::new();
+        for j in &jobs {
+            if let Job::Classification(e, stored, _) = j {
+                let digest = payload_digest(stored);
+                if digest != e.entry.payload_digest {
+                    let mut put_back = e.entry.clone();
+                    put_back.payload_digest = digest;
+                    if let Ok(bytes) = put_back.encode() {
+                        restored.push((e.index, merkle::leaf_hash(&bytes)));
+                    }
+                }
+            }
+        }
+        Ok((out.into_iter().flatten().collect(), restored))
     }
 }
 
@@ -656,34 +772,4 @@ fn classification_report(
         digest_matches_log: digest_ok,
         included_in_signed_head: true,
     })
-}
-
-/// The stored log with the leaves of one range replaced by hashes recomputed from the range's
-/// entries, and stored subtree hashes ignored wherever they cover part of the range.
-struct RangeStore<'a> {
-    inner: crate::storage::LogReader<'a>,
-    from: u64,
-    leaves: &'a [Hash],
-}
-
-impl HashStore for RangeStore<'_> {
-    type Error = Error;
-
-    fn leaf(&self, index: u64) -> Result<Hash> {
-        match index.checked_sub(self.from) {
-            Some(i) if (i as usize) < self.leaves.len() => Ok(self.leaves[i as usize]),
-            _ => self.inner.leaf(index),
-        }
-    }
-
-    fn subtree(&self, level: u32, index: u64) -> Result<Option<Hash>> {
-        let lo = index << level;
-        let hi = lo + (1u64 << level);
-        let end = self.from + self.leaves.len() as u64;
-        if hi <= self.from || lo >= end {
-            self.inner.subtree(level, index)
-        } else {
-            Ok(None)
-        }
-    }
 }

@@ -228,13 +228,15 @@ fn month_bounds(month: &str) -> anyhow::Result<(i64, i64)> {
     Ok((ms(first), ms(next)))
 }
 
-/// `audit replay range [--from N] [--to N] [--month YYYY-MM]`: progress lines, then the
-/// summary; false when anything mismatched.
+/// `audit replay range [--from N] [--to N] [--month YYYY-MM] [--head SIZE]`: progress lines,
+/// then the summary (final counts, the signed head checked against, every mismatched index)
+/// and the first mismatches; false when anything mismatched.
 pub async fn replay_range(
     target: &Target,
     from: u64,
     to: u64,
     month: Option<&str>,
+    head: u64,
 ) -> anyhow::Result<bool> {
     let (from_ms, to_ms) = match month {
         Some(m) => month_bounds(m)?,
@@ -247,6 +249,7 @@ pub async fn replay_range(
             to_index: to,
             from_unix_ms: from_ms,
             to_unix_ms: to_ms,
+            head_size: head,
         })
         .await
         .map_err(explain)?
@@ -261,6 +264,13 @@ pub async fn replay_range(
         last = Some(p);
     }
     let last = last.context("the server sent no progress")?;
+    println!(
+        "{}",
+        json!({"head_size": last.head_size, "scanned": last.scanned, "matched": last.matched,
+               "mismatched": last.mismatched, "not_replayable": last.not_replayable,
+               "mismatched_indices": last.mismatched_indices,
+               "unverified_indices": last.unverified_indices})
+    );
     for m in &last.mismatches {
         print_report(m);
     }

@@ -212,7 +212,10 @@ impl AuditService for AuditApi {
             let to = size_or_latest(r.to_index);
             let from_ms = (r.from_unix_ms != 0).then_some(r.from_unix_ms);
             let to_ms = (r.to_unix_ms != 0).then_some(r.to_unix_ms);
-            if let Err(e) = auditor.replay_range(r.from_index, to, from_ms, to_ms, &mut send) {
+            let head = size_or_latest(r.head_size);
+            if let Err(e) =
+                auditor.replay_range_against(head, r.from_index, to, from_ms, to_ms, &mut send)
+            {
                 if !matches!(e, Error::Unavailable(_)) {
                     tracing::error!(error = %e, "range replay failed");
                 }

@@ -50,17 +50,7 @@ impl LogState {
     pub fn load(records: &Records, signer: Signer) -> Result<LogState> {
         let frontier = match records.meta(FRONTIER)? {
             None => CompactRange::new(),
-            Some(v) => {
-                if v.len() < 8 || (v.len() - 8) % 32 != 0 {
-                    return Err(corrupt("malformed frontier"));
-                }
-                let size = u64::from_be_bytes(v[..8].try_into().map_err(|_| corrupt("size"))?);
-                let hashes = v[8..]
-                    .chunks(32)
-                    .map(|c| c.try_into().map_err(|_| corrupt("frontier hash")))
-                    .collect::<Result<Vec<Hash>>>()?;
-                CompactRange::from_parts(size, hashes).map_err(|e| corrupt(format!("{e:?}")))?
-            }
+            Some(v) => parse_frontier(&v)?,
         };
         Ok(LogState { frontier, signer })
     }
@@ -334,6 +324,15 @@ impl<'a> LogReader<'a> {
         }
     }
 
+    /// The persisted frontier (the perfect-subtree hashes of the current size), as stored: a
+    /// reader trusts it only after folding it to a signed root.
+    pub fn frontier(&self) -> Result<CompactRange> {
+        match self.records.meta(FRONTIER)? {
+            None => Ok(CompactRange::new()),
+            Some(v) => parse_frontier(&v),
+        }
+    }
+
     /// The signed head stored for tree size `size`, if that size was ever published.
     pub fn head_at(&self, size: u64) -> Result<Option<SignedTreeHead>> {
         self.records
@@ -342,6 +341,18 @@ impl<'a> LogReader<'a> {
             .map(|v| parse_head(&v))
             .transpose()
     }
+}
+
+fn parse_frontier(v: &[u8]) -> Result<CompactRange> {
+    if v.len() < 8 || !(v.len() - 8).is_multiple_of(32) {
+        return Err(corrupt("malformed frontier"));
+    }
+    let size = u64::from_be_bytes(v[..8].try_into().map_err(|_| corrupt("size"))?);
+    let hashes = v[8..]
+        .chunks(32)
+        .map(|c| c.try_into().map_err(|_| corrupt("frontier hash")))
+        .collect::<Result<Vec<Hash>>>()?;
+    CompactRange::from_parts(size, hashes).map_err(|e| corrupt(format!("{e:?}")))
 }
 
 fn parse_head(v: &[u8]) -> Result<SignedTreeHead> {

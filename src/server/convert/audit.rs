@@ -67,5 +67,18 @@ pub fn range_progress_to(p: &RangeProgress) -> pb::ReplayProgress {
         mismatches: p.mismatches.iter().map(report_to).collect(),
         finished: p.finished,
         rate: p.rate,
+        not_replayable: p.not_replayable,
+        // The full list only once, with the final counts.
+        mismatched_indices: if p.finished {
+            p.mismatched_indices.clone()
+        } else {
+            Vec::new()
+        },
+        head_size: p.head_size,
+        unverified_indices: if p.finished {
+            p.unverified_indices.clone()
+        } else {
+            Vec::new()
+        },
     }
 }
