@@ -209,6 +209,13 @@ async fn upsert_enterprises_names_every_bad_field_of_the_batch_in_one_answer() {
         ],
     );
     assert_eq!(violations(&err).len(), 6, "{:?}", violations(&err));
+    assert!(
+        violations(&err)
+            .iter()
+            .any(|(_, d)| d == "`99` is not an entity kind"),
+        "{:?}",
+        violations(&err)
+    );
     s.stop().await;
 }
 

@@ -77,14 +77,19 @@ fn enum_value<E>(
     name: &str,
     map: impl Fn(i32) -> Option<E>,
 ) -> Option<E> {
+    let a = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     match map(raw) {
         Some(e) => Some(e),
         None if raw == 0 => {
-            v.add(field, format!("is required (a {name})"));
+            v.add(field, format!("is required ({a} {name})"));
             None
         }
         None => {
-            v.add(field, format!("`{raw}` is not a {name}"));
+            v.add(field, format!("`{raw}` is not {a} {name}"));
             None
         }
     }
