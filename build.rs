@@ -22,6 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Undecodable messages are INVALID_ARGUMENT, not INTERNAL (see `src/server/codec.rs`).
+        .codec_path("crate::server::codec::Codec")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -9,9 +9,10 @@
 use crate::access::Tokens;
 use crate::audit::Signer;
 use crate::classify::Classifier;
+use crate::domain::validate::Batch;
 use crate::domain::{
     CreditCode, CreditEvent, Enterprise, EnterpriseVersion, Inspection, Inspector,
-    InspectorVersion, Pseudonymizer, StoredEvent, Violations,
+    InspectorVersion, Pseudonymizer, StoredEvent,
 };
 use crate::drawsvc::{Draws, ResultInput};
 use crate::error::{Error, Result};
@@ -279,22 +280,36 @@ impl App {
     }
 
     /// Creates or replaces enterprises; atomic.
-    pub async fn upsert_enterprises(&self, mut batch: Vec<Enterprise>) -> Result<WriteOutcome> {
-        check_size(batch.len())?;
-        let mut v = Violations::new();
-        for (i, e) in batch.iter_mut().enumerate() {
-            e.validate(&format!("records[{i}]"), &mut v);
+    pub async fn upsert_enterprises(&self, batch: Vec<Enterprise>) -> Result<WriteOutcome> {
+        self.upsert_enterprise_batch(Batch::whole(batch)).await
+    }
+
+    /// [`App::upsert_enterprises`] for a converted batch: its violations are answered together
+    /// with those of the field checks.
+    pub async fn upsert_enterprise_batch(
+        &self,
+        mut batch: Batch<Enterprise>,
+    ) -> Result<WriteOutcome> {
+        check_size(batch.sent)?;
+        batch.check(|e, at, v| {
+            e.validate(at, v);
             // A code whose check character is right is not legacy, whatever the caller said.
             e.legacy_code = e.legacy_code && !e.credit_code.check_ok();
             e.legal_representative = self.pseudo.pseudonym(&e.legal_representative);
-        }
-        reject(v)?;
+        });
+        let batch = batch.finish().map_err(Error::InvalidInput)?;
         self.writer.submit(ingest::upsert_enterprises(batch)).await
     }
 
     /// Appends credit events; atomic.
     pub async fn append_events(&self, batch: Vec<CreditEvent>) -> Result<WriteOutcome> {
-        let codes = self.auto.as_ref().map(|_| batch.clone());
+        self.append_event_batch(Batch::whole(batch)).await
+    }
+
+    /// [`App::append_events`] for a converted batch: its violations, those of the field checks
+    /// and those of the store checks are answered together.
+    pub async fn append_event_batch(&self, batch: Batch<CreditEvent>) -> Result<WriteOutcome> {
+        let codes = self.auto.as_ref().map(|_| batch.records.clone());
         let out = self.writer.submit(events_job(batch)?).await?;
         if let Some(b) = codes {
             self.touched(&b);
@@ -308,7 +323,15 @@ impl App {
         &self,
         batch: Vec<CreditEvent>,
     ) -> Result<impl std::future::Future<Output = Result<WriteOutcome>> + Send + 'static> {
-        let codes = self.auto.as_ref().map(|_| batch.clone());
+        self.enqueue_event_batch(Batch::whole(batch)).await
+    }
+
+    /// [`App::enqueue_events`] for a converted batch (see [`App::append_event_batch`]).
+    pub async fn enqueue_event_batch(
+        &self,
+        batch: Batch<CreditEvent>,
+    ) -> Result<impl std::future::Future<Output = Result<WriteOutcome>> + Send + 'static> {
+        let codes = self.auto.as_ref().map(|_| batch.records.clone());
         let pending: Pending = self.writer.enqueue(events_job(batch)?).await?;
         let app = self.clone();
         Ok(async move {
@@ -322,7 +345,23 @@ impl App {
 
     /// Records inspections as credit events; atomic.
     pub async fn record_inspections(&self, batch: Vec<Inspection>) -> Result<WriteOutcome> {
-        self.append_events(batch.into_iter().map(Inspection::into_event).collect())
+        self.record_inspection_batch(Batch::whole(batch)).await
+    }
+
+    /// [`App::record_inspections`] for a converted batch (see [`App::append_event_batch`]).
+    pub async fn record_inspection_batch(&self, batch: Batch<Inspection>) -> Result<WriteOutcome> {
+        let events = Batch {
+            records: batch
+                .records
+                .into_iter()
+                .map(Inspection::into_event)
+                .collect(),
+            positions: batch.positions,
+            sent: batch.sent,
+            flawed: batch.flawed,
+            violations: batch.violations,
+        };
+        self.append_event_batch(events)
             .await
             .map_err(ingest::rename_inspection_paths)
     }
@@ -330,18 +369,28 @@ impl App {
     /// Creates or replaces inspectors; atomic.
     pub async fn upsert_inspectors(
         &self,
-        mut batch: Vec<Inspector>,
+        batch: Vec<Inspector>,
         actor: &str,
     ) -> Result<WriteOutcome> {
-        check_size(batch.len())?;
-        let mut v = Violations::new();
-        for (i, ins) in batch.iter_mut().enumerate() {
-            ins.validate(&format!("records[{i}]"), &mut v);
+        self.upsert_inspector_batch(Batch::whole(batch), actor)
+            .await
+    }
+
+    /// [`App::upsert_inspectors`] for a converted batch: its violations are answered together
+    /// with those of the field checks.
+    pub async fn upsert_inspector_batch(
+        &self,
+        mut batch: Batch<Inspector>,
+        actor: &str,
+    ) -> Result<WriteOutcome> {
+        check_size(batch.sent)?;
+        batch.check(|ins, at, v| {
+            ins.validate(at, v);
             for r in ins.conflict_legal_representatives.iter_mut() {
                 *r = self.pseudo.pseudonym(r);
             }
-        }
-        reject(v)?;
+        });
+        let batch = batch.finish().map_err(Error::InvalidInput)?;
         self.writer
             .submit(ingest::upsert_inspectors(
                 batch,
@@ -408,14 +457,12 @@ impl App {
     }
 }
 
-fn events_job(batch: Vec<CreditEvent>) -> Result<crate::storage::Job> {
-    check_size(batch.len())?;
-    let mut v = Violations::new();
-    for (i, e) in batch.iter().enumerate() {
-        e.validate(&format!("records[{i}]"), &mut v);
-    }
-    reject(v)?;
-    Ok(ingest::append_events(batch))
+/// Checks the fields of every event and hands the batch, with what was found, to the store
+/// checks of the writer, so one answer names every problem.
+fn events_job(mut batch: Batch<CreditEvent>) -> Result<crate::storage::Job> {
+    check_size(batch.sent)?;
+    batch.check(|e, at, v| e.validate(at, v));
+    Ok(ingest::append_checked_events(batch))
 }
 
 fn check_size(n: usize) -> Result<()> {
@@ -429,14 +476,6 @@ fn check_size(n: usize) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn reject(v: Violations) -> Result<()> {
-    if v.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput(v.into_vec()))
-    }
 }
 
 /// Builds the draw-fact index ([`crate::storage::Key::DrawFact`]) once for a store written

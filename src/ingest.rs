@@ -5,8 +5,11 @@
 //! here come the checks that need the store: duplicates and conflicts, the enterprise an event
 //! names must exist (and must be a known legacy code if its check character is wrong), the event
 //! a credit repair names must exist for the same enterprise, and the inspectors an inspection
-//! names must be on the roster. A batch with any problem writes nothing.
+//! names must be on the roster. A batch with any problem writes nothing; the violations found
+//! before the writer (conversion, field checks) come along and are answered with these, so
+//! one answer names every bad field of the batch.
 
+use crate::domain::validate::{in_record_order, Batch};
 use crate::domain::{
     CreditCode, CreditEvent, Enterprise, EnterpriseVersion, EventBody, FieldViolation, Inspector,
     InspectorVersion, StoredEvent,
@@ -30,10 +33,10 @@ fn finish(
     if !invalid.is_empty() {
         let mut all = invalid;
         all.extend(conflicts);
-        return Err(Error::InvalidInput(all));
+        return Err(Error::InvalidInput(in_record_order(all)));
     }
     if !conflicts.is_empty() {
-        return Err(Error::Conflict(conflicts));
+        return Err(Error::Conflict(in_record_order(conflicts)));
     }
     Ok(outcome)
 }
@@ -92,12 +95,34 @@ pub fn is_draw_fact(body: &EventBody) -> bool {
 /// Job that appends credit events (inspections included). Identical re-sends are duplicates;
 /// a known id with other content is a conflict.
 pub fn append_events(records: Vec<CreditEvent>) -> Job {
+    append_checked_events(Batch::whole(records))
+}
+
+/// [`append_events`] for a batch that went through the field checks: the store checks run on
+/// every record without violations of its own, and the violations found before are reported
+/// with theirs in one answer (nothing is written if there is any).
+pub fn append_checked_events(batch: Batch<CreditEvent>) -> Job {
     Box::new(move |tx: &mut Tx<'_>| {
         let mut out = WriteOutcome::default();
-        let mut invalid = Vec::new();
+        let Batch {
+            records,
+            positions,
+            flawed,
+            violations,
+            ..
+        } = batch;
+        let mut invalid = violations.into_vec();
         let mut conflicts = Vec::new();
-        for (i, ev) in records.into_iter().enumerate() {
+        for (k, ev) in records.into_iter().enumerate() {
+            if flawed.contains(&k) {
+                continue;
+            }
+            let i = positions.get(k).copied().unwrap_or(k);
             let at = |f: &str| format!("records[{i}].{f}");
+            // Problems of this record alone decide whether it is staged: later records of a
+            // rejected batch are still checked against the earlier ones (a repair may name an
+            // event sent before it); a rejected job's writes are discarded.
+            let found_before = invalid.len() + conflicts.len();
             let code = ev.credit_code;
             if let Some((c, seq)) = tx.event_location(&ev.event_id)? {
                 let stored = tx.get(&Key::Event(c, seq))?.ok_or_else(|| {
@@ -173,7 +198,7 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
                 }
                 _ => {}
             }
-            if !invalid.is_empty() || !conflicts.is_empty() {
+            if invalid.len() + conflicts.len() > found_before {
                 continue;
             }
             let seq = tx.alloc_seq();

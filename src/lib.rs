@@ -54,15 +54,16 @@
 //!    [`audit::access::POLICY`] (`ingest` only). A refusal is answered UNAUTHENTICATED or
 //!    PERMISSION_DENIED here; otherwise the span records the caller's token id and the
 //!    [`audit::Principal`] rides in the request extensions.
-//! 2. tonic decodes the message (refusing one above the size limit) and calls
-//!    [`server::records::RecordApi`].
+//! 2. tonic decodes the message (refusing one above the size limit; one that does not decode is
+//!    INVALID_ARGUMENT by [`server::codec`]) and calls [`server::records::RecordApi`].
 //! 3. [`server::convert`] parses each field into domain types, collecting every failure as a
-//!    field violation named `records[i].field`.
-//! 4. [`app::App::append_events`] runs the domain's `validate` on each record, then submits one
-//!    job ([`ingest::append_events`]) to the [`storage::Writer`].
+//!    field violation named `records[i].field` in a [`domain::validate::Batch`].
+//! 4. [`app::App::append_event_batch`] runs the domain's `validate` on each record, then submits
+//!    one job ([`ingest::append_checked_events`]) to the [`storage::Writer`], violations and all.
 //! 5. The writer thread runs the job against the store plus the pending writes of its group:
-//!    duplicates are no-ops, conflicts and unknown references reject the whole batch. Each new
-//!    event gets the next ingest sequence number.
+//!    duplicates are no-ops, conflicts and unknown references reject the whole batch, answered
+//!    with every violation found since step 3. Each new event gets the next ingest sequence
+//!    number.
 //! 6. The group is applied as one atomic sled batch and flushed; only then is the caller answered.
 //! 7. The handler converts the outcome (accepted, duplicates, seqs) back to proto; an error goes
 //!    through [`server::status::to_status`], the only place errors become gRPC statuses.

@@ -47,6 +47,16 @@ impl Violations {
         self.items.is_empty()
     }
 
+    /// How many violations were recorded.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Adds violations found elsewhere (e.g. by the checks that need the store).
+    pub fn extend(&mut self, more: impl IntoIterator<Item = FieldViolation>) {
+        self.items.extend(more);
+    }
+
     /// The violations, in the order found.
     pub fn into_vec(self) -> Vec<FieldViolation> {
         self.items
@@ -87,6 +97,99 @@ impl Violations {
             self.add(field, e);
         }
     }
+}
+
+/// A batch of records on its way through the checks: conversion, then field checks, then the
+/// checks that need the store. Each stage adds to one list of violations instead of stopping
+/// the next, so one answer names every bad field of the batch; the batch is written only if the
+/// list stays empty.
+///
+/// Records that did not convert at all are left out of `records`; `positions` keeps each kept
+/// record's index in the request, so field paths stay `records[i].…` with the caller's `i`.
+#[derive(Debug, Default)]
+pub struct Batch<T> {
+    /// The records that converted, in request order.
+    pub records: Vec<T>,
+    /// `positions[k]` is the index in the request of `records[k]`.
+    pub positions: Vec<usize>,
+    /// How many records the request held.
+    pub sent: usize,
+    /// Indices into `records` of the records with violations of their own: later checks skip
+    /// them (a record with a bad field may hold a placeholder there).
+    pub flawed: std::collections::BTreeSet<usize>,
+    /// Every violation found so far.
+    pub violations: Violations,
+}
+
+impl<T> Batch<T> {
+    /// An empty batch with room for `n` records.
+    pub fn with_capacity(n: usize) -> Self {
+        Batch {
+            records: Vec::with_capacity(n),
+            positions: Vec::with_capacity(n),
+            sent: n,
+            flawed: Default::default(),
+            violations: Violations::new(),
+        }
+    }
+
+    /// A batch of records that all converted, with nothing found yet.
+    pub fn whole(records: Vec<T>) -> Self {
+        Batch {
+            positions: (0..records.len()).collect(),
+            sent: records.len(),
+            records,
+            flawed: Default::default(),
+            violations: Violations::new(),
+        }
+    }
+
+    /// Adds the record found at `position` of the request; `flawed` if it has violations.
+    pub fn push(&mut self, record: T, position: usize, flawed: bool) {
+        if flawed {
+            self.flawed.insert(self.records.len());
+        }
+        self.records.push(record);
+        self.positions.push(position);
+    }
+
+    /// The path prefix of `records[k]`, e.g. `records[7]`.
+    pub fn path(&self, k: usize) -> String {
+        format!("records[{}]", self.positions.get(k).copied().unwrap_or(k))
+    }
+
+    /// Runs `check` on every record (flawed ones too, for their other fields) under its path;
+    /// marks the records it finds violations in.
+    pub fn check(&mut self, mut check: impl FnMut(&mut T, &str, &mut Violations)) {
+        for (k, r) in self.records.iter_mut().enumerate() {
+            let at = format!("records[{}]", self.positions.get(k).copied().unwrap_or(k));
+            let before = self.violations.len();
+            check(r, &at, &mut self.violations);
+            if self.violations.len() > before {
+                self.flawed.insert(k);
+            }
+        }
+    }
+
+    /// The records if nothing was found, else every violation, in record order.
+    pub fn finish(self) -> Result<Vec<T>, Vec<FieldViolation>> {
+        if self.violations.is_empty() {
+            Ok(self.records)
+        } else {
+            Err(in_record_order(self.violations.into_vec()))
+        }
+    }
+}
+
+/// Sorts violations by the record they name (`records[i]…`, by `i`), keeping the order found
+/// within a record; violations naming no record come first.
+pub fn in_record_order(mut v: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    fn record(f: &FieldViolation) -> Option<usize> {
+        let rest = f.field.strip_prefix("records[")?;
+        rest[..rest.find(']')?].parse().ok()
+    }
+    v.sort_by_key(record);
+    v
 }
 
 /// Keeps the first `n` characters, for echoing long input in messages.
@@ -206,6 +309,25 @@ mod tests {
         assert!(check_ident("ev 1").unwrap_err().contains("` `"));
         assert!(check_label("special-equipment").is_ok());
         assert!(check_label("Food").is_err());
+    }
+
+    #[test]
+    fn violations_sort_by_record_number() {
+        let f = |s: &str| FieldViolation {
+            field: s.into(),
+            description: String::new(),
+        };
+        let v = in_record_order(vec![
+            f("records[10].b"),
+            f("records[2].a"),
+            f("records[10].a"),
+            f("records"),
+        ]);
+        let names: Vec<_> = v.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(
+            names,
+            ["records", "records[2].a", "records[10].b", "records[10].a"]
+        );
     }
 
     #[test]

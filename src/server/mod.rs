@@ -10,6 +10,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod codec;
 pub mod convert;
 pub mod draws;
 pub mod pb;

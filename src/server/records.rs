@@ -1,6 +1,6 @@
 //! The `RecordService` gRPC handlers: convert, call the application, convert back.
 
-use super::convert::{self, batch};
+use super::convert::{self, parse_batch};
 use super::pb::{self, record_service_server::RecordService};
 use super::status::to_status;
 use crate::app::App;
@@ -49,10 +49,10 @@ impl RecordService for RecordApi {
         &self,
         req: Request<pb::UpsertEnterprisesRequest>,
     ) -> R<pb::WriteSummary> {
-        let items = batch(req.into_inner().records, convert::enterprise_from).map_err(to_status)?;
+        let items = parse_batch(req.into_inner().records, convert::enterprise_checked);
         let out = self
             .app
-            .upsert_enterprises(items)
+            .upsert_enterprise_batch(items)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::summary_to(out)))
@@ -121,8 +121,12 @@ impl RecordService for RecordApi {
 
     #[tracing::instrument(skip_all, fields(records = req.get_ref().records.len()))]
     async fn append_events(&self, req: Request<pb::AppendEventsRequest>) -> R<pb::WriteSummary> {
-        let items = batch(req.into_inner().records, convert::event_from).map_err(to_status)?;
-        let out = self.app.append_events(items).await.map_err(to_status)?;
+        let items = parse_batch(req.into_inner().records, convert::event_checked);
+        let out = self
+            .app
+            .append_event_batch(items)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(convert::summary_to(out)))
     }
 
@@ -203,10 +207,10 @@ impl RecordService for RecordApi {
         req: Request<pb::UpsertInspectorsRequest>,
     ) -> R<pb::WriteSummary> {
         let actor = super::auth::caller(&req)?.token_id;
-        let items = batch(req.into_inner().records, convert::inspector_from).map_err(to_status)?;
+        let items = parse_batch(req.into_inner().records, convert::inspector_checked);
         let out = self
             .app
-            .upsert_inspectors(items, &actor)
+            .upsert_inspector_batch(items, &actor)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::summary_to(out)))
@@ -245,10 +249,10 @@ impl RecordService for RecordApi {
         &self,
         req: Request<pb::RecordInspectionsRequest>,
     ) -> R<pb::WriteSummary> {
-        let items = batch(req.into_inner().records, convert::inspection_from).map_err(to_status)?;
+        let items = parse_batch(req.into_inner().records, convert::inspection_checked);
         let out = self
             .app
-            .record_inspections(items)
+            .record_inspection_batch(items)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::summary_to(out)))
@@ -259,10 +263,9 @@ type AckFuture = Pin<Box<dyn std::future::Future<Output = pb::ChunkAck> + Send>>
 
 /// Converts and enqueues one chunk; the returned future resolves to its acknowledgement.
 async fn app_chunk(app: &App, chunk: u64, m: pb::AppendEventsRequest) -> AckFuture {
-    let queued = match batch(m.records, convert::event_from) {
-        Ok(items) => app.enqueue_events(items).await,
-        Err(e) => Err(e),
-    };
+    let queued = app
+        .enqueue_event_batch(parse_batch(m.records, convert::event_checked))
+        .await;
     match queued {
         Ok(reply) => Box::pin(async move { ack(chunk, reply.await) }),
         Err(e) => Box::pin(std::future::ready(ack(chunk, Err(e)))),

@@ -1,5 +1,6 @@
 //! Records: enterprises, events, inspectors, inspections, page tokens.
 
+use crate::domain::validate::Batch;
 use crate::domain::{
     AbnormalGround, CreditCode, CreditEvent, Date, Enterprise, EnterpriseVersion, EntityKind,
     EventBody, FieldViolation, Inspection, Inspector, InspectorVersion, RepairClass, ResultCode,
@@ -29,6 +30,31 @@ pub fn batch<P, T>(
     }
 }
 
+/// Converts a batch for checking, naming fields `records[i].…`: a record that does not convert
+/// does not stop the others, and every violation found is kept in the [`Batch`] for the later
+/// checks to add to. Records that came with violations are marked flawed (and may hold
+/// placeholders where a field did not parse); the batch is rejected as a whole if any has one.
+pub fn parse_batch<P, T>(
+    items: Vec<P>,
+    f: impl Fn(P, &str, &mut Violations) -> Option<T>,
+) -> Batch<T> {
+    let mut b = Batch::with_capacity(items.len());
+    for (i, p) in items.into_iter().enumerate() {
+        let before = b.violations.len();
+        if let Some(t) = f(p, &format!("records[{i}]"), &mut b.violations) {
+            b.push(t, i, b.violations.len() > before);
+        }
+    }
+    b
+}
+
+/// A date placeholder (for a date that did not parse, so that the other fields of the record can
+/// still be checked; a record holding it always came with a violation and is never stored), late
+/// enough that no year check of the record compares against it.
+fn placeholder_date() -> Date {
+    Date::from_ymd(crate::domain::date::MAX_YEAR, 12, 31).unwrap_or(Date::from_days(0))
+}
+
 /// A required date field.
 pub fn date(v: &mut Violations, field: String, s: &str) -> Option<Date> {
     if s.is_empty() {
@@ -51,14 +77,19 @@ fn enum_value<E>(
     name: &str,
     map: impl Fn(i32) -> Option<E>,
 ) -> Option<E> {
+    let a = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     match map(raw) {
         Some(e) => Some(e),
         None if raw == 0 => {
-            v.add(field, format!("is required (a {name})"));
+            v.add(field, format!("is required ({a} {name})"));
             None
         }
         None => {
-            v.add(field, format!("`{raw}` is not a {name}"));
+            v.add(field, format!("`{raw}` is not {a} {name}"));
             None
         }
     }
@@ -111,27 +142,45 @@ fn status_to(s: Status) -> pb::EnterpriseStatus {
     }
 }
 
-/// Proto enterprise to domain.
+/// Proto enterprise to domain; `None` if a field does not parse (each such field is a
+/// violation).
 pub fn enterprise_from(p: pb::Enterprise, at: &str, v: &mut Violations) -> Option<Enterprise> {
+    enterprise_parts(p, at, v).and_then(|(e, complete)| complete.then_some(e))
+}
+
+/// [`enterprise_from`] for a batch being checked: a field that does not parse gets a placeholder
+/// (and a violation), so the record's other fields are still checked.
+pub fn enterprise_checked(p: pb::Enterprise, at: &str, v: &mut Violations) -> Option<Enterprise> {
+    enterprise_parts(p, at, v).map(|(e, _)| e)
+}
+
+/// The enterprise, and whether every field parsed (else placeholders stand in).
+fn enterprise_parts(p: pb::Enterprise, at: &str, v: &mut Violations) -> Option<(Enterprise, bool)> {
     let f = |n: &str| format!("{at}.{n}");
     let credit_code = code(v, f("credit_code"), &p.credit_code);
     let kind = enum_value(v, f("kind"), p.kind, "entity kind", kind_from);
     let status = enum_value(v, f("status"), p.status, "status", status_from);
     let established = date(v, f("established"), &p.established);
-    Some(Enterprise {
-        credit_code: credit_code?,
-        legacy_code: p.legacy_code,
-        name: p.name,
-        kind: kind?,
-        registering_authority: p.registering_authority,
-        jurisdiction: p.jurisdiction,
-        industry: p.industry,
-        established: established?,
-        registered_capital_yuan: p.registered_capital_yuan,
-        status: status?,
-        legal_representative: p.legal_representative,
-        address: p.address,
-    })
+    let complete =
+        credit_code.is_some() && kind.is_some() && status.is_some() && established.is_some();
+    Some((
+        Enterprise {
+            credit_code: credit_code.unwrap_or(CreditCode::PLACEHOLDER),
+            // A placeholder code has a right check character: no legacy question arises.
+            legacy_code: p.legacy_code && complete,
+            name: p.name,
+            kind: kind.unwrap_or(EntityKind::Other),
+            registering_authority: p.registering_authority,
+            jurisdiction: p.jurisdiction,
+            industry: p.industry,
+            established: established.unwrap_or_else(placeholder_date),
+            registered_capital_yuan: p.registered_capital_yuan,
+            status: status.unwrap_or(Status::Active),
+            legal_representative: p.legal_representative,
+            address: p.address,
+        },
+        complete,
+    ))
 }
 
 /// Domain enterprise to proto.
@@ -384,19 +433,34 @@ fn body_to(b: &EventBody) -> pb::credit_event::Body {
     }
 }
 
-/// Proto event to domain.
+/// Proto event to domain; `None` if a field does not parse (each such field is a violation).
 pub fn event_from(p: pb::CreditEvent, at: &str, v: &mut Violations) -> Option<CreditEvent> {
+    event_parts(p, at, v).and_then(|(e, complete)| complete.then_some(e))
+}
+
+/// [`event_from`] for a batch being checked: a credit code or date that does not parse gets a
+/// placeholder (and a violation), so the record's other fields are still checked. A body that
+/// does not parse leaves nothing to check.
+pub fn event_checked(p: pb::CreditEvent, at: &str, v: &mut Violations) -> Option<CreditEvent> {
+    event_parts(p, at, v).map(|(e, _)| e)
+}
+
+fn event_parts(p: pb::CreditEvent, at: &str, v: &mut Violations) -> Option<(CreditEvent, bool)> {
     let f = |n: &str| format!("{at}.{n}");
     let credit_code = code(v, f("credit_code"), &p.credit_code);
     let effective_date = date(v, f("effective_date"), &p.effective_date);
     let body = body_from(p.body, at, v);
-    Some(CreditEvent {
-        event_id: p.event_id,
-        credit_code: credit_code?,
-        effective_date: effective_date?,
-        source_department: p.source_department,
-        body: body?,
-    })
+    let complete = credit_code.is_some() && effective_date.is_some();
+    Some((
+        CreditEvent {
+            event_id: p.event_id,
+            credit_code: credit_code.unwrap_or(CreditCode::PLACEHOLDER),
+            effective_date: effective_date.unwrap_or_else(placeholder_date),
+            source_department: p.source_department,
+            body: body?,
+        },
+        complete,
+    ))
 }
 
 /// Domain event to proto.
@@ -416,8 +480,20 @@ pub fn stored_event_to(e: &StoredEvent) -> pb::CreditEvent {
     event_to(&e.event, e.seq)
 }
 
-/// Proto inspector to domain.
+/// Proto inspector to domain; `None` if a field does not parse (each such field is a
+/// violation).
 pub fn inspector_from(p: pb::Inspector, at: &str, v: &mut Violations) -> Option<Inspector> {
+    let (ins, complete) = inspector_parts(p, at, v);
+    complete.then_some(ins)
+}
+
+/// [`inspector_from`] for a batch being checked: a field that does not parse gets a placeholder
+/// or is left out (with a violation), so the record's other fields are still checked.
+pub fn inspector_checked(p: pb::Inspector, at: &str, v: &mut Violations) -> Option<Inspector> {
+    Some(inspector_parts(p, at, v).0)
+}
+
+fn inspector_parts(p: pb::Inspector, at: &str, v: &mut Violations) -> (Inspector, bool) {
     let f = |n: &str| format!("{at}.{n}");
     let expiry = date(v, f("certificate_expiry"), &p.certificate_expiry);
     let mut conflicts = Vec::new();
@@ -426,21 +502,22 @@ pub fn inspector_from(p: pb::Inspector, at: &str, v: &mut Violations) -> Option<
             conflicts.push(c);
         }
     }
-    if conflicts.len() != p.conflict_enterprises.len() {
-        return None;
-    }
-    Some(Inspector {
-        inspector_id: p.inspector_id,
-        name: p.name,
-        department: p.department,
-        jurisdictions: p.jurisdictions,
-        qualifications: p.qualifications,
-        certificate_number: p.certificate_number,
-        certificate_expiry: expiry?,
-        conflict_enterprises: conflicts,
-        conflict_legal_representatives: p.conflict_legal_representatives,
-        active: p.active,
-    })
+    let complete = expiry.is_some() && conflicts.len() == p.conflict_enterprises.len();
+    (
+        Inspector {
+            inspector_id: p.inspector_id,
+            name: p.name,
+            department: p.department,
+            jurisdictions: p.jurisdictions,
+            qualifications: p.qualifications,
+            certificate_number: p.certificate_number,
+            certificate_expiry: expiry.unwrap_or_else(placeholder_date),
+            conflict_enterprises: conflicts,
+            conflict_legal_representatives: p.conflict_legal_representatives,
+            active: p.active,
+        },
+        complete,
+    )
 }
 
 /// Domain inspector to proto.
@@ -465,22 +542,38 @@ pub fn inspector_to(i: &InspectorVersion) -> pb::Inspector {
     }
 }
 
-/// Proto inspection to domain.
+/// Proto inspection to domain; `None` if a field does not parse (each such field is a
+/// violation).
 pub fn inspection_from(p: pb::Inspection, at: &str, v: &mut Violations) -> Option<Inspection> {
+    let (i, complete) = inspection_parts(p, at, v);
+    complete.then_some(i)
+}
+
+/// [`inspection_from`] for a batch being checked: a field that does not parse gets a placeholder
+/// (and a violation), so the record's other fields are still checked.
+pub fn inspection_checked(p: pb::Inspection, at: &str, v: &mut Violations) -> Option<Inspection> {
+    Some(inspection_parts(p, at, v).0)
+}
+
+fn inspection_parts(p: pb::Inspection, at: &str, v: &mut Violations) -> (Inspection, bool) {
     let f = |n: &str| format!("{at}.{n}");
     let credit_code = code(v, f("credit_code"), &p.credit_code);
     let day = date(v, f("date"), &p.date);
     let result_codes = result_codes(v, at, &p.result_codes);
-    Some(Inspection {
-        inspection_id: p.inspection_id,
-        credit_code: credit_code?,
-        item_id: p.item_id,
-        date: day?,
-        department: p.department,
-        inspector_ids: p.inspector_ids,
-        result_codes,
-        draw_id: opt(p.draw_id),
-    })
+    let complete = credit_code.is_some() && day.is_some();
+    (
+        Inspection {
+            inspection_id: p.inspection_id,
+            credit_code: credit_code.unwrap_or(CreditCode::PLACEHOLDER),
+            item_id: p.item_id,
+            date: day.unwrap_or_else(placeholder_date),
+            department: p.department,
+            inspector_ids: p.inspector_ids,
+            result_codes,
+            draw_id: opt(p.draw_id),
+        },
+        complete,
+    )
 }
 
 /// Domain inspection to proto.
