@@ -716,6 +716,7 @@ async fn audit_service_survives_numbers_at_and_past_every_limit() {
                     to_index: rng.u64(&sizes),
                     from_unix_ms: rng.i64(),
                     to_unix_ms: rng.i64(),
+                    head_size: rng.u64(&sizes),
                 })
                 .await;
             if let Some(mut stream) = judge(&format!("{name} #22"), r, AUDIT_FIELDS) {
