@@ -112,7 +112,7 @@ async fn list_all(
 type Counts = [u64; 4];
 
 fn counts(c: &Option<pb::TierCounts>) -> Counts {
-    let c = c.clone().unwrap();
+    let c = c.unwrap();
     [c.a, c.b, c.c, c.d]
 }
 

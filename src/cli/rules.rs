@@ -351,7 +351,7 @@ pub async fn report_tiers(target: &Target, run: Option<u64>, json: bool) -> anyh
         .map_err(explain_status)?
         .into_inner();
     let counts = |c: &Option<pb::TierCounts>| {
-        let c = c.clone().unwrap_or_default();
+        let c = c.unwrap_or_default();
         [c.a, c.b, c.c, c.d]
     };
     if json {
@@ -396,7 +396,7 @@ pub async fn report_tiers(target: &Target, run: Option<u64>, json: bool) -> anyh
     }
     let overall = pb::TierMixRow {
         key: "all".into(),
-        counts: r.overall.clone(),
+        counts: r.overall,
     };
     print_mix_table("overall", std::slice::from_ref(&overall), &counts);
     println!();

@@ -180,7 +180,10 @@ mod tests {
         );
         std::fs::write(dir.path().join("items.toml"), "edited").unwrap();
         let err = export(dir.path(), false).unwrap_err();
-        assert!(err.to_string().contains("` exists: nothing written"), "{err}");
+        assert!(
+            err.to_string().contains("` exists: nothing written"),
+            "{err}"
+        );
         assert_eq!(
             std::fs::read_to_string(dir.path().join("items.toml")).unwrap(),
             "edited"
