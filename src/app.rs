@@ -226,13 +226,23 @@ impl App {
     /// Serves draws with the supervision policy and calendar in `dir` (normally `rules/`).
     pub fn enable_draws(&mut self, dir: &Path) -> Result<()> {
         let (policy, calendar) = Draws::load_rules(dir)?;
+        self.enable_draws_with(policy, calendar);
+        Ok(())
+    }
+
+    /// Serves draws with `policy` and `calendar` (see [`Draws::load_rules`] and
+    /// [`Draws::embedded_rules`]).
+    pub fn enable_draws_with(
+        &mut self,
+        policy: crate::draw::SupervisionPolicy,
+        calendar: crate::draw::Calendar,
+    ) {
         self.draws = Some(Draws::new(
             self.records.clone(),
             self.writer.clone(),
             policy,
             calendar,
         ));
-        Ok(())
     }
 
     /// The draw service; `FailedPrecondition` unless [`App::enable_draws`] was called.

@@ -22,11 +22,15 @@ pub struct Config {
     /// Calls served concurrently per connection. Default 256.
     pub concurrency_per_connection: usize,
     /// Rule-set folder activated on first start (when no rule set was ever activated).
-    /// Default `rules/default`.
-    pub rules_dir: PathBuf,
-    /// Folder with the supervision policy (`supervision.toml`) and the working-day calendar
-    /// (`calendar/*.toml`) that draws use. Default `rules`.
-    pub supervision_dir: PathBuf,
+    /// Default none: the default rule set built into the binary (`creditrisk rules export DIR`
+    /// writes it to `DIR/default` to edit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules_dir: Option<PathBuf>,
+    /// Folder with the supervision policy (`supervision.toml`), the working-day calendar
+    /// (`calendar/*.toml`) that draws use, and the demo's inspection items (`items.toml`).
+    /// Default none: the copies built into the binary (`rules export` writes them out too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervision_dir: Option<PathBuf>,
     /// Re-classify an enterprise whenever new events for it are committed. Default true.
     pub auto_reclassify: bool,
     /// Refresh the event segments that batch reads use (`storage::segments`) once this many
@@ -62,8 +66,8 @@ impl Default for Config {
             max_message_mb: 16,
             max_call_seconds: 600,
             concurrency_per_connection: 256,
-            rules_dir: PathBuf::from("rules/default"),
-            supervision_dir: PathBuf::from("rules"),
+            rules_dir: None,
+            supervision_dir: None,
             auto_reclassify: true,
             compact_after_events: 100_000,
             demo: false,
@@ -116,14 +120,15 @@ impl Config {
             concurrency_per_connection,
             "CREDITRISK_CONCURRENCY_PER_CONNECTION"
         );
-        env!(rules_dir, "CREDITRISK_RULES_DIR");
-        env!(supervision_dir, "CREDITRISK_SUPERVISION_DIR");
         env!(auto_reclassify, "CREDITRISK_AUTO_RECLASSIFY");
         env!(compact_after_events, "CREDITRISK_COMPACT_AFTER_EVENTS");
         env!(demo, "CREDITRISK_DEMO");
         env!(demo_entities, "CREDITRISK_DEMO_ENTITIES");
         env!(demo_seed, "CREDITRISK_DEMO_SEED");
+        // Optional paths: an empty value unsets them.
         for (field, name) in [
+            (&mut self.rules_dir, "CREDITRISK_RULES_DIR"),
+            (&mut self.supervision_dir, "CREDITRISK_SUPERVISION_DIR"),
             (&mut self.tls_cert, "CREDITRISK_TLS_CERT"),
             (&mut self.tls_key, "CREDITRISK_TLS_KEY"),
             (&mut self.tls_client_ca, "CREDITRISK_TLS_CLIENT_CA"),

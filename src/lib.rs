@@ -18,7 +18,8 @@
 //!   jobs.
 //! - [`classify`]: rule sets as stored (by hash, with activations), reading one consistent
 //!   snapshot of an enterprise's records, single and batch (resumable) classification,
-//!   simulation, and the tier-change log that watchers follow.
+//!   simulation, tier reports (the tier mix stored with each run), and the tier-change log
+//!   that watchers follow.
 //! - [`access`]: access tokens in the store (issue, revoke, list, look up; only hashes are
 //!   kept) and the bootstrap that writes a new deployment's admin token (and demo tokens).
 //! - [`app`]: the service's operations in domain terms, shared by the gRPC layer and local tools.
@@ -28,7 +29,8 @@
 //! - [`cli`]: what the `creditrisk` command runs: `serve`, client commands, `import`, benchmarks.
 //! - [`rules`]: the pure rule engine: the CEL-subset language, the feature schema and its
 //!   computation from records, rule-set loading and checking, classification and explanation,
-//!   case files. No I/O but reading rule files, no clock.
+//!   case files, and the repository's `rules/` folder built into the binary
+//!   ([`rules::embedded`]). No I/O but reading rule files, no clock.
 //! - [`sampling`]: consistent sampling, bit for bit the public Python package
 //!   `consistent-sampler` 1.0.10, so anyone can re-check a draw.
 //! - [`draw`]: the pure core of double-random draws: inspection items, the supervision policy,

@@ -177,6 +177,9 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Reports: the tier mix by district and by industry section.
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// Follow tier changes (resumable from a cursor).
     Watch {
         #[arg(long, default_value_t = 0)]
@@ -480,6 +483,14 @@ enum RulesCmd {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Write the rule files built into the binary (default rule set, supervision policy,
+    /// calendars, demo items) to a folder, to edit and use as rules_dir / supervision_dir.
+    Export {
+        dir: PathBuf,
+        /// Overwrite files that exist.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -498,6 +509,9 @@ enum EnterpriseCmd {
         /// GB/T 4754 section letter.
         #[arg(long, default_value = "")]
         section: String,
+        /// Current credit-risk tier (A, B, C or D).
+        #[arg(long, default_value = "")]
+        tier: String,
         #[arg(long, default_value_t = 100)]
         page_size: u32,
         #[arg(long, default_value = "")]
@@ -511,6 +525,22 @@ enum EnterpriseCmd {
     /// Create or replace enterprises from JSON lines (a file or `-`).
     Put {
         file: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// Counts per tier, overall, by district (jurisdiction) and by industry section, as of a
+    /// run (default: the latest whole-population run, else the current tiers).
+    Tiers {
+        /// Run id.
+        #[arg(long)]
+        run: Option<u64>,
+        /// Print the response as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -667,6 +697,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             EnterpriseCmd::List {
                 jurisdiction,
                 section,
+                tier,
                 page_size,
                 page_token,
                 all,
@@ -677,6 +708,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                     page_token,
                     jurisdiction,
                     industry_section: section,
+                    tier,
                     ..Default::default()
                 };
                 cli::client::list_enterprises(&server.target(), req, all).await
@@ -805,6 +837,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 cli::rules::activate(&server.target(), &hash).await
             }
             RulesCmd::List { server } => cli::rules::list(&server.target()).await,
+            RulesCmd::Export { dir, force } => cli::rules::export(&dir, force),
         },
         Command::Classify {
             code,
@@ -826,6 +859,9 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             as_of,
             server,
         } => cli::rules::simulate(&server.target(), &dir, &jurisdiction, &as_of).await,
+        Command::Report(ReportCmd::Tiers { run, json, server }) => {
+            cli::rules::report_tiers(&server.target(), run, json).await
+        }
         Command::Watch {
             cursor,
             jurisdiction,

@@ -207,6 +207,10 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
             .watch_tier_changes(pb::WatchTierChangesRequest::default())
             .await
             .map(drop),
+        "ClassificationService/ReportTiers" => Cls::new(ch)
+            .report_tiers(pb::ReportTiersRequest::default())
+            .await
+            .map(drop),
         "DrawService/UpsertItems" => Draw::new(ch)
             .upsert_items(pb::UpsertItemsRequest::default())
             .await

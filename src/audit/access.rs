@@ -164,6 +164,7 @@ pub const POLICY: &[(&str, &[Role])] = &[
         "/creditrisk.v1.ClassificationService/WatchTierChanges",
         READ,
     ),
+    ("/creditrisk.v1.ClassificationService/ReportTiers", READ),
     // Draws: planners make and publish them, inspectors see and fill in their own part.
     ("/creditrisk.v1.DrawService/UpsertItems", PLANNER),
     ("/creditrisk.v1.DrawService/ListItems", READ),
@@ -522,6 +523,11 @@ mod tests {
         (
             "ClassificationService",
             "WatchTierChanges",
+            "planner auditor admin",
+        ),
+        (
+            "ClassificationService",
+            "ReportTiers",
             "planner auditor admin",
         ),
         ("DrawService", "UpsertItems", "planner"),

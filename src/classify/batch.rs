@@ -11,6 +11,7 @@
 //! enterprise (see [`super::blocks`]).
 
 use super::inputs::{gather, gather_range, BatchSource, Inputs};
+use super::report::TierMix;
 use super::service::{decide, store_job, Classifier, Pending};
 use crate::domain::{CreditCode, Date};
 use crate::error::{Error, Result};
@@ -363,28 +364,35 @@ impl Classifier {
         let mut in_flight: std::collections::VecDeque<(crate::storage::Pending, u64)> =
             Default::default();
         let (as_of, cut, id) = (state.as_of, state.cut, state.id);
-        let compute = |chunk: &[CreditCode]| -> Result<Vec<Pending>> {
+        // The tier mix of what is stored so far (`classify::report`): empty for a new run, the
+        // committed one on resume.
+        let mut mix = super::report::stored_mix(self, id)?.unwrap_or_default();
+        let compute = |chunk: &[CreditCode]| -> Result<(Vec<Pending>, TierMix)> {
             let mut out = Vec::with_capacity(chunk.len());
+            let mut chunk_mix = TierMix::default();
             for inputs in gather_chunk(self, chunk, cut, as_of, batch.as_ref())?
                 .into_iter()
                 .flatten()
             {
                 let (record, _) = decide(&inputs, &rules, as_of, cut, id)?;
+                let e = &inputs.version.enterprise;
+                chunk_mix.add(record.tier, &e.jurisdiction, e.industry_section());
                 out.push(Pending {
                     record,
                     jurisdiction: inputs.version.enterprise.jurisdiction,
                 });
             }
-            Ok(out)
+            Ok((out, chunk_mix))
         };
         let chunks: Vec<&[CreditCode]> = codes.chunks(CHUNK).collect();
         ordered(
             &chunks,
             |c| compute(c),
-            |chunk, items| {
+            |chunk, (items, chunk_mix)| {
                 for p in &items {
                     state.tiers[p.record.tier as usize] += 1;
                 }
+                mix.merge(&chunk_mix);
                 state.done += items.len() as u64;
                 state.cursor = chunk.last().copied();
                 let checkpoint = (Key::Run(state.id), encode(&state)?);
@@ -396,6 +404,13 @@ impl Classifier {
                     None => super::blocks::store_chunk_job(state.id, items, checkpoint, actor, now),
                     Some(_) => store_job(items, Some(checkpoint), actor, now),
                 };
+                // INVARIANT (mix matches output): the run's tier mix is rewritten in the same
+                // commit as the chunk and its checkpoint.
+                let (mix_key, mix_value) = super::report::mix_entry(state.id, &mix)?;
+                let job: crate::storage::Job = Box::new(move |tx| {
+                    tx.put(&mix_key, mix_value);
+                    job(tx)
+                });
                 in_flight.push_back((self.writer().enqueue_blocking(job)?, state.done));
                 if in_flight.len() > IN_FLIGHT {
                     if let Some((p, done)) = in_flight.pop_front() {
@@ -410,8 +425,11 @@ impl Classifier {
         }
         state.finished = true;
         let done = state.clone();
+        // Also for a run without chunks (nothing in scope), so every finished run has a mix.
+        let (mix_key, mix_value) = super::report::mix_entry(state.id, &mix)?;
         self.writer().submit_blocking(Box::new(move |tx| {
             tx.put(&Key::Run(done.id), encode(&done)?);
+            tx.put(&mix_key, mix_value);
             Ok(WriteOutcome::default())
         }))?;
         progress(&state);

@@ -155,7 +155,7 @@ fn find_current(v: &[u8], code: &CreditCode) -> Result<Option<Current>> {
 
 /// The tier and seq in a [`Key::CurrentTier`] value (seq 0 for the one-byte form of older
 /// stores).
-fn individual(v: &[u8], code: &CreditCode) -> Result<(u8, u64)> {
+pub(crate) fn individual(v: &[u8], code: &CreditCode) -> Result<(u8, u64)> {
     match v.len() {
         1 => Ok((v[0], 0)),
         9 => Ok((v[0], be64(&v[1..]))),
@@ -171,7 +171,7 @@ pub fn individual_value(tier: u8, seq: u64) -> Vec<u8> {
 }
 
 /// The newer of two (tier, seq) sources.
-fn newest(a: Option<(u8, u64)>, b: Option<(u8, u64)>) -> Option<(u8, u64)> {
+pub(crate) fn newest(a: Option<(u8, u64)>, b: Option<(u8, u64)>) -> Option<(u8, u64)> {
     match (a, b) {
         (Some(x), Some(y)) => Some(if y.1 > x.1 { y } else { x }),
         (x, y) => x.or(y),

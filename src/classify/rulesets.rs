@@ -259,9 +259,24 @@ impl RuleSets {
             return Ok(());
         }
         let files = read_dir_files(dir)?;
+        self.ensure_default_files(files, &dir.display().to_string(), at_ms)
+            .await
+    }
+
+    /// Uploads and activates the rule set given as `files` (relative path -> content, read
+    /// from `source`, which names it in logs) when nothing has ever been activated.
+    pub async fn ensure_default_files(
+        &self,
+        files: BTreeMap<String, String>,
+        source: &str,
+        at_ms: i64,
+    ) -> Result<()> {
+        if !self.activations()?.is_empty() {
+            return Ok(());
+        }
         let rs = self.upload(files, "system", at_ms).await?;
         self.activate(rs.hash(), "system", at_ms).await?;
-        tracing::info!(hash = rs.hash(), dir = %dir.display(), "default rule set activated");
+        tracing::info!(hash = rs.hash(), source, "default rule set activated");
         Ok(())
     }
 

@@ -157,6 +157,15 @@ fn print(v: &serde_json::Value) {
 }
 
 fn enterprise_json(e: &pb::Enterprise) -> serde_json::Value {
+    let mut v = enterprise_fields(e);
+    // Listings carry the current tier; other answers leave it empty.
+    if let (Some(m), false) = (v.as_object_mut(), e.tier.is_empty()) {
+        m.insert("tier".into(), e.tier.clone().into());
+    }
+    v
+}
+
+fn enterprise_fields(e: &pb::Enterprise) -> serde_json::Value {
     serde_json::json!({
         "credit_code": e.credit_code,
         "legacy_code": e.legacy_code,

@@ -414,7 +414,7 @@ pub async fn load_demo_if_empty(
     app: &App,
     entities: usize,
     seed: u64,
-    items_file: &std::path::Path,
+    items_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let any = app
         .records()
@@ -451,9 +451,17 @@ pub async fn load_demo_if_empty(
     );
     // The demo's inspection items, so the README's draw tour works at once.
     if let Ok(d) = app.draws() {
-        let text = std::fs::read_to_string(items_file)
-            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", items_file.display()))?;
-        let items = crate::drawsvc::Draws::parse_items(&items_file.display().to_string(), &text)?;
+        let items = match items_file {
+            Some(f) => {
+                let text = std::fs::read_to_string(f)
+                    .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", f.display()))?;
+                crate::drawsvc::Draws::parse_items(&f.display().to_string(), &text)?
+            }
+            None => {
+                let (name, text) = crate::rules::embedded::items();
+                crate::drawsvc::Draws::parse_items(name, text)?
+            }
+        };
         let d = d.clone();
         tokio::task::spawn_blocking(move || d.upsert_items(items)).await??;
     }

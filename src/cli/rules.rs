@@ -323,3 +323,116 @@ pub async fn watch(
     }
     Ok(())
 }
+
+/// `rules export DIR [--force]`: writes the rule files built into the binary under `DIR`
+/// (`DIR/default` is the rule set; `DIR` itself works as `supervision_dir`).
+pub fn export(dir: &Path, force: bool) -> anyhow::Result<()> {
+    let written = crate::rules::embedded::export(dir, force)?;
+    for p in &written {
+        println!("{}", p.display());
+    }
+    println!(
+        "wrote {} files; serve with rules_dir = \"{}\" and supervision_dir = \"{}\" to use them",
+        written.len(),
+        dir.join("default").display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// `report tiers [--run N] [--json]`: the tier mix as readable tables (or JSON).
+pub async fn report_tiers(target: &Target, run: Option<u64>, json: bool) -> anyhow::Result<()> {
+    let mut c = ClassificationServiceClient::new(channel(target).await?);
+    let r = c
+        .report_tiers(pb::ReportTiersRequest {
+            run_id: run.unwrap_or(0),
+        })
+        .await
+        .map_err(explain_status)?
+        .into_inner();
+    let counts = |c: &Option<pb::TierCounts>| {
+        let c = c.unwrap_or_default();
+        [c.a, c.b, c.c, c.d]
+    };
+    if json {
+        let rows = |rows: &[pb::TierMixRow]| {
+            rows.iter()
+                .map(|row| {
+                    let [a, b, c, d] = counts(&row.counts);
+                    serde_json::json!({"key": row.key, "A": a, "B": b, "C": c, "D": d})
+                })
+                .collect::<Vec<_>>()
+        };
+        let [a, b, c, d] = counts(&r.overall);
+        println!(
+            "{}",
+            serde_json::json!({
+                "run_id": r.run_id,
+                "as_of": r.as_of,
+                "jurisdiction": r.jurisdiction,
+                "finished": r.finished,
+                "rule_set_hash": r.rule_set_hash,
+                "overall": {"A": a, "B": b, "C": c, "D": d},
+                "by_jurisdiction": rows(&r.by_jurisdiction),
+                "by_industry_section": rows(&r.by_industry_section),
+            })
+        );
+        return Ok(());
+    }
+    if r.run_id == 0 {
+        println!("current tiers (no finished whole-population run)");
+    } else {
+        println!(
+            "run {} as of {}{}{}",
+            r.run_id,
+            r.as_of,
+            if r.jurisdiction.is_empty() {
+                String::new()
+            } else {
+                format!(", jurisdiction {}", r.jurisdiction)
+            },
+            if r.finished { "" } else { " (still running)" }
+        );
+    }
+    let overall = pb::TierMixRow {
+        key: "all".into(),
+        counts: r.overall,
+    };
+    print_mix_table("overall", std::slice::from_ref(&overall), &counts);
+    println!();
+    print_mix_table("district", &r.by_jurisdiction, &counts);
+    println!();
+    print_mix_table("section", &r.by_industry_section, &counts);
+    Ok(())
+}
+
+fn print_mix_table(
+    title: &str,
+    rows: &[pb::TierMixRow],
+    counts: &dyn Fn(&Option<pb::TierCounts>) -> [u64; 4],
+) {
+    let w = rows
+        .iter()
+        .map(|r| r.key.chars().count())
+        .chain([title.len()])
+        .max()
+        .unwrap_or(0);
+    println!(
+        "{title:<w$} {:>9} {:>9} {:>9} {:>9} {:>10} {:>6}",
+        "A", "B", "C", "D", "total", "D %"
+    );
+    for row in rows {
+        let c = counts(&row.counts);
+        let total: u64 = c.iter().sum();
+        let d_share = if total == 0 {
+            0.0
+        } else {
+            100.0 * c[3] as f64 / total as f64
+        };
+        let key = if row.key.is_empty() { "-" } else { &row.key };
+        println!(
+            "{key:<w$} {:>9} {:>9} {:>9} {:>9} {:>10} {:>5.1}%",
+            c[0], c[1], c[2], c[3], total, d_share
+        );
+    }
+}

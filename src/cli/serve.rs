@@ -1,45 +1,82 @@
-//! `creditrisk serve`: open the store, optionally load the demo population, make sure there is a
-//! way in (an admin token; demo tokens), serve until SIGINT or SIGTERM, then finish calls in
-//! flight and flush.
+//! `creditrisk serve`: check what a start needs before touching the data folder (the rule files,
+//! the TLS files, the listening address, the data-folder lock), then open the store, optionally
+//! load the demo population, make sure there is a way in (an admin token; demo tokens), serve
+//! until SIGINT or SIGTERM, then finish calls in flight and flush.
+//!
+//! The order is deliberate: a start that cannot succeed (port taken, folder held by another
+//! process, bad rule files) fails at once with a message naming the address or folder, and a
+//! first start that fails after creating the data folder removes it again, so no half-made
+//! folder is left behind. Without `rules_dir` / `supervision_dir` the files built into the
+//! binary ([`crate::rules::embedded`]) are used, so the binary works outside the checkout.
 
 use crate::app::App;
 use crate::config::Config;
 use crate::server::{self, Limits};
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
+
+/// Name of the lock file `serve` holds in the data folder while it runs.
+pub const LOCK_FILE: &str = "creditrisk.lock";
 
 /// Runs the service with `config` until a termination signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let (mut app, stopper) = App::open(&config.data_dir, config.cache_mb)?;
-    app.classifier()
-        .rule_sets()
-        .ensure_default(&config.rules_dir, crate::clock::now_ms())
-        .await?;
-    app.enable_draws(&config.supervision_dir)?;
-    if config.demo {
-        crate::cli::import::load_demo_if_empty(
-            &app,
-            config.demo_entities,
-            config.demo_seed,
-            &config.supervision_dir.join("items.toml"),
-        )
-        .await?;
-    }
-    if config.auto_reclassify {
-        app.enable_auto_reclassify();
-    }
-    app.enable_compaction(config.compact_after_events);
-    let boot = crate::access::bootstrap(
-        app.tokens(),
-        &config.data_dir,
-        config.demo,
-        crate::clock::now_ms(),
-    )
-    .await?;
+    // 1. Inputs that need no store: rule files and TLS files.
+    let (rule_files, rule_source) = match &config.rules_dir {
+        Some(dir) => (
+            crate::classify::rulesets::read_dir_files(dir)?,
+            dir.display().to_string(),
+        ),
+        None => (
+            crate::rules::embedded::rule_set_files(),
+            crate::rules::embedded::SOURCE.to_string(),
+        ),
+    };
+    let (policy, calendar) = match &config.supervision_dir {
+        Some(dir) => crate::drawsvc::Draws::load_rules(dir)?,
+        None => crate::drawsvc::Draws::embedded_rules()?,
+    };
     let tls = match config.tls_files().map_err(anyhow::Error::msg)? {
         Some((cert, key, ca)) => Some(server::tls_config(cert, key, ca)?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    // 2. The address, then the data folder's lock.
+    let listener = listen(config.listen).await?;
+    let created = !config.data_dir.exists();
+    let lock = match lock_data_dir(&config.data_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            remove_if_created(&config.data_dir, created);
+            return Err(e);
+        }
+    };
+    // 3. Only now the store and what goes in it.
+    let (mut app, stopper) = match App::open(&config.data_dir, config.cache_mb) {
+        Ok(x) => x,
+        Err(e) => {
+            drop(lock);
+            remove_if_created(&config.data_dir, created);
+            return Err(anyhow::anyhow!(
+                "cannot open the data folder `{}`: {e}",
+                config.data_dir.display()
+            ));
+        }
+    };
+    app.enable_draws_with(policy, calendar);
+    let boot = match prepare(&app, &config, rule_files, &rule_source).await {
+        Ok(b) => b,
+        Err(e) => {
+            drop(app);
+            tokio::task::spawn_blocking(move || stopper.close()).await?;
+            drop(lock);
+            remove_if_created(&config.data_dir, created);
+            return Err(e);
+        }
+    };
+    if config.auto_reclassify {
+        app.enable_auto_reclassify();
+    }
+    app.enable_compaction(config.compact_after_events);
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to find the port when listening on port 0: it stays the
     // first line of standard output.
@@ -56,8 +93,88 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // The writer drains what was queued by the calls that just finished, then flushes.
     tokio::task::spawn_blocking(move || stopper.close()).await?;
     tracing::info!("storage flushed; bye");
+    drop(lock);
     result?;
     Ok(())
+}
+
+/// Activates the default rule set on first start, loads the demo population if asked, and
+/// makes sure there is an admin token (and demo tokens).
+async fn prepare(
+    app: &App,
+    config: &Config,
+    rule_files: BTreeMap<String, String>,
+    rule_source: &str,
+) -> anyhow::Result<crate::access::Bootstrap> {
+    app.classifier()
+        .rule_sets()
+        .ensure_default_files(rule_files, rule_source, crate::clock::now_ms())
+        .await?;
+    if config.demo {
+        let items = config
+            .supervision_dir
+            .as_ref()
+            .map(|d| d.join("items.toml"));
+        crate::cli::import::load_demo_if_empty(
+            app,
+            config.demo_entities,
+            config.demo_seed,
+            items.as_deref(),
+        )
+        .await?;
+    }
+    Ok(crate::access::bootstrap(
+        app.tokens(),
+        &config.data_dir,
+        config.demo,
+        crate::clock::now_ms(),
+    )
+    .await?)
+}
+
+/// Binds `addr`, with an error naming it.
+async fn listen(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!("cannot listen on `{addr}`: address in use")
+        } else {
+            anyhow::anyhow!("cannot listen on `{addr}`: {e}")
+        }
+    })
+}
+
+/// Creates `dir` if needed and takes the exclusive lock on its [`LOCK_FILE`], held until the
+/// returned file is dropped (or the process ends), so two servers never share a data folder.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the data folder `{}`: {e}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open `{}`: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "data folder `{}` is in use by another creditrisk process (it holds `{LOCK_FILE}`)",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::anyhow!(
+            "cannot lock the data folder `{}`: {e}",
+            dir.display()
+        )),
+    }
+}
+
+/// Removes `dir` when this start created it (a failed first start leaves nothing behind).
+fn remove_if_created(dir: &Path, created: bool) {
+    if created {
+        if let Err(e) = std::fs::remove_dir_all(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the data folder this start created");
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

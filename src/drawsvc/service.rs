@@ -168,7 +168,7 @@ impl Draws {
         let text = std::fs::read_to_string(&policy_path).map_err(|e| {
             Error::FailedPrecondition(format!("cannot read `{}`: {e}", policy_path.display()))
         })?;
-        let policy = SupervisionPolicy::from_toml(&policy_path.display().to_string(), &text)?;
+        let policy_name = policy_path.display().to_string();
         let cal_dir = dir.join("calendar");
         let mut files = Vec::new();
         let entries = std::fs::read_dir(&cal_dir).map_err(|e| {
@@ -185,7 +185,23 @@ impl Draws {
             .iter()
             .map(|(n, t)| (n.as_str(), t.as_str()))
             .collect();
-        Ok((policy, Calendar::from_files(&refs)?))
+        Self::parse_rules((&policy_name, &text), &refs)
+    }
+
+    /// The supervision policy and calendar built into the binary
+    /// ([`crate::rules::embedded`]), used when no folder is configured.
+    pub fn embedded_rules() -> Result<(SupervisionPolicy, Calendar)> {
+        let cal = crate::rules::embedded::calendar();
+        Self::parse_rules(crate::rules::embedded::supervision(), &cal)
+    }
+
+    /// Parses a supervision policy and calendar year files, each given as `(name, text)`.
+    pub fn parse_rules(
+        (policy_name, policy_text): (&str, &str),
+        calendar: &[(&str, &str)],
+    ) -> Result<(SupervisionPolicy, Calendar)> {
+        let policy = SupervisionPolicy::from_toml(policy_name, policy_text)?;
+        Ok((policy, Calendar::from_files(calendar)?))
     }
 
     /// Parses an item list file (`[[item]]` tables, see `rules/items.toml`) and checks every

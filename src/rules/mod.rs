@@ -4,9 +4,11 @@
 //! - `features`: the documented feature schema and its computation from records;
 //! - `ruleset`: rule-set files, loading, static checks, the canonical hash, compilation;
 //! - `engine`: classification and explanation;
-//! - `cases`: case files that pin a rule set's behaviour.
+//! - `cases`: case files that pin a rule set's behaviour;
+//! - [`embedded`]: the repository's `rules/` folder built into the binary.
 
 mod cases;
+pub mod embedded;
 mod engine;
 mod features;
 pub mod lang;

@@ -3,7 +3,8 @@
 //! [`serve`] takes a bound listener and a shutdown future, so tests start a real server on
 //! `127.0.0.1:0` and stop it cleanly. Every call gets a tracing span with its method and, once
 //! authenticated, its caller's token id; its outcome (gRPC status, latency) is logged when it
-//! ends. Every call but health and reflection passes the access check of [`auth`] first.
+//! ends. Every call but health and reflection (served as v1 and v1alpha) passes the access
+//! check of [`auth`] first.
 //! With a certificate and key the server speaks TLS, and with a client CA too it requires client
 //! certificates signed by it (mutual TLS); bearer tokens are required either way.
 
@@ -112,11 +113,19 @@ pub async fn serve_with(
     health
         .set_serving::<AccessServiceServer<access::AccessApi>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions: v1 for current tools, v1alpha for those that speak only it
+    // (Python's grpcio-reflection, older grpcurl, Postman, evans).
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder()
         .build_v1()
         .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let reflection_v1alpha = reflection_builder()
+        .build_v1alpha()
+        .map_err(|e| Error::Internal(format!("reflection v1alpha: {e}")))?;
     let max = limits.max_message_bytes;
     let app_for_shutdown = app.classifier().clone();
     let rule_api = RuleServiceServer::new(rules::RuleApi::new(app.clone()))
@@ -192,6 +201,7 @@ pub async fn serve_with(
         .layer(auth)
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(records)
         .add_service(rule_api)
         .add_service(class_api)

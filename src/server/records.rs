@@ -86,6 +86,10 @@ impl RecordService for RecordApi {
                 None
             }),
         };
+        let tier = convert::tier_filter(&r.tier).unwrap_or_else(|e| {
+            v.add("tier", e);
+            None
+        });
         if !v.is_empty() {
             return Err(to_status(Error::InvalidInput(v.into_vec())));
         }
@@ -95,22 +99,29 @@ impl RecordService for RecordApi {
             kind,
             status,
         };
-        let fkey = format!("{filter:?}");
+        let fkey = format!("{filter:?} tier={tier:?}");
         let limit = convert::page_size(r.page_size, 100, 1000).map_err(to_status)?;
         let after = convert::decode_token(&r.page_token, &fkey)
             .map_err(to_status)?
             .map(|p| CreditCode::parse(&p).map_err(|e| to_status(Error::invalid("page_token", e))))
             .transpose()?;
-        let page = self
-            .app
-            .list_enterprises(filter, after, limit)
-            .await
-            .map_err(to_status)?;
+        // Each listed enterprise carries its current tier (`classify::report`).
+        let c = self.app.classifier().clone();
+        let page =
+            tokio::task::spawn_blocking(move || c.list_with_tiers(&filter, tier, after, limit))
+                .await
+                .map_err(|e| to_status(Error::Internal(format!("task: {e}"))))?
+                .map_err(to_status)?;
         Ok(Response::new(pb::ListEnterprisesResponse {
             enterprises: page
                 .items
                 .iter()
-                .map(convert::enterprise_version_to)
+                .map(|(e, t)| pb::Enterprise {
+                    tier: t
+                        .map(|b| crate::classify::service::tier_letter(b).to_string())
+                        .unwrap_or_default(),
+                    ..convert::enterprise_version_to(e)
+                })
                 .collect(),
             next_page_token: page
                 .next

@@ -339,6 +339,17 @@ impl ClassificationService for ClassificationApi {
     type WatchTierChangesStream = Stream<pb::TierChange>;
 
     #[tracing::instrument(skip_all)]
+    async fn report_tiers(
+        &self,
+        req: Request<pb::ReportTiersRequest>,
+    ) -> R<pb::ReportTiersResponse> {
+        let run = Some(req.into_inner().run_id).filter(|id| *id != 0);
+        let c = self.app.classifier().clone();
+        let report = blocking(move || c.tier_report(run)).await?;
+        Ok(Response::new(convert::tier_report_to(&report)))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn watch_tier_changes(
         &self,
         req: Request<pb::WatchTierChangesRequest>,

@@ -55,6 +55,10 @@ pub enum Key<'a> {
     Activation(u64),
     /// A re-classification run, by id.
     Run(u64),
+    /// The tier mix of a run's output so far (counts per tier, overall, by jurisdiction and by
+    /// industry section), by run id; rewritten in the same commit as each chunk's checkpoint,
+    /// so it always matches the run's stored output (see `classify::report`).
+    RunTierMix(u64),
     /// Current version of an inspector.
     Inspector(&'a str),
     /// A superseded version of an inspector.
@@ -122,6 +126,7 @@ const CURRENT_TIER: u8 = 0x55;
 const RUN_BLOCK: u8 = 0x56;
 const RUN_TIERS: u8 = 0x57;
 const TIER_LAYER: u8 = 0x58;
+const RUN_TIER_MIX: u8 = 0x59;
 const RULE_SET: u8 = 0x52;
 const ACTIVATION: u8 = 0x53;
 const RUN: u8 = 0x54;
@@ -242,6 +247,10 @@ impl Key<'_> {
             }
             Key::Run(id) => {
                 k.push(RUN);
+                k.extend_from_slice(&id.to_be_bytes());
+            }
+            Key::RunTierMix(id) => {
+                k.push(RUN_TIER_MIX);
                 k.extend_from_slice(&id.to_be_bytes());
             }
             Key::Inspector(id) => str0(&mut k, INSPECTOR, id),

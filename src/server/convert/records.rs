@@ -200,6 +200,7 @@ pub fn enterprise_to(e: &Enterprise, seq: u64) -> pb::Enterprise {
         address: e.address.clone(),
         seq,
         warnings: e.warnings(),
+        tier: String::new(),
     }
 }
 

@@ -162,6 +162,50 @@ pub fn progress_to(s: &RunState, resumed: bool) -> pb::ReclassifyProgress {
     }
 }
 
+/// A tier report to proto.
+pub fn tier_report_to(r: &crate::classify::report::TierReport) -> pb::ReportTiersResponse {
+    fn counts(c: &crate::classify::report::TierCounts) -> pb::TierCounts {
+        pb::TierCounts {
+            a: c[0],
+            b: c[1],
+            c: c[2],
+            d: c[3],
+        }
+    }
+    let rows = |m: &std::collections::BTreeMap<String, crate::classify::report::TierCounts>| {
+        m.iter()
+            .map(|(k, c)| pb::TierMixRow {
+                key: k.clone(),
+                counts: Some(counts(c)),
+            })
+            .collect()
+    };
+    let run = r.run.as_ref();
+    pb::ReportTiersResponse {
+        run_id: run.map(|s| s.id).unwrap_or(0),
+        as_of: run.map(|s| s.as_of.to_string()).unwrap_or_default(),
+        jurisdiction: run.and_then(|s| s.jurisdiction.clone()).unwrap_or_default(),
+        finished: run.is_none_or(|s| s.finished),
+        rule_set_hash: run.map(|s| s.rule_set.clone()).unwrap_or_default(),
+        overall: Some(counts(&r.mix.overall)),
+        by_jurisdiction: rows(&r.mix.by_jurisdiction),
+        by_industry_section: rows(&r.mix.by_section),
+    }
+}
+
+/// An optional tier letter (`A`..`D`, any case) as a tier byte; empty means any. The error
+/// describes the bad value.
+pub fn tier_filter(s: &str) -> std::result::Result<Option<u8>, String> {
+    match s.trim().to_ascii_uppercase().as_str() {
+        "" => Ok(None),
+        "A" => Ok(Some(0)),
+        "B" => Ok(Some(1)),
+        "C" => Ok(Some(2)),
+        "D" => Ok(Some(3)),
+        _ => Err(format!("`{s}` is not a tier: use A, B, C or D")),
+    }
+}
+
 /// An optional date field: empty means `default`.
 pub fn date_or(s: &str, field: &str, default: Date) -> Result<Date> {
     if s.is_empty() {
