@@ -113,6 +113,14 @@ enum Command {
         /// Token for the inspector records (the roster is the admin's); default: --token.
         #[arg(long, env = "CREDITRISK_ROSTER_TOKEN", hide_env_values = true)]
         roster_token: Option<String>,
+        /// Where rejected rows go, with their line and reasons [default: FILE.rejects.jsonl, or
+        /// FILE.rejects.csv for a CSV file, beside it].
+        #[arg(long, value_name = "PATH")]
+        rejects: Option<PathBuf>,
+        /// Check the whole file first and send nothing if a row is bad; stop at the first
+        /// chunk the server refuses (earlier chunks stay stored).
+        #[arg(long)]
+        all_or_nothing: bool,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -638,18 +646,19 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Import {
             file,
             roster_token,
+            rejects,
+            all_or_nothing,
             server,
         } => {
+            let opts = cli::import::Options {
+                rejects,
+                all_or_nothing,
+                progress: true,
+            };
             let s =
-                cli::import::run(&server.target(), roster_token.as_deref(), &file, true).await?;
-            for e in &s.errors {
-                eprintln!("{e}");
-            }
-            println!(
-                "accepted {}, duplicates {}, rejected {}",
-                s.accepted, s.duplicates, s.rejected
-            );
-            if s.rejected > 0 {
+                cli::import::run(&server.target(), roster_token.as_deref(), &file, &opts).await?;
+            s.print();
+            if s.rejected > 0 || s.stopped.is_some() {
                 std::process::exit(2);
             }
             Ok(())
