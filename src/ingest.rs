@@ -99,6 +99,7 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
         for (i, ev) in records.into_iter().enumerate() {
             let at = |f: &str| format!("records[{i}].{f}");
             let code = ev.credit_code;
+            let bad_before = invalid.len();
             if let Some((c, seq)) = tx.event_location(&ev.event_id)? {
                 let stored = tx.get(&Key::Event(c, seq))?.ok_or_else(|| {
                     Error::Corrupt(format!("event `{}` indexed but missing", ev.event_id))
@@ -173,7 +174,10 @@ pub fn append_events(records: Vec<CreditEvent>) -> Job {
                 }
                 _ => {}
             }
-            if !invalid.is_empty() || !conflicts.is_empty() {
+            // Only this row's own faults skip it: the rows after a bad one still go into the
+            // (then discarded) transaction, so a later row that refers to an earlier good one
+            // (a credit repair) is not named as bad by mistake.
+            if invalid.len() > bad_before {
                 continue;
             }
             let seq = tx.alloc_seq();
