@@ -389,7 +389,7 @@ pub async fn run(
     Ok(summary)
 }
 
-/// `n` and the right form of a noun: `1 row`, `2 rows`.
+/// The form of a noun that goes with `n`: `one` for 1 (`1 row`), else `many` (`2 rows`).
 pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 {
         one

@@ -16,10 +16,11 @@ pub fn check(dir: &Path) -> bool {
             for w in &rs.warnings {
                 println!("{w}");
             }
+            let (r, w) = (rs.rules.len() as u64, rs.warnings.len() as u64);
             println!(
-                "ok: {} rules, {} warnings, hash {}",
-                rs.rules.len(),
-                rs.warnings.len(),
+                "ok: {r} {}, {w} {}, hash {}",
+                super::import::plural(r, "rule", "rules"),
+                super::import::plural(w, "warning", "warnings"),
                 rs.hash()
             );
             true
@@ -35,7 +36,10 @@ pub fn check(dir: &Path) -> bool {
                 .iter()
                 .filter(|e| e.severity == Severity::Error)
                 .count();
-            println!("rejected: {n} errors");
+            println!(
+                "rejected: {n} {}",
+                super::import::plural(n as u64, "error", "errors")
+            );
             false
         }
     }
