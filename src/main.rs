@@ -33,20 +33,22 @@ struct ServerArg {
         long,
         env = "CREDITRISK_SERVER",
         default_value = "http://127.0.0.1:50051",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     server: String,
     /// Bearer token (`cr_<id>_<secret>`) sent with every call.
     #[arg(long, env = "CREDITRISK_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
     /// PEM CA certificate to verify a TLS server with (use an `https://` server address).
-    #[arg(long, env = "CREDITRISK_TLS_CA", global = true)]
+    #[arg(long, env = "CREDITRISK_TLS_CA", global = true, hide_env_values = true)]
     tls_ca: Option<PathBuf>,
     /// PEM client certificate, for servers that require mutual TLS (with --tls-client-key).
     #[arg(
         long,
         env = "CREDITRISK_TLS_CLIENT_CERT",
         global = true,
+        hide_env_values = true,
         requires = "tls_client_key"
     )]
     tls_client_cert: Option<PathBuf>,
@@ -55,6 +57,7 @@ struct ServerArg {
         long,
         env = "CREDITRISK_TLS_CLIENT_KEY",
         global = true,
+        hide_env_values = true,
         requires = "tls_client_cert"
     )]
     tls_client_key: Option<PathBuf>,
@@ -113,6 +116,14 @@ enum Command {
         /// Token for the inspector records (the roster is the admin's); default: --token.
         #[arg(long, env = "CREDITRISK_ROSTER_TOKEN", hide_env_values = true)]
         roster_token: Option<String>,
+        /// Where rejected rows go, with their line and reasons [default: FILE.rejects.jsonl, or
+        /// FILE.rejects.csv for a CSV file, beside it].
+        #[arg(long, value_name = "PATH")]
+        rejects: Option<PathBuf>,
+        /// Check the whole file first and send nothing if a row is bad; stop at the first
+        /// chunk the server refuses (earlier chunks stay stored).
+        #[arg(long)]
+        all_or_nothing: bool,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -133,9 +144,10 @@ enum Command {
     Rules(RulesCmd),
     /// Classify one enterprise (stored unless --candidate is given).
     Classify {
+        /// Credit code of the enterprise.
         code: String,
         /// As of this date (default today).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", hide_default_value = true)]
         as_of: String,
         /// Classify against this rule-set folder instead, storing nothing.
         #[arg(long)]
@@ -145,21 +157,25 @@ enum Command {
     },
     /// Why an enterprise has its tier, and what would move it to the next better tier.
     Explain {
+        /// Credit code of the enterprise.
         code: String,
         #[command(flatten)]
         server: ServerArg,
     },
     /// Every stored classification of an enterprise, newest first.
     History {
+        /// Credit code of the enterprise.
         code: String,
         #[command(flatten)]
         server: ServerArg,
     },
     /// Re-classify a jurisdiction (or everything), streaming progress; resumable by --run-id.
     Reclassify {
-        #[arg(long, default_value = "")]
+        /// Only this jurisdiction (division code or zone id) [default: every one].
+        #[arg(long, default_value = "", hide_default_value = true)]
         jurisdiction: String,
-        #[arg(long, default_value = "")]
+        /// As of this date, `YYYY-MM-DD` [default: today].
+        #[arg(long, default_value = "", hide_default_value = true)]
         as_of: String,
         /// Resume this interrupted run.
         #[arg(long, default_value_t = 0)]
@@ -169,10 +185,13 @@ enum Command {
     },
     /// Run a candidate rule-set folder over a scope without storing anything.
     Simulate {
+        /// Candidate rule-set folder (as `rules check` reads).
         dir: PathBuf,
-        #[arg(long, default_value = "")]
+        /// Only this jurisdiction (division code or zone id) [default: every one].
+        #[arg(long, default_value = "", hide_default_value = true)]
         jurisdiction: String,
-        #[arg(long, default_value = "")]
+        /// As of this date, `YYYY-MM-DD` [default: today].
+        #[arg(long, default_value = "", hide_default_value = true)]
         as_of: String,
         #[command(flatten)]
         server: ServerArg,
@@ -180,11 +199,16 @@ enum Command {
     /// Reports: the tier mix by district and by industry section.
     #[command(subcommand)]
     Report(ReportCmd),
-    /// Follow tier changes (resumable from a cursor).
+    /// Follow tier changes (resumable from a cursor; reconnects after a server restart).
+    ///
+    /// Connection notes go to standard error; it ends only for a refused token or a bad
+    /// argument (or Ctrl-C).
     Watch {
+        /// Print the changes after this cursor (0: from the first); each printed line starts with its cursor.
         #[arg(long, default_value_t = 0)]
         cursor: u64,
-        #[arg(long, default_value = "")]
+        /// Only this jurisdiction (division code or zone id) [default: every one].
+        #[arg(long, default_value = "", hide_default_value = true)]
         jurisdiction: String,
         /// any, worse or better.
         #[arg(long, default_value = "any")]
@@ -217,7 +241,7 @@ enum TokenCmd {
         #[arg(long)]
         role: Role,
         /// The inspector id an inspector token acts for; free text for other roles.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", hide_default_value = true)]
         subject: String,
         /// Expire after this many days (default: never).
         #[arg(long)]
@@ -227,6 +251,7 @@ enum TokenCmd {
     },
     /// Revoke a token by id.
     Revoke {
+        /// Token id.
         id: String,
         #[command(flatten)]
         server: ServerArg,
@@ -241,7 +266,10 @@ enum TokenCmd {
 #[derive(Subcommand)]
 enum DrawCmd {
     /// Re-run a draw from its publication bundle (JSON) and check every field. Offline.
-    Verify { bundle: PathBuf },
+    Verify {
+        /// Publication bundle (JSON) written by `draw export`.
+        bundle: PathBuf,
+    },
     /// Inspection items.
     #[command(subcommand)]
     Items(ItemsCmd),
@@ -251,6 +279,7 @@ enum DrawCmd {
     Create(DrawSpecArgs),
     /// One stored draw: summary, then one line per drawn enterprise.
     Get {
+        /// Draw id.
         id: String,
         #[command(flatten)]
         server: ServerArg,
@@ -262,7 +291,9 @@ enum DrawCmd {
     },
     /// Write the publication bundle, CSV lists and the XLSX inspection list into a folder.
     Export {
+        /// Draw id.
         id: String,
+        /// Folder to write into (created if missing).
         #[arg(long, default_value = ".")]
         out: PathBuf,
         /// Language of the XLSX inspection list: zh (Chinese headers) or en.
@@ -273,13 +304,15 @@ enum DrawCmd {
     },
     /// An inspector's assignments (default: the caller's own, for an inspector token).
     Assignments {
-        #[arg(default_value = "")]
+        /// Inspector id [default: the caller's own, for an inspector token].
+        #[arg(default_value = "", hide_default_value = true)]
         inspector: String,
         #[command(flatten)]
         server: ServerArg,
     },
     /// Record results (JSON lines: credit_code, date, inspector_ids, result_codes).
     Results {
+        /// Draw id.
         id: String,
         /// File, or `-` for standard input.
         file: String,
@@ -288,10 +321,12 @@ enum DrawCmd {
     },
     /// Mark results as published.
     Publish {
+        /// Draw id.
         id: String,
         /// Publication date (default today).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", hide_default_value = true)]
         on: String,
+        /// Credit codes whose results to mark published.
         codes: Vec<String>,
         #[command(flatten)]
         server: ServerArg,
@@ -299,13 +334,14 @@ enum DrawCmd {
     /// Results not published within 20 working days, and drawn enterprises without a result.
     Overdue {
         /// The day to judge by (default today).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", hide_default_value = true)]
         today: String,
         #[command(flatten)]
         server: ServerArg,
     },
     /// The public result list of a draw.
     Public {
+        /// Draw id.
         id: String,
         #[command(flatten)]
         server: ServerArg,
@@ -316,6 +352,7 @@ enum DrawCmd {
 enum ItemsCmd {
     /// Send an item list file (`[[item]]` tables, as in rules/items.toml).
     Upload {
+        /// Item list file (TOML).
         file: PathBuf,
         #[command(flatten)]
         server: ServerArg,
@@ -336,13 +373,13 @@ struct DrawSpecArgs {
     #[arg(long)]
     inspection_date: String,
     /// Snapshot date (default today).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     as_of: String,
     /// Seed, normally produced in public; omitted: the server makes one.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     seed: String,
     /// Draw id; omitted: the server makes one.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     id: String,
     /// Participating department (repeat for a joint draw; default: the item's).
     #[arg(long = "department")]
@@ -377,6 +414,7 @@ enum AuditCmd {
     /// Check an audit bundle offline: head signatures, consistency with the saved head,
     /// inclusion of its entries.
     Verify {
+        /// Audit bundle (JSON) written by `audit bundle`.
         bundle: PathBuf,
         /// The server's Ed25519 public key (hex) to pin.
         #[arg(long)]
@@ -387,6 +425,7 @@ enum AuditCmd {
         /// Tree size (0: the newest).
         #[arg(long, default_value_t = 0)]
         size: u64,
+        /// Write the head to this file as well as printing it.
         #[arg(long)]
         out: Option<PathBuf>,
         #[command(flatten)]
@@ -408,6 +447,7 @@ enum AuditCmd {
         /// Subject of an entry to prove included, e.g. `draw/ID` (repeatable).
         #[arg(long = "subject")]
         subjects: Vec<String>,
+        /// File to write the bundle to.
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
@@ -422,24 +462,30 @@ enum AuditCmd {
 enum ReplayCmd {
     /// One classification: by seq, or the newest as of a date (default: the newest).
     Classification {
+        /// Credit code of the enterprise.
         code: String,
+        /// Sequence number of the stored classification (0: pick by --as-of).
         #[arg(long, default_value_t = 0)]
         seq: u64,
-        #[arg(long, default_value = "")]
+        /// The newest classification as of this date, `YYYY-MM-DD` [default: the newest].
+        #[arg(long, default_value = "", hide_default_value = true)]
         as_of: String,
         #[command(flatten)]
         server: ServerArg,
     },
     /// One draw.
     Draw {
+        /// Draw id.
         id: String,
         #[command(flatten)]
         server: ServerArg,
     },
     /// Every classification and draw in a log range or a month (changes made then, UTC+8).
     Range {
+        /// First log index (0: the start).
         #[arg(long, default_value_t = 0)]
         from: u64,
+        /// Last log index (0: the end).
         #[arg(long, default_value_t = 0)]
         to: u64,
         /// `YYYY-MM`.
@@ -456,17 +502,24 @@ enum ReplayCmd {
 #[derive(Subcommand)]
 enum RulesCmd {
     /// Load and check a rule-set folder without a server.
-    Check { dir: PathBuf },
+    Check {
+        /// Rule-set folder.
+        dir: PathBuf,
+    },
     /// Run the case files against a rule set without a server.
     Test {
+        /// Rule-set folder.
         #[arg(long, default_value = "rules/default")]
         rules: PathBuf,
+        /// Folder of case files (TOML).
         #[arg(long, default_value = "rules/tests")]
         cases: PathBuf,
     },
     /// Upload a rule-set folder (and optionally activate it).
     Upload {
+        /// Rule-set folder.
         dir: PathBuf,
+        /// Make it the active rule set once stored.
         #[arg(long)]
         activate: bool,
         #[command(flatten)]
@@ -474,6 +527,7 @@ enum RulesCmd {
     },
     /// Activate a stored rule set by hash.
     Activate {
+        /// Rule-set hash, as `rules list` prints it.
         hash: String,
         #[command(flatten)]
         server: ServerArg,
@@ -504,17 +558,20 @@ enum EnterpriseCmd {
     },
     /// List enterprises (JSON lines).
     List {
-        #[arg(long, default_value = "")]
+        /// Only this jurisdiction (division code or zone id) [default: every one].
+        #[arg(long, default_value = "", hide_default_value = true)]
         jurisdiction: String,
-        /// GB/T 4754 section letter.
-        #[arg(long, default_value = "")]
+        /// Only this GB/T 4754 section letter [default: every section].
+        #[arg(long, default_value = "", hide_default_value = true)]
         section: String,
-        /// Current credit-risk tier (A, B, C or D).
-        #[arg(long, default_value = "")]
+        /// Only enterprises whose current credit-risk tier is this (A, B, C or D) [default: any tier].
+        #[arg(long, default_value = "", hide_default_value = true)]
         tier: String,
+        /// Enterprises per page (at most 1000).
         #[arg(long, default_value_t = 100)]
         page_size: u32,
-        #[arg(long, default_value = "")]
+        /// Continue from this page token (printed to stderr after a page) [default: the first page].
+        #[arg(long, default_value = "", hide_default_value = true)]
         page_token: String,
         /// Follow every page.
         #[arg(long)]
@@ -524,6 +581,7 @@ enum EnterpriseCmd {
     },
     /// Create or replace enterprises from JSON lines (a file or `-`).
     Put {
+        /// JSON lines of enterprises (as `enterprise get` prints them), or `-` for standard input.
         file: String,
         #[command(flatten)]
         server: ServerArg,
@@ -550,12 +608,14 @@ enum ReportCmd {
 enum EventsCmd {
     /// Print an enterprise's events in ingest order.
     List {
+        /// Credit code of the enterprise.
         code: String,
         #[command(flatten)]
         server: ServerArg,
     },
     /// Append events from JSON lines (a file or `-`), atomically.
     Append {
+        /// JSON lines of events (as `events list` prints them), or `-` for standard input.
         file: String,
         #[command(flatten)]
         server: ServerArg,
@@ -566,10 +626,13 @@ enum EventsCmd {
 enum InspectorCmd {
     /// List inspectors.
     List {
-        #[arg(long, default_value = "")]
+        /// Only inspectors of this department [default: every one].
+        #[arg(long, default_value = "", hide_default_value = true)]
         department: String,
-        #[arg(long, default_value = "")]
+        /// Only inspectors of this jurisdiction [default: every one].
+        #[arg(long, default_value = "", hide_default_value = true)]
         jurisdiction: String,
+        /// Only active inspectors.
         #[arg(long)]
         active_only: bool,
         #[command(flatten)]
@@ -577,6 +640,7 @@ enum InspectorCmd {
     },
     /// Create or replace inspectors from JSON lines.
     Put {
+        /// JSON lines of inspectors (as `inspector list` prints them), or `-` for standard input.
         file: String,
         #[command(flatten)]
         server: ServerArg,
@@ -587,6 +651,7 @@ enum InspectorCmd {
 enum InspectionCmd {
     /// Record inspections from JSON lines.
     Record {
+        /// JSON lines of inspections, or `-` for standard input.
         file: String,
         #[command(flatten)]
         server: ServerArg,
@@ -597,17 +662,22 @@ enum InspectionCmd {
 enum BenchCmd {
     /// Durable bulk ingest over gRPC against a child server process.
     Ingest {
+        /// Events to send.
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+        /// Enterprises the events are spread over.
         #[arg(long, default_value_t = 20_000)]
         enterprises: u64,
+        /// Events per chunk of the bulk stream.
         #[arg(long, default_value_t = 1000)]
         chunk: usize,
     },
     /// Load a demo population in-process, then time a full re-classification and a simulation.
     Classify {
+        /// Enterprises in the demo population.
         #[arg(long, default_value_t = 100_000)]
         entities: usize,
+        /// Seed of the demo population.
         #[arg(long, default_value_t = 20231)]
         seed: u64,
         /// Keep the store in this directory; when it already holds this population (same
@@ -674,18 +744,19 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Import {
             file,
             roster_token,
+            rejects,
+            all_or_nothing,
             server,
         } => {
+            let opts = cli::import::Options {
+                rejects,
+                all_or_nothing,
+                progress: true,
+            };
             let s =
-                cli::import::run(&server.target(), roster_token.as_deref(), &file, true).await?;
-            for e in &s.errors {
-                eprintln!("{e}");
-            }
-            println!(
-                "accepted {}, duplicates {}, rejected {}",
-                s.accepted, s.duplicates, s.rejected
-            );
-            if s.rejected > 0 {
+                cli::import::run(&server.target(), roster_token.as_deref(), &file, &opts).await?;
+            s.print();
+            if s.rejected > 0 || s.stopped.is_some() {
                 std::process::exit(2);
             }
             Ok(())
@@ -906,4 +977,43 @@ fn exit_unless(ok: bool) -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every option and argument of every subcommand says what it is, and none shows an empty
+    /// default (`[default: ""]`).
+    #[test]
+    fn every_argument_has_help_and_no_empty_default() {
+        fn walk(cmd: &clap::Command, path: &str, bad: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    bad.push(format!("{path} {id}: no help"));
+                }
+                if !a.is_hide_default_value_set()
+                    && a.get_default_values().iter().any(|v| v.is_empty())
+                {
+                    bad.push(format!("{path} {id}: empty default"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    bad.push(format!("{path} {}: no about", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), bad);
+            }
+        }
+        let mut bad = Vec::new();
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        walk(&cmd, "creditrisk", &mut bad);
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
 }

@@ -134,6 +134,14 @@ pub fn explain(status: tonic::Status) -> anyhow::Error {
 
 /// Reads JSON lines of `T` from a file, or standard input for `-`.
 pub fn read_lines<T: DeserializeOwned>(path: &str) -> anyhow::Result<Vec<T>> {
+    read_records(path, "")
+}
+
+/// Reads JSON lines of records of `kind` from a file, or standard input for `-`. What the list and get
+/// commands print is accepted as it is: a line may wrap the record in its kind (`{"event":
+/// {...}}`, as `events list` and the import format do), and the fields the server sets
+/// (`seq`, `warnings`) are ignored.
+pub fn read_records<T: DeserializeOwned>(path: &str, kind: &str) -> anyhow::Result<Vec<T>> {
     let reader: Box<dyn BufRead> = if path == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -147,41 +155,69 @@ pub fn read_lines<T: DeserializeOwned>(path: &str) -> anyhow::Result<Vec<T>> {
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(&line).with_context(|| format!("line {}", i + 1))?);
+        out.push(parse_line(&line, kind).with_context(|| format!("line {}", i + 1))?);
     }
     Ok(out)
+}
+
+/// One line of [`read_records`].
+pub fn parse_line<T: DeserializeOwned>(line: &str, kind: &str) -> anyhow::Result<T> {
+    let mut v: serde_json::Value = serde_json::from_str(line)?;
+    if let Some(obj) = v.as_object_mut() {
+        if obj.get(kind).is_some_and(|r| r.is_object()) {
+            if let Some(inner) = obj.remove(kind) {
+                v = inner;
+            }
+        }
+    }
+    if let (false, Some(obj)) = (kind.is_empty(), v.as_object_mut()) {
+        obj.remove("seq");
+        obj.remove("warnings");
+        // `enterprise list` shows the current tier, which is derived, never put.
+        if kind == "enterprise" {
+            obj.remove("tier");
+        }
+    }
+    Ok(serde_json::from_value(v)?)
 }
 
 fn print(v: &serde_json::Value) {
     println!("{v}");
 }
 
-fn enterprise_json(e: &pb::Enterprise) -> serde_json::Value {
-    let mut v = enterprise_fields(e);
-    // Listings carry the current tier; other answers leave it empty.
-    if let (Some(m), false) = (v.as_object_mut(), e.tier.is_empty()) {
-        m.insert("tier".into(), e.tier.clone().into());
+/// An enterprise as `enterprise get` and `list` print it: the data model's spelling (the
+/// input format of `enterprise put`, enums in kebab-case), with `seq` and `warnings`.
+pub fn enterprise_json(e: &pb::Enterprise) -> serde_json::Value {
+    let mut v = crate::domain::Violations::new();
+    let domain = convert::enterprise_from(e.clone(), "enterprise", &mut v)
+        .and_then(|d| serde_json::to_value(d).ok());
+    let mut out = match domain {
+        Some(d) => d,
+        // A value this client does not know (a newer server): print what came.
+        None => serde_json::json!({
+            "credit_code": e.credit_code,
+            "legacy_code": e.legacy_code,
+            "name": e.name,
+            "kind": e.kind,
+            "registering_authority": e.registering_authority,
+            "jurisdiction": e.jurisdiction,
+            "industry": e.industry,
+            "established": e.established,
+            "registered_capital_yuan": e.registered_capital_yuan,
+            "status": e.status,
+            "legal_representative": e.legal_representative,
+            "address": e.address,
+        }),
+    };
+    if let Some(o) = out.as_object_mut() {
+        o.insert("seq".into(), e.seq.into());
+        o.insert("warnings".into(), e.warnings.clone().into());
+        // Listings carry the current tier; other answers leave it empty (and `put` ignores it).
+        if !e.tier.is_empty() {
+            o.insert("tier".into(), e.tier.clone().into());
+        }
     }
-    v
-}
-
-fn enterprise_fields(e: &pb::Enterprise) -> serde_json::Value {
-    serde_json::json!({
-        "credit_code": e.credit_code,
-        "legacy_code": e.legacy_code,
-        "name": e.name,
-        "kind": format!("{:?}", e.kind()),
-        "registering_authority": e.registering_authority,
-        "jurisdiction": e.jurisdiction,
-        "industry": e.industry,
-        "established": e.established,
-        "registered_capital_yuan": e.registered_capital_yuan,
-        "status": format!("{:?}", e.status()),
-        "legal_representative": e.legal_representative,
-        "address": e.address,
-        "seq": e.seq,
-        "warnings": e.warnings,
-    })
+    out
 }
 
 fn summary_json(s: pb::WriteSummary) -> serde_json::Value {
@@ -230,7 +266,7 @@ pub async fn list_enterprises(
 
 /// `enterprise put FILE`.
 pub async fn put_enterprises(target: &Target, path: &str) -> anyhow::Result<()> {
-    let recs: Vec<Enterprise> = read_lines(path)?;
+    let recs: Vec<Enterprise> = read_records(path, "enterprise")?;
     let mut c = connect(target).await?;
     let r = c
         .upsert_enterprises(pb::UpsertEnterprisesRequest {
@@ -272,7 +308,7 @@ pub async fn list_events(target: &Target, code: &str) -> anyhow::Result<()> {
 
 /// `events append FILE`.
 pub async fn append_events(target: &Target, path: &str) -> anyhow::Result<()> {
-    let recs: Vec<crate::domain::CreditEvent> = read_lines(path)?;
+    let recs: Vec<crate::domain::CreditEvent> = read_records(path, "event")?;
     let mut c = connect(target).await?;
     let r = c
         .append_events(pb::AppendEventsRequest {
@@ -312,7 +348,7 @@ pub async fn list_inspectors(
 
 /// `inspector put FILE`.
 pub async fn put_inspectors(target: &Target, path: &str) -> anyhow::Result<()> {
-    let recs: Vec<Inspector> = read_lines(path)?;
+    let recs: Vec<Inspector> = read_records(path, "inspector")?;
     let mut c = connect(target).await?;
     let r = c
         .upsert_inspectors(pb::UpsertInspectorsRequest {
@@ -334,7 +370,7 @@ pub async fn put_inspectors(target: &Target, path: &str) -> anyhow::Result<()> {
 
 /// `inspection record FILE`.
 pub async fn record_inspections(target: &Target, path: &str) -> anyhow::Result<()> {
-    let recs: Vec<Inspection> = read_lines(path)?;
+    let recs: Vec<Inspection> = read_records(path, "inspection")?;
     let mut c = connect(target).await?;
     let r = c
         .record_inspections(pb::RecordInspectionsRequest {

@@ -16,10 +16,11 @@ pub fn check(dir: &Path) -> bool {
             for w in &rs.warnings {
                 println!("{w}");
             }
+            let (r, w) = (rs.rules.len() as u64, rs.warnings.len() as u64);
             println!(
-                "ok: {} rules, {} warnings, hash {}",
-                rs.rules.len(),
-                rs.warnings.len(),
+                "ok: {r} {}, {w} {}, hash {}",
+                super::import::plural(r, "rule", "rules"),
+                super::import::plural(w, "warning", "warnings"),
                 rs.hash()
             );
             true
@@ -35,7 +36,10 @@ pub fn check(dir: &Path) -> bool {
                 .iter()
                 .filter(|e| e.severity == Severity::Error)
                 .count();
-            println!("rejected: {n} errors");
+            println!(
+                "rejected: {n} {}",
+                super::import::plural(n as u64, "error", "errors")
+            );
             false
         }
     }
@@ -298,30 +302,111 @@ pub async fn simulate(
     Ok(())
 }
 
-/// `watch`: prints tier changes as they happen.
+/// `watch`: prints tier changes as they happen, one line each on standard output; connection
+/// notes go to standard error. Never ends by itself: see [`watch_with`].
 pub async fn watch(
     target: &Target,
     cursor: u64,
     jurisdiction: &str,
     direction: &str,
 ) -> anyhow::Result<()> {
-    let mut c = ClassificationServiceClient::new(channel(target).await?);
-    let mut s = c
-        .watch_tier_changes(pb::WatchTierChangesRequest {
-            cursor,
-            jurisdiction: jurisdiction.into(),
-            direction: direction.into(),
-        })
-        .await
-        .map_err(explain_status)?
-        .into_inner();
-    while let Some(t) = s.message().await.map_err(explain_status)? {
-        println!(
-            "{} {} {} {} -> {} as of {}",
-            t.cursor, t.credit_code, t.jurisdiction, t.from, t.to, t.as_of
-        );
+    watch_with(
+        target,
+        cursor,
+        jurisdiction,
+        direction,
+        &mut |t| {
+            println!(
+                "{} {} {} {} -> {} as of {}",
+                t.cursor, t.credit_code, t.jurisdiction, t.from, t.to, t.as_of
+            )
+        },
+        &mut |note| eprintln!("{note}"),
+    )
+    .await
+}
+
+/// Longest wait between two tries to reconnect.
+pub const WATCH_MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Follows tier changes after `cursor`, calling `on_change` for each. When the stream ends or
+/// breaks (a server restart, a network fault) it says so through `on_note` (`connection lost:
+/// ...; reconnecting from cursor N`), tries again with a growing pause (at most
+/// [`WATCH_MAX_BACKOFF`]), resumes after the last cursor seen, and says `reconnected`. It
+/// returns only with an error, for an answer no retry can mend: a missing or refused token
+/// (`UNAUTHENTICATED`, `PERMISSION_DENIED`) or a bad argument (`INVALID_ARGUMENT`), or a
+/// target that is not a server address.
+pub async fn watch_with(
+    target: &Target,
+    mut cursor: u64,
+    jurisdiction: &str,
+    direction: &str,
+    on_change: &mut (dyn FnMut(&pb::TierChange) + Send),
+    on_note: &mut (dyn FnMut(&str) + Send),
+) -> anyhow::Result<()> {
+    const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
+    let fatal = |st: &tonic::Status| {
+        matches!(
+            st.code(),
+            tonic::Code::Unauthenticated
+                | tonic::Code::PermissionDenied
+                | tonic::Code::InvalidArgument
+        )
+    };
+    let mut backoff = FIRST_BACKOFF;
+    let mut lost = false;
+    loop {
+        let reason = match channel(target).await {
+            // A malformed address or unreadable TLS files will not mend either.
+            Err(e)
+                if !lost
+                    && e.chain()
+                        .all(|c| !c.to_string().starts_with("cannot connect")) =>
+            {
+                return Err(e);
+            }
+            Err(e) => format!("{e:#}"),
+            Ok(ch) => {
+                let mut c = ClassificationServiceClient::new(ch);
+                let req = pb::WatchTierChangesRequest {
+                    cursor,
+                    jurisdiction: jurisdiction.into(),
+                    direction: direction.into(),
+                };
+                match c.watch_tier_changes(req).await {
+                    Err(st) if fatal(&st) => return Err(explain_status(st)),
+                    Err(st) => format!("{:?}: {}", st.code(), st.message()),
+                    Ok(resp) => {
+                        if lost {
+                            on_note(&format!("reconnected; resuming after cursor {cursor}"));
+                            lost = false;
+                        }
+                        backoff = FIRST_BACKOFF;
+                        let mut s = resp.into_inner();
+                        loop {
+                            match s.message().await {
+                                Ok(Some(t)) => {
+                                    cursor = cursor.max(t.cursor);
+                                    on_change(&t);
+                                }
+                                Ok(None) => break "the server ended the stream".to_string(),
+                                Err(st) if fatal(&st) => return Err(explain_status(st)),
+                                Err(st) => break format!("{:?}: {}", st.code(), st.message()),
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if !lost {
+            on_note(&format!(
+                "connection lost: {reason}; reconnecting from cursor {cursor}"
+            ));
+            lost = true;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(WATCH_MAX_BACKOFF);
     }
-    Ok(())
 }
 
 /// `rules export DIR [--force]`: writes the rule files built into the binary under `DIR`
