@@ -540,6 +540,7 @@ enum RulesCmd {
     /// Write the rule files built into the binary (default rule set, supervision policy,
     /// calendars, demo items) to a folder, to edit and use as rules_dir / supervision_dir.
     Export {
+        /// Folder to write into (created if missing; existing files are kept unless --force).
         dir: PathBuf,
         /// Overwrite files that exist.
         #[arg(long)]
@@ -593,7 +594,7 @@ enum ReportCmd {
     /// Counts per tier, overall, by district (jurisdiction) and by industry section, as of a
     /// run (default: the latest whole-population run, else the current tiers).
     Tiers {
-        /// Run id.
+        /// Run id (as `reclassify` prints it) [default: the latest whole-population run].
         #[arg(long)]
         run: Option<u64>,
         /// Print the response as JSON instead of tables.

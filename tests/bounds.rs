@@ -392,6 +392,7 @@ const RECORD_FIELDS: &[&str] = &[
     "page_token",
     "jurisdiction",
     "industry_section",
+    "tier",
     "kind",
     "status",
     "credit_code",
@@ -428,6 +429,11 @@ async fn record_service_survives_numbers_at_and_past_every_limit() {
                     },
                     kind: rng.u32(&[]) as i32,
                     status: rng.u32(&[]) as i32,
+                    tier: if rng.coin() {
+                        String::new()
+                    } else {
+                        rng.string("D")
+                    },
                 })
                 .await;
             judge(&format!("{name} #3"), r, RECORD_FIELDS);
