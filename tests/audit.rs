@@ -87,17 +87,8 @@ async fn activity(s: &TestServer) -> String {
         .upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
         .await
         .unwrap();
+    reclassify_all(s, "2026-11-01").await;
     let mut cls = ClassificationServiceClient::new(s.channel_as(Role::Admin).await);
-    let mut st = cls
-        .reclassify(pb::ReclassifyRequest {
-            scope: None,
-            as_of: "2026-11-01".into(),
-            run_id: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while st.message().await.unwrap().is_some() {}
     cls.classify(pb::ClassifyRequest {
         credit_code: synthetic_code(3).to_string(),
         as_of: "2026-10-01".into(),

@@ -23,17 +23,8 @@ async fn setup(s: &TestServer) -> BTreeMap<String, u64> {
     })
     .await
     .unwrap();
+    reclassify_all(s, "2026-11-01").await;
     let mut cls = ClassificationServiceClient::new(s.channel_as(Role::Admin).await);
-    let mut st = cls
-        .reclassify(pb::ReclassifyRequest {
-            scope: None,
-            as_of: "2026-11-01".into(),
-            run_id: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while st.message().await.unwrap().is_some() {}
     for n in [3, 7, 11] {
         cls.classify(pb::ClassifyRequest {
             credit_code: synthetic_code(n).to_string(),

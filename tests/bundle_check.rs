@@ -10,7 +10,6 @@ mod common;
 
 use common::*;
 use creditrisk::server::pb;
-use pb::classification_service_client::ClassificationServiceClient;
 use pb::draw_service_client::DrawServiceClient;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -93,25 +92,7 @@ async fn population(s: &TestServer) {
     rec.upsert_enterprises(pb::UpsertEnterprisesRequest { records })
         .await
         .unwrap();
-    rec.append_events(pb::AppendEventsRequest {
-        records: [0u64, 2]
-            .iter()
-            .map(|n| pb::CreditEvent {
-                event_id: format!("serious-{n}"),
-                credit_code: synthetic_code(*n).to_string(),
-                effective_date: "2026-05-01".into(),
-                source_department: "samr-chengdu".into(),
-                body: Some(pb::credit_event::Body::SeriousListEntry(
-                    pb::SeriousListEntry {
-                        reason: "fraud".into(),
-                    },
-                )),
-                seq: 0,
-            })
-            .collect(),
-    })
-    .await
-    .unwrap();
+    list_seriously(s, &[0, 2]).await;
     let mut roster: Vec<_> = (0..8)
         .map(|i| {
             let conflicts = if i == 0 { codes[..60].to_vec() } else { vec![] };
@@ -127,21 +108,7 @@ async fn population(s: &TestServer) {
         .upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
         .await
         .unwrap();
-    let mut cls = ClassificationServiceClient::new(s.channel_as(Role::Admin).await);
-    let mut stream = cls
-        .reclassify(pb::ReclassifyRequest {
-            scope: None,
-            as_of: AS_OF.into(),
-            run_id: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while let Some(p) = stream.message().await.unwrap() {
-        if p.finished {
-            assert_eq!(p.done, 200);
-        }
-    }
+    assert_eq!(reclassify_all(s, AS_OF).await.done, 200);
 }
 
 async fn export(draws: &mut DrawServiceClient<AuthChannel>, id: &str) -> Vec<u8> {

@@ -208,22 +208,7 @@ async fn serve_demo_outside_the_checkout() {
     let demo_run = report.run_id;
 
     // A re-classification at a later date: a new run, its report matches the listing again.
-    let mut admin_cls = ClassificationServiceClient::new(common::channel(&url, &admin).await);
-    let mut stream = admin_cls
-        .reclassify(pb::ReclassifyRequest {
-            scope: None,
-            as_of: "2026-12-01".into(),
-            run_id: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut last = None;
-    while let Some(p) = stream.message().await.unwrap() {
-        last = Some(p);
-    }
-    let last = last.unwrap();
-    assert!(last.finished);
+    let last = common::reclassify_all_with(&url, &admin, "2026-12-01").await;
     let report = cls
         .report_tiers(pb::ReportTiersRequest::default())
         .await

@@ -11,7 +11,6 @@ use calamine::{Data, Reader, Xlsx};
 use common::*;
 use creditrisk::domain::Date;
 use creditrisk::server::pb;
-use pb::classification_service_client::ClassificationServiceClient;
 use pb::draw_service_client::DrawServiceClient;
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
@@ -78,25 +77,7 @@ async fn population(s: &TestServer) {
     rec.upsert_enterprises(pb::UpsertEnterprisesRequest { records })
         .await
         .unwrap();
-    rec.append_events(pb::AppendEventsRequest {
-        records: [0u64, 5]
-            .iter()
-            .map(|n| pb::CreditEvent {
-                event_id: format!("serious-{n}"),
-                credit_code: synthetic_code(*n).to_string(),
-                effective_date: "2026-05-01".into(),
-                source_department: "samr-chengdu".into(),
-                body: Some(pb::credit_event::Body::SeriousListEntry(
-                    pb::SeriousListEntry {
-                        reason: "fraud".into(),
-                    },
-                )),
-                seq: 0,
-            })
-            .collect(),
-    })
-    .await
-    .unwrap();
+    list_seriously(s, &[0, 5]).await;
     let roster = (0..12)
         .map(|i| pb::Inspector {
             inspector_id: format!("food-{i:02}"),
@@ -115,17 +96,7 @@ async fn population(s: &TestServer) {
         .upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
         .await
         .unwrap();
-    let mut cls = ClassificationServiceClient::new(s.channel_as(Role::Admin).await);
-    let mut stream = cls
-        .reclassify(pb::ReclassifyRequest {
-            scope: None,
-            as_of: AS_OF.into(),
-            run_id: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while stream.message().await.unwrap().is_some() {}
+    reclassify_all(s, AS_OF).await;
     let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
     draws
         .upsert_items(pb::UpsertItemsRequest {

@@ -215,3 +215,58 @@ pub fn violations(s: &tonic::Status) -> Vec<(String, String)> {
 
 #[allow(unused_imports)]
 pub use creditrisk::cli::bench::{synthetic_code, synthetic_enterprise, synthetic_event};
+
+/// Puts the synthetic enterprises numbered `ns` on the serious list (effective 2026-05-01), so
+/// tier D is not empty; event ids are `serious-N`.
+pub async fn list_seriously(s: &TestServer, ns: &[u64]) {
+    s.client()
+        .await
+        .append_events(pb::AppendEventsRequest {
+            records: ns
+                .iter()
+                .map(|n| pb::CreditEvent {
+                    event_id: format!("serious-{n}"),
+                    credit_code: synthetic_code(*n).to_string(),
+                    effective_date: "2026-05-01".into(),
+                    source_department: "samr-chengdu".into(),
+                    body: Some(pb::credit_event::Body::SeriousListEntry(
+                        pb::SeriousListEntry {
+                            reason: "fraud".into(),
+                        },
+                    )),
+                    seq: 0,
+                })
+                .collect(),
+        })
+        .await
+        .unwrap();
+}
+
+/// Re-classifies the whole population as of `as_of` through a channel sending `token` (an
+/// admin's), following the run to its end; returns the last progress message.
+pub async fn reclassify_all_with(url: &str, token: &str, as_of: &str) -> pb::ReclassifyProgress {
+    let mut cls = pb::classification_service_client::ClassificationServiceClient::new(
+        channel(url, token).await,
+    );
+    let mut stream = cls
+        .reclassify(pb::ReclassifyRequest {
+            scope: None,
+            as_of: as_of.into(),
+            run_id: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(p) = stream.message().await.unwrap() {
+        last = Some(p);
+    }
+    let last = last.expect("the run sent no progress");
+    assert!(last.finished, "the run stopped before its end: {last:?}");
+    last
+}
+
+/// [`reclassify_all_with`] as this server's admin.
+pub async fn reclassify_all(s: &TestServer, as_of: &str) -> pb::ReclassifyProgress {
+    reclassify_all_with(&s.url, &s.tokens[&Role::Admin], as_of).await
+}
