@@ -695,8 +695,11 @@ enum BenchCmd {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        restore_sigpipe();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -704,8 +707,25 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(run(cli.command))
+    let done = tokio::runtime::Runtime::new()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(cli.command)));
+    if let Err(e) = done {
+        // One line, causes joined with `: ` (no backtrace: these are the user's errors, and
+        // RUST_BACKTRACE is often set in operators' shells).
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Client commands end quietly when the reader of their output goes away (`cr ... | head`), as
+/// Unix tools do, instead of panicking on a broken pipe: Rust ignores SIGPIPE by default. The
+/// server keeps ignoring it (a client hanging up must never stop it).
+fn restore_sigpipe() {
+    // SAFETY: called once at start, before any thread is spawned; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 async fn run(cmd: Command) -> anyhow::Result<()> {

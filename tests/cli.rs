@@ -244,3 +244,66 @@ async fn watch_ends_with_the_reason_for_a_bad_token() {
     assert!(e.contains("Unauthenticated"), "{e}");
     s.stop().await;
 }
+
+/// A record the command line cannot read is refused before anything is sent, in one line that
+/// names the file line, the field and the value, without a backtrace even when RUST_BACKTRACE
+/// is set in the operator's shell; and a reader that goes away early (`| head`) ends the
+/// command quietly instead of a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_records_name_their_field_and_a_closed_pipe_is_quiet() {
+    let s = TestServer::start().await;
+    let ingest = s.tokens[&Role::Ingest].clone();
+    let bad = r#"{"event_id":"x1","credit_code":"91510100054946627W","effective_date":"2025-02-30","source_department":"samr-chengdu","body":{"complaint":{"verified":true}}}"#;
+    let mut child = Command::new(exe())
+        .args([
+            "events", "append", "-", "--server", &s.url, "--token", &ingest,
+        ])
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("\n{bad}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        "Error: line 2: field `effective_date`: `2025-02-30` is not a calendar date"
+    );
+    // Many lines into a reader that closes after the first: no panic, no error text.
+    let demo = tempfile::tempdir().unwrap();
+    let path = demo.path().join("d.jsonl");
+    // More than a pipe's buffer (64 KiB) of listing, so the writer must meet the closed pipe.
+    creditrisk::cli::import::write_demo(400, 5, &mut std::fs::File::create(&path).unwrap())
+        .unwrap();
+    let opts = creditrisk::cli::import::Options::default();
+    let admin = s.tokens[&Role::Admin].clone();
+    creditrisk::cli::import::run(&s.target(Role::Ingest), Some(&admin), &path, &opts)
+        .await
+        .unwrap();
+    let mut child = Command::new(exe())
+        .args(["enterprise", "list", "--all", "--page-size", "1"])
+        .args(["--server", &s.url, "--token", &ingest])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("credit_code"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{err}");
+    s.stop().await;
+}

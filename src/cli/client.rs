@@ -178,7 +178,70 @@ pub fn parse_line<T: DeserializeOwned>(line: &str, kind: &str) -> anyhow::Result
             obj.remove("tier");
         }
     }
-    Ok(serde_json::from_value(v)?)
+    Ok(from_json_value(v)?)
+}
+
+/// A JSON value read as a record whose fields failed to parse name themselves: the error is
+/// ``field `body.penalty.amount_yuan`: ...`` rather than serde's bare message.
+pub fn from_json_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, RecordError> {
+    serde_path_to_error::deserialize(v).map_err(RecordError::from)
+}
+
+/// A JSON line of a record file read as a record (see [`from_json_value`]); the error also
+/// gives the column where reading stopped.
+pub fn from_json_line<T: DeserializeOwned>(line: &str) -> Result<T, RecordError> {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(RecordError::from)?;
+    de.end().map_err(|e| RecordError {
+        field: String::new(),
+        column: Some(e.column()),
+        message: bare(&e),
+    })?;
+    Ok(value)
+}
+
+/// Why a JSON record could not be read, naming its field when one is at fault.
+#[derive(Debug)]
+pub struct RecordError {
+    /// Dotted path of the field (`effective_date`, `body.penalty.amount_yuan`), empty when the
+    /// record as a whole is at fault.
+    pub field: String,
+    /// Column of the line where reading stopped, when known.
+    pub column: Option<usize>,
+    /// What is wrong, without serde's position suffix.
+    pub message: String,
+}
+
+impl From<serde_path_to_error::Error<serde_json::Error>> for RecordError {
+    fn from(e: serde_path_to_error::Error<serde_json::Error>) -> Self {
+        let field = e.path().to_string();
+        let inner = e.inner();
+        RecordError {
+            field: if field == "." { String::new() } else { field },
+            column: (inner.column() > 0).then(|| inner.column()),
+            message: bare(inner),
+        }
+    }
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.field.is_empty() {
+            write!(f, "field `{}`: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// serde_json's message without its ` at line L column C` suffix.
+fn bare(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
 }
 
 fn print(v: &serde_json::Value) {

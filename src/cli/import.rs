@@ -474,7 +474,7 @@ impl Reader {
                 if t.is_empty() || t.starts_with('#') {
                     continue;
                 }
-                return Ok(Some(match serde_json::from_str::<Record>(t) {
+                return Ok(Some(match super::client::from_json_line::<Record>(t) {
                     Ok(record) => Ok(Row {
                         line,
                         raw: Raw::Line(text),
@@ -573,13 +573,11 @@ fn column_error(headers: &csv::StringRecord, row: &csv::StringRecord) -> Option<
 }
 
 /// A JSON error without serde's position inside the line (the file line is given instead).
-fn json_error(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let text = match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    };
-    format!("unreadable record (column {}): {text}", e.column())
+fn json_error(e: &super::client::RecordError) -> String {
+    match e.column {
+        Some(c) => format!("unreadable record (column {c}): {e}"),
+        None => format!("unreadable record: {e}"),
+    }
 }
 
 /// Accumulates rows of one kind and sends them in chunks.
