@@ -111,22 +111,6 @@ async fn population(s: &TestServer) {
     assert_eq!(reclassify_all(s, AS_OF).await.done, 200);
 }
 
-async fn export(draws: &mut DrawServiceClient<AuthChannel>, id: &str) -> Vec<u8> {
-    let mut stream = draws
-        .export_draw(pb::ExportDrawRequest {
-            draw_id: id.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    while let Some(c) = stream.message().await.unwrap() {
-        files.entry(c.file).or_default().extend(c.data);
-    }
-    files.remove("bundle.json").expect("bundle.json exported")
-}
-
 /// `Err(reason)` when the checker cannot run here.
 fn python_ready() -> Result<(), String> {
     match Command::new("python3")
@@ -271,7 +255,10 @@ async fn exported_bundles_pass_the_independent_python_checker() {
     let mut files = Vec::new();
     let mut docs = BTreeMap::new();
     for id in ["ordinary-1", "joint-short-lead", "cap-hit"] {
-        let json = export(&mut draws, id).await;
+        let json = export_files(&s, id, "")
+            .await
+            .remove("bundle.json")
+            .expect("bundle.json exported");
         let path = dir.join(format!("{id}.json"));
         std::fs::write(&path, &json).unwrap();
         files.push(path);

@@ -102,22 +102,6 @@ fn team_of(d: &pb::DrawnEnterprise) -> Vec<String> {
         .collect()
 }
 
-async fn export(draws: &mut DrawServiceClient<AuthChannel>, id: &str) -> BTreeMap<String, Vec<u8>> {
-    let mut stream = draws
-        .export_draw(pb::ExportDrawRequest {
-            draw_id: id.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    while let Some(c) = stream.message().await.unwrap() {
-        files.entry(c.file).or_default().extend(c.data);
-    }
-    files
-}
-
 #[tokio::test]
 async fn full_cycle_draw_results_publication_and_export() {
     let s = TestServer::start().await;
@@ -433,7 +417,7 @@ async fn full_cycle_draw_results_publication_and_export() {
     assert!(early.overdue.is_empty(), "nothing is due yet: {early:?}");
 
     // Export: the bundle verifies offline; one changed byte does not.
-    let files = export(&mut draws, "food-2026-11").await;
+    let files = export_files(&s, "food-2026-11", "").await;
     assert_eq!(
         files.keys().cloned().collect::<Vec<_>>(),
         vec![
@@ -702,7 +686,7 @@ async fn export_refuses_a_draw_whose_inputs_were_altered() {
         .create_draw(spec("d1", "food-2026", "seed"))
         .await
         .unwrap();
-    assert_eq!(export(&mut draws, "d1").await.len(), 4);
+    assert_eq!(export_files(&s, "d1", "").await.len(), 4);
     let dir = s.stop().await;
 
     // Change one tier the draw read: the population's run (as of the draw's date) stored its

@@ -114,23 +114,6 @@ async fn population(s: &TestServer) {
         .unwrap();
 }
 
-async fn export(s: &TestServer, id: &str, lang: &str) -> BTreeMap<String, Vec<u8>> {
-    let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
-    let mut stream = draws
-        .export_draw(pb::ExportDrawRequest {
-            draw_id: id.into(),
-            lang: lang.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    while let Some(c) = stream.message().await.unwrap() {
-        files.entry(c.file).or_default().extend(c.data);
-    }
-    files
-}
-
 /// Every sheet of the workbook: name and rows of cells.
 fn sheets(bytes: &[u8]) -> Vec<(String, Vec<Vec<Data>>)> {
     let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec())).unwrap();
@@ -200,7 +183,7 @@ async fn the_inspection_list_is_a_working_document() {
     );
     let deadline = Date::parse(&d.publication_deadline).unwrap();
 
-    let files = export(&s, "food-2026-11", "").await;
+    let files = export_files(&s, "food-2026-11", "").await;
     let xlsx = &files["inspection-list.xlsx"];
     let book = sheets(xlsx);
     assert_eq!(
@@ -306,7 +289,7 @@ async fn the_inspection_list_is_a_working_document() {
     creditrisk::draw::verify_bundle(&json).unwrap();
 
     // English on request.
-    let en = export(&s, "food-2026-11", "en").await;
+    let en = export_files(&s, "food-2026-11", "en").await;
     let book_en = sheets(&en["inspection-list.xlsx"]);
     assert_eq!(
         book_en.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
@@ -363,7 +346,7 @@ async fn the_inspection_list_is_a_working_document() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let again = export(&s, "food-2026-11", "").await;
+    let again = export_files(&s, "food-2026-11", "").await;
     assert_eq!(
         again.keys().collect::<Vec<_>>(),
         files.keys().collect::<Vec<_>>()

@@ -270,3 +270,23 @@ pub async fn reclassify_all_with(url: &str, token: &str, as_of: &str) -> pb::Rec
 pub async fn reclassify_all(s: &TestServer, as_of: &str) -> pb::ReclassifyProgress {
     reclassify_all_with(&s.url, &s.tokens[&Role::Admin], as_of).await
 }
+
+/// Exports draw `id` as the planner, with the inspector's list in `lang` (empty: the default);
+/// every exported file by name.
+pub async fn export_files(s: &TestServer, id: &str, lang: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut draws =
+        pb::draw_service_client::DrawServiceClient::new(s.channel_as(Role::Planner).await);
+    let mut stream = draws
+        .export_draw(pb::ExportDrawRequest {
+            draw_id: id.into(),
+            lang: lang.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    while let Some(c) = stream.message().await.unwrap() {
+        files.entry(c.file).or_default().extend(c.data);
+    }
+    files
+}
