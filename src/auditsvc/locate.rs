@@ -16,13 +16,22 @@
 //!    leaf reached this way is altered.
 //! 3. When no pair hashes to `t` (below level 4 no subtree hash is stored, so a group of 16
 //!    entries is the finest unit the stored nodes give, and an attacker who also rewrote stored
-//!    nodes makes the unit coarser), the node is resolved with what else is signed or
-//!    derivable: older signed heads ending inside it (each one, checked with the service key,
-//!    proves a prefix of the node authentic, and a failing head right after a passing one
-//!    names the leaf between them), then the entries' own checks (a classification entry whose
-//!    payload digest differs from its stored record's: with the digest put back, does the node
-//!    hash to `t`? if so exactly those entries were altered). What is still unresolved is
-//!    reported as a whole: each of its entries is a mismatch that says so.
+//!    nodes makes the unit coarser), the node is resolved with what else is stored, signed or
+//!    derivable, in this order:
+//!    - the stored leaf hashes of its entries (`Key::LogLeaves`, one value per group commit):
+//!      if they, with the recomputed leaves of entries that have none, hash to `t`, they are
+//!      the trusted leaves, and an entry is altered exactly when its recomputed leaf differs
+//!      from its stored one (whatever field was altered, whatever the entry's kind);
+//!    - older signed heads ending inside it (each one, checked with the service key, proves a
+//!      prefix of the node authentic, and a failing head right after a passing one names the
+//!      leaf between them);
+//!    - the entries' own checks (a classification entry whose payload digest differs from its
+//!      stored record's: with the digest put back, does the node hash to `t`? if so exactly
+//!      those entries were altered).
+//!
+//!    The last two matter for stores written before leaf hashes were stored, and when the
+//!    stored leaf hashes were rewritten too. What is still unresolved is reported as a whole:
+//!    each of its entries is a mismatch that says so.
 
 use crate::audit::merkle::{node_hash, Hash, HashStore};
 use crate::audit::SignedTreeHead;
@@ -35,6 +44,9 @@ const MEMO_STEP: u32 = 4;
 
 /// Largest unresolved node (in leaves) checked against the signed heads ending inside it.
 const MAX_HEAD_SCAN: u64 = 4096;
+
+/// Largest unresolved node (in leaves) checked against its entries' stored leaf hashes.
+const MAX_LEAF_SCAN: u64 = 1 << 20;
 
 /// Why an entry is named.
 pub(crate) const ALTERED: &str = "entry bytes do not match the signed log";
@@ -274,9 +286,45 @@ impl<'a> Locator<'a> {
             .map(|h| h.head.root))
     }
 
+    /// Settles node `[lo, hi)` (trusted hash `t`) with its entries' stored leaf hashes, if
+    /// they, with the recomputed leaves of entries that have none, hash to `t`: then each
+    /// entry of the range is altered exactly when its recomputed leaf differs from its stored
+    /// one. False, with nothing named, when there are none or they do not hash to `t`.
+    fn by_stored_leaves(&self, lo: u64, hi: u64, t: Hash, out: &mut Located) -> Result<bool> {
+        if hi - lo > MAX_LEAF_SCAN {
+            return Ok(false);
+        }
+        let stored = self.reader.stored_leaves(lo, hi)?;
+        if stored.is_empty() || self.tree(lo, hi, &stored).node(lo, hi, false)? != t {
+            return Ok(false);
+        }
+        // INVARIANT (trusted leaves): the leaves just used hash to the trusted `t`, so (by
+        // collision resistance) each is the leaf the head signed: a stored one is the true
+        // leaf of its entry, and an entry without one has an authentic recomputed leaf.
+        let (start, stop) = (lo.max(self.from), hi.min(self.end()));
+        if start >= stop {
+            return Ok(true);
+        }
+        for (&i, h) in stored.range(start..stop) {
+            if self.leaves[(i - self.from) as usize] != *h {
+                out.named.insert(
+                    i,
+                    format!(
+                        "{ALTERED} (its group's stored leaf hashes match the signed head, \
+                         its bytes do not)"
+                    ),
+                );
+            }
+        }
+        Ok(true)
+    }
+
     /// Names what it can inside node `[lo, hi)` whose trusted hash is `t` but whose
     /// recomputed hash is not (see the module doc, step 3).
     fn resolve(&self, lo: u64, hi: u64, t: Hash, out: &mut Located) -> Result<()> {
+        if self.by_stored_leaves(lo, hi, t, out)? {
+            return Ok(());
+        }
         // Signed heads ending inside the node: a passing one proves its prefix.
         let mut good_to = lo;
         let mut pinned = None;
@@ -330,5 +378,127 @@ impl<'a> Locator<'a> {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{EntryKind, Signer};
+    use crate::storage::engine::Op;
+    use crate::storage::{Key, MemoryEngine, Records, WriteOutcome, Writer};
+    use std::sync::Arc;
+
+    fn entry(i: u64) -> crate::audit::Entry {
+        crate::storage::log::entry(
+            EntryKind::Draw,
+            1_000 + i as i64,
+            "tester",
+            format!("draw/d{i}"),
+            b"x",
+            &[],
+        )
+    }
+
+    /// Five entries logged one job each (a signed head each), then 40 logged by one job (one
+    /// group commit, one head); the store and the service key.
+    fn store() -> (Records, [u8; 32]) {
+        let records = Records::open(Arc::new(MemoryEngine::default())).unwrap();
+        let signer = Signer::from_seed([7; 32]);
+        let key = signer.public_key_bytes();
+        let (w, thread) = Writer::start(records.clone(), signer).unwrap();
+        for i in 0..5 {
+            w.submit_blocking(Box::new(move |tx| {
+                tx.log_unindexed(&entry(i))?;
+                Ok(WriteOutcome::default())
+            }))
+            .unwrap();
+        }
+        w.submit_blocking(Box::new(|tx| {
+            for i in 5..45 {
+                tx.log_unindexed(&entry(i))?;
+            }
+            Ok(WriteOutcome::default())
+        }))
+        .unwrap();
+        thread.close();
+        (records, key)
+    }
+
+    /// Flips a bit of the actor of each of `indices`; with `with_leaf`, rewrites its stored
+    /// leaf hash to match, as an attacker would.
+    fn alter(records: &Records, indices: &[u64], with_leaf: bool) {
+        let engine = records.engine();
+        for &i in indices {
+            let k = Key::LogEntry(i).encode();
+            let mut v = engine.get(&k).unwrap().unwrap();
+            // The actor text starts after magic (6), kind (1), time (8) and its length (4).
+            v[19] ^= 0x01;
+            let mut ops = vec![Op::Put(k, v.clone())];
+            if with_leaf {
+                let lk = Key::LogLeaves(5).encode();
+                let mut lv = engine.get(&lk).unwrap().unwrap();
+                let at = (i - 5) as usize * 32;
+                lv[at..at + 32].copy_from_slice(&crate::audit::merkle::leaf_hash(&v));
+                ops.push(Op::Put(lk, lv));
+            }
+            engine.apply(ops).unwrap();
+        }
+    }
+
+    /// Locates over the whole log against the newest head.
+    fn locate(records: &Records, key: &[u8; 32]) -> Located {
+        let reader = LogReader::new(records);
+        let head = reader.latest_head().unwrap().unwrap();
+        assert_eq!(head.head.size, 45);
+        let leaves: Vec<Hash> = (0..45).map(|i| reader.leaf(i).unwrap()).collect();
+        let restored = BTreeMap::new();
+        let mut locator = Locator {
+            reader: &reader,
+            public_key: key,
+            anchor: &head,
+            from: 0,
+            leaves: &leaves,
+            restored: &restored,
+            known: HashMap::new(),
+        };
+        locator.trust_frontier().unwrap();
+        locator.locate().unwrap()
+    }
+
+    fn keys<V>(m: &BTreeMap<u64, V>) -> Vec<u64> {
+        m.keys().copied().collect()
+    }
+
+    #[test]
+    fn the_stored_leaf_hashes_name_entries_altered_inside_a_group_commit() {
+        let (records, key) = store();
+        assert!(locate(&records, &key).named.is_empty());
+        // 20: inside a group of 16 under a stored level-4 node; 41: among the newest entries,
+        // under the frontier only.
+        alter(&records, &[20, 41], false);
+        let found = locate(&records, &key);
+        assert_eq!(keys(&found.named), [20, 41]);
+        assert!(found.unverified.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn without_trustworthy_leaf_hashes_the_group_is_unverified() {
+        // A store written before leaf hashes were stored.
+        let (records, key) = store();
+        records
+            .engine()
+            .apply(vec![Op::Delete(Key::LogLeaves(5).encode())])
+            .unwrap();
+        alter(&records, &[20], false);
+        let found = locate(&records, &key);
+        assert!(found.named.is_empty(), "{found:?}");
+        assert_eq!(keys(&found.unverified), (16..32).collect::<Vec<_>>());
+        // Leaf hashes rewritten with the entry.
+        let (records, key) = store();
+        alter(&records, &[20], true);
+        let found = locate(&records, &key);
+        assert!(found.named.is_empty(), "{found:?}");
+        assert_eq!(keys(&found.unverified), (16..32).collect::<Vec<_>>());
     }
 }

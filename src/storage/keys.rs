@@ -82,6 +82,10 @@ pub enum Key<'a> {
     /// A stored perfect-subtree hash of the audit log's Merkle tree, by level and index (32
     /// bytes). Only every fourth level is stored; the others are recomputed from below.
     LogNode(u8, u64),
+    /// The leaf hashes of one group commit's audit log entries, by the first entry's index
+    /// (32 bytes per entry, in index order). Stores written before it have none; range replay
+    /// uses them to name an altered entry inside a group of 16 (see `auditsvc/locate.rs`).
+    LogLeaves(u64),
     /// A signed tree head by tree size (its JSON form).
     LogHead(u64),
     /// Index: the log index of the entry about a subject (8 bytes, big-endian).
@@ -120,6 +124,7 @@ const LOG_HEAD: u8 = 0x82;
 const LOG_SUBJECT: u8 = 0x83;
 const LOG_SEQS: u8 = 0x84;
 const LOG_BLOCK: u8 = 0x85;
+const LOG_LEAVES: u8 = 0x86;
 const CLASSIFICATION: u8 = 0x50;
 const TIER_CHANGE: u8 = 0x51;
 const CURRENT_TIER: u8 = 0x55;
@@ -197,6 +202,10 @@ impl Key<'_> {
             }
             Key::LogBlock(i) => {
                 k.push(LOG_BLOCK);
+                k.extend_from_slice(&i.to_be_bytes());
+            }
+            Key::LogLeaves(i) => {
+                k.push(LOG_LEAVES);
                 k.extend_from_slice(&i.to_be_bytes());
             }
             Key::LogNode(level, i) => {

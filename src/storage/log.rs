@@ -13,11 +13,20 @@
 //! Keys: [`Key::LogEntry`] (canonical entry bytes; a whole-population run stores each chunk's
 //! entries together as one [`Key::LogBlock`] instead), [`Key::LogSubject`] (subject to index; for
 //! classifications one [`Key::LogSeqs`] span per storing job instead),
-//! [`Key::LogNode`] (subtree hashes at levels 4, 8, 12, ...), [`Key::LogHead`] (signed heads by
-//! size), and the `log_frontier` meta value (size, then the frontier hashes).
+//! [`Key::LogNode`] (subtree hashes at levels 4, 8, 12, ...), [`Key::LogLeaves`] (the leaf
+//! hashes of each group commit), [`Key::LogHead`] (signed heads by size), and the
+//! `log_frontier` meta value (size, then the frontier hashes).
 //!
 //! Why every fourth level: storing every level costs one extra write per entry; every fourth
 //! costs one per 15 entries, and a proof step recomputes at most 15 hashes from 8 leaves.
+//!
+//! Why leaf hashes as well: with nodes from level 4 up only, the finest hash a range replay can
+//! tie to a signed root covers 16 entries, so an entry altered inside a group commit (a run's
+//! log block, or many entries under one head) could not be told from its 15 neighbours. One
+//! value per group commit, 32 bytes per entry, lets the replay check the group's stored leaf
+//! hashes against the signed root and then each entry against its own (`auditsvc/locate.rs`).
+//! Stores written before [`Key::LogLeaves`] have none for their older entries; replay then
+//! falls back to what it did before.
 
 use super::keys::Key;
 use super::records::Records;
@@ -70,6 +79,16 @@ impl LogState {
         group: &mut Overlay,
     ) -> Result<CompactRange> {
         let undo = self.frontier.clone();
+        // The group's leaf hashes, for range replay to tell which entry of a group of 16 was
+        // altered (nothing below level 4 is stored otherwise).
+        let mut stored_leaves = Vec::with_capacity(leaves.len() * 32);
+        for leaf in leaves {
+            stored_leaves.extend_from_slice(leaf);
+        }
+        group.insert(
+            Key::LogLeaves(self.frontier.size()).encode(),
+            Some(stored_leaves),
+        );
         for leaf in leaves {
             self.frontier
                 .append(*leaf, |level, index, hash| {
@@ -306,6 +325,49 @@ impl<'a> LogReader<'a> {
         let s0 = super::keys::trailing_seq(&k).ok_or_else(|| corrupt("seq span key"))?;
         let span = SeqSpan::decode(s0, &v)?;
         Ok((seq - s0 < u64::from(span.count)).then_some(span))
+    }
+
+    /// The stored leaf hashes ([`Key::LogLeaves`]) of the entries in `[lo, hi)` that have one,
+    /// by index. Data to be checked, not believed: a malformed value is skipped, not an error.
+    pub fn stored_leaves(&self, lo: u64, hi: u64) -> Result<BTreeMap<u64, Hash>> {
+        let mut out = BTreeMap::new();
+        if lo >= hi {
+            return Ok(out);
+        }
+        let engine = self.records.engine();
+        let mut add = |k: &[u8], v: &[u8]| {
+            let Some(first) = super::keys::trailing_seq(k) else {
+                return;
+            };
+            if !v.len().is_multiple_of(32) {
+                return;
+            }
+            for (i, h) in (first..).zip(v.chunks_exact(32)) {
+                if i >= hi {
+                    break;
+                }
+                if i >= lo {
+                    if let Ok(h) = h.try_into() {
+                        out.insert(i, h);
+                    }
+                }
+            }
+        };
+        // The group commit starting at or before `lo`, then those starting inside.
+        if let Some((k, v)) = engine.last_in(
+            &Key::LogLeaves(0).encode(),
+            &Key::LogLeaves(lo.saturating_add(1)).encode(),
+        )? {
+            add(&k, &v);
+        }
+        for kv in engine.range(
+            &Key::LogLeaves(lo.saturating_add(1)).encode(),
+            &Key::LogLeaves(hi).encode(),
+        ) {
+            let (k, v) = kv?;
+            add(&k, &v);
+        }
+        Ok(out)
     }
 
     /// The newest signed head, if any entry was ever logged.
