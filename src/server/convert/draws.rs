@@ -169,6 +169,7 @@ pub fn preview_to(p: &DrawPreview) -> pb::DrawPreview {
         total_candidates,
         out_of_scope,
         tiers,
+        ..
     } = &p.preview;
     pb::DrawPreview {
         total_candidates: *total_candidates,
