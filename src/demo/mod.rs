@@ -31,7 +31,8 @@ use crate::domain::{
     AbnormalGround, CreditCode, CreditEvent, Date, Enterprise, EntityKind, EventBody, Inspector,
     RepairClass, ResultCode, Severity, Status, StoredEvent, TaxGrade,
 };
-use crate::rules::{compute, FeatureInput, FeatureVector, Relations, RepContribution};
+use crate::rules::{compute, FeatureInput, FeatureVector, Relations, RepContribution, Tier};
+use crate::warn::{fact_of, Fact, GroupTiers, Level};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The date the demo population is generated for and classified as of: `2026-11-01`.
@@ -70,8 +71,8 @@ pub struct Incident {
     pub rule_id: String,
     /// Its subject: `enterprise/<code>` or `group/<dim=value;...>`.
     pub subject: String,
-    /// The level it should fire at, at least (`blue` .. `red`).
-    pub level: String,
+    /// The level it should fire at.
+    pub level: Level,
 }
 
 /// District, product category and the share of failures of the spot-check cluster.
@@ -87,15 +88,16 @@ const SURGE_SECTION: &str = "H";
 /// District of the serious-list entries, and how many.
 const SERIOUS_DISTRICT: &str = "510106";
 const SERIOUS_ENTRIES: u32 = 3;
-/// District and section of the C+D concentration (manufacturing, 龙泉驿区).
+/// District and section of the C+D concentration (wholesale and retail, 龙泉驿区: about 2% of
+/// the population, so at least 30 enterprises from 2,000 up).
 const CONCENTRATION_DISTRICT: &str = "510112";
-const CONCENTRATION_SECTION: &str = "C";
+const CONCENTRATION_SECTION: &str = "F";
 
 /// Rule ids of the default warning rules the incidents should fire.
-const RULE_SPOT_CHECK_CLUSTER: &str = "spot-check-failure-cluster";
-const RULE_COMPLAINT_SURGE: &str = "complaint-surge";
-const RULE_SERIOUS_LIST: &str = "entered-serious-list";
-const RULE_CONCENTRATION: &str = "cd-concentration";
+const RULE_SPOT_CHECK_CLUSTER: &str = "group.spot-check-failure-rate";
+const RULE_COMPLAINT_SURGE: &str = "group.complaints-change";
+const RULE_SERIOUS_LIST: &str = "enterprise.serious-list-entry";
+const RULE_CONCENTRATION: &str = "group.high-risk-concentration";
 
 /// Injects the incidents while the population is generated (see the module doc).
 struct Injector {
@@ -124,8 +126,7 @@ impl Injector {
     /// Adds this enterprise's incident events, if it is chosen.
     fn add(&mut self, e: &Enterprise, out: &mut Vec<CreditEvent>, first_event: usize) {
         // Old enough that every injected date is after establishment.
-        if !self.on || e.status != Status::Active || DEMO_AS_OF_DAYS - e.established.days() < 400
-        {
+        if !self.on || e.status != Status::Active || DEMO_AS_OF_DAYS - e.established.days() < 400 {
             return;
         }
         let n = u32::try_from(out.len() - first_event).unwrap_or(0);
@@ -148,7 +149,9 @@ impl Injector {
                 },
             );
             self.cluster_done += 1;
-        } else if e.jurisdiction == SURGE_DISTRICT && section == SURGE_SECTION && self.surge_left > 0
+        } else if e.jurisdiction == SURGE_DISTRICT
+            && section == SURGE_SECTION
+            && self.surge_left > 0
         {
             for _ in 0..self.surge_left.min(2) {
                 let d = r.days_ago(1, 25);
@@ -170,9 +173,9 @@ impl Injector {
             );
             self.serious.push(e.credit_code);
         } else if e.jurisdiction == CONCENTRATION_DISTRICT && section == CONCENTRATION_SECTION {
-            // Every second enterprise of the group goes on the abnormal list (tier C).
+            // Two of every three enterprises of the group go on the abnormal list (tier C).
             self.concentration_seen += 1;
-            if self.concentration_seen % 2 == 0 {
+            if self.concentration_seen % 3 != 0 {
                 let entry = r.days_ago(60, 300);
                 ev.abnormal(entry, None, AbnormalGround::Unreachable);
             }
@@ -194,7 +197,7 @@ impl Injector {
                 subject: format!(
                     "group/district={CLUSTER_DISTRICT};product_category={CLUSTER_CATEGORY}"
                 ),
-                level: "orange".into(),
+                level: Level::Red,
             },
             Incident {
                 what: format!(
@@ -205,18 +208,18 @@ impl Injector {
                 subject: format!(
                     "group/district={SURGE_DISTRICT};industry_section={SURGE_SECTION}"
                 ),
-                level: "yellow".into(),
+                level: Level::Red,
             },
             Incident {
                 what: format!(
-                    "half the manufacturers of district {CONCENTRATION_DISTRICT} on the \
-                     abnormal list (high C+D share)"
+                    "two in three retailers and wholesalers of district \
+                     {CONCENTRATION_DISTRICT} on the abnormal list (high C+D share)"
                 ),
                 rule_id: RULE_CONCENTRATION.into(),
                 subject: format!(
                     "group/district={CONCENTRATION_DISTRICT};industry_section={CONCENTRATION_SECTION}"
                 ),
-                level: "yellow".into(),
+                level: Level::Orange,
             },
         ];
         for code in &self.serious {
@@ -224,7 +227,7 @@ impl Injector {
                 what: format!("`{code}` entered the serious list in the last month"),
                 rule_id: RULE_SERIOUS_LIST.into(),
                 subject: format!("enterprise/{code}"),
-                level: "orange".into(),
+                level: Level::Red,
             });
         }
         out
@@ -1000,6 +1003,53 @@ pub fn features(data: &DemoData, as_of: Date) -> Vec<FeatureVector> {
         }
     }
     vectors
+}
+
+/// The events of `data` as stored (sequence numbers in the order of `data.events`, from 1),
+/// grouped by credit code.
+pub fn stored_events(data: &DemoData) -> BTreeMap<CreditCode, Vec<StoredEvent>> {
+    let mut by_code: BTreeMap<CreditCode, Vec<StoredEvent>> = BTreeMap::new();
+    for (i, e) in data.events.iter().enumerate() {
+        by_code.entry(e.credit_code).or_default().push(StoredEvent {
+            seq: i as u64 + 1,
+            event: e.clone(),
+        });
+    }
+    by_code
+}
+
+/// The facts group warning signals count ([`fact_of`]) of every event of `data`, with the
+/// sequence numbers [`stored_events`] gives, in event order.
+pub fn warning_facts(data: &DemoData) -> Vec<Fact> {
+    let by_code: BTreeMap<CreditCode, &Enterprise> = data
+        .enterprises
+        .iter()
+        .map(|e| (e.credit_code, e))
+        .collect();
+    data.events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let ent = by_code.get(&e.credit_code)?;
+            let stored = StoredEvent {
+                seq: i as u64 + 1,
+                event: e.clone(),
+            };
+            fact_of(ent, &stored)
+        })
+        .collect()
+}
+
+/// Tier counts per (jurisdiction, industry section) for concentration signals, given each
+/// enterprise's tier in `data.enterprises` order.
+pub fn group_tiers(data: &DemoData, tiers: &[Tier]) -> GroupTiers {
+    let mut out = GroupTiers::new();
+    for (e, t) in data.enterprises.iter().zip(tiers) {
+        let section = e.industry.get(..1).unwrap_or("").to_string();
+        out.entry((e.jurisdiction.clone(), section))
+            .or_insert([0; 4])[*t as usize] += 1;
+    }
+    out
 }
 
 #[cfg(test)]
