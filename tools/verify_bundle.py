@@ -112,11 +112,13 @@ def in_scope(item, c):
     inds = s.get("industries") or []
     kinds = s.get("entity_kinds") or []
     lics = s.get("licence_kinds") or []
+    codes = s.get("credit_codes") or []
     return (
         (not juris or c["jurisdiction"] in juris)
         and (not inds or any(c["industry"].startswith(p) for p in inds))
         and (not kinds or c["kind"] in kinds)
         and (not lics or any(l in (c.get("licences") or []) for l in lics))
+        and (not codes or c["credit_code"] in codes)
     )
 
 
@@ -344,10 +346,7 @@ def check_bundle(doc, rep):
     want_groups = []
     for i in valid_groups:
         g = group_ratios[i]
-        entry = {"basis": g["basis"]}
-        for f in ("district", "industry"):
-            if g.get(f) is not None:
-                entry[f] = g[f]
+        entry = {"basis": g["basis"], "district": g.get("district"), "industry": g.get("industry")}
         entry["tiers"] = group_counts[i]
         want_groups.append(entry)
     if (rec.get("groups") or []) != want_groups:

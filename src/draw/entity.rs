@@ -114,10 +114,10 @@ pub struct GroupCount {
     /// The group ratio's basis (an alert id).
     pub basis: String,
     /// The group's district, if it names one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub district: Option<String>,
     /// The group's industry prefix, if it names one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub industry: Option<String>,
     /// One entry per tier, A to D: the group's candidates, the raised ratio and `k`.
     pub tiers: Vec<TierCount>,

@@ -182,10 +182,10 @@ pub struct GroupRatio {
     /// Why: the id of the confirmed warning alert this override rests on.
     pub basis: String,
     /// Jurisdiction (GB/T 2260 division or zone id) of the group; `None`: any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub district: Option<String>,
     /// GB/T 4754 prefix (section letter, or letter and digits) of the group; `None`: any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub industry: Option<String>,
     /// Raised ratios, per mille, by tier.
     pub ratio_per_mille: TierValues,
