@@ -343,6 +343,12 @@ impl Routing {
         })
     }
 
+    /// The routing file built into the binary (`rules/routing.toml`).
+    pub fn built_in() -> Result<Routing, Vec<RoutingError>> {
+        let (name, text) = crate::rules::embedded::routing();
+        Routing::parse(name, text)
+    }
+
     /// The routing file's version label.
     pub fn version(&self) -> &str {
         &self.version
@@ -431,8 +437,10 @@ mod tests {
     use crate::warn::{Evidence, Level};
 
     fn routing() -> Routing {
-        Routing::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/routing.toml"))
-            .unwrap_or_else(|e| panic!("{e:?}"))
+        let r = Routing::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/routing.toml"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(Routing::built_in().unwrap(), r);
+        r
     }
 
     fn firing(sectors: &[&str], group: &[(&str, &str)]) -> Firing {
