@@ -175,7 +175,7 @@ impl Injector {
         } else if e.jurisdiction == CONCENTRATION_DISTRICT && section == CONCENTRATION_SECTION {
             // Two of every three enterprises of the group go on the abnormal list (tier C).
             self.concentration_seen += 1;
-            if self.concentration_seen % 3 != 0 {
+            if !self.concentration_seen.is_multiple_of(3) {
                 let entry = r.days_ago(60, 300);
                 ev.abnormal(entry, None, AbnormalGround::Unreachable);
             }

@@ -126,7 +126,6 @@ impl Draws {
     /// alert's item (reference data, replaced if it exists), then draws with the target's
     /// departments; a list of enterprises is drawn whole (1000‰ per tier, recorded as a
     /// per-draw override). `seed` `None`: the server makes one.
-    #[allow(clippy::too_many_arguments)]
     pub fn joint_draw_for_alert(
         &self,
         target: &AlertTarget,
