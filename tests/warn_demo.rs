@@ -5,6 +5,7 @@ use creditrisk::demo::{self, DemoData};
 use creditrisk::rules::{classify_tier, RuleSet};
 use creditrisk::warn::routing::Routing;
 use creditrisk::warn::{extras, EnterpriseInput, Firing, WarningRuleSet};
+
 use std::path::Path;
 
 fn root() -> &'static Path {
@@ -44,11 +45,20 @@ fn firings(data: &DemoData) -> Vec<Firing> {
     out
 }
 
+/// The sizes checked: the test population and `serve --demo`'s default.
 #[test]
 fn every_demo_incident_is_detected_at_its_level_and_routed() {
-    let data = demo::generate(5_000, 20231);
-    assert_eq!(data.incidents.len(), 6, "{:?}", data.incidents);
-    let fired = firings(&data);
+    for n in [5_000, 10_000] {
+        check_incidents(&demo::generate(n, 20231));
+    }
+}
+
+fn check_incidents(data: &DemoData) {
+    assert_eq!(data.incidents.len(), 8, "{:?}", data.incidents);
+    // Every level is represented.
+    let levels: std::collections::BTreeSet<_> = data.incidents.iter().map(|i| i.level).collect();
+    assert_eq!(levels.len(), 4);
+    let fired = firings(data);
     let routing =
         Routing::load(&root().join("rules/routing.toml")).unwrap_or_else(|e| panic!("{e:?}"));
     for inc in &data.incidents {

@@ -20,10 +20,12 @@
 //!
 //! Incidents (issue 12): populations of at least [`INCIDENTS_MIN_ENTITIES`] also carry four
 //! injected incidents with known ground truth ([`DemoData::incidents`]), so the early-warning
-//! rules have something real to find: a spot-check failure cluster in one district's bakery
-//! products, a verified-complaint surge in one district's catering against its flat baseline,
-//! enterprises entering the serious list in the last month, and a district x industry section
-//! where half the enterprises were put on the abnormal list (a high C+D share). They draw from a
+//! rules have something real to find, at every level: a spot-check failure cluster in one
+//! district's bakery products (red) and a milder one in another's toys (yellow), a
+//! verified-complaint surge in one district's catering against its flat baseline (red),
+//! enterprises entering the serious list in the last month (red), and two district x industry
+//! sections where two in three (orange) and one in four (blue) enterprises were put on the
+//! abnormal list (a high C+D share). They draw from a
 //! second generator, so every enterprise and event the main generator makes is unchanged; only
 //! the chosen enterprises gain events.
 
@@ -92,6 +94,15 @@ const SERIOUS_ENTRIES: u32 = 3;
 /// the population, so at least 30 enterprises from 2,000 up).
 const CONCENTRATION_DISTRICT: &str = "510112";
 const CONCENTRATION_SECTION: &str = "F";
+/// A milder spot-check cluster (yellow): toys in 青羊区, 3 of 12 failed (250‰).
+const TOYS_DISTRICT: &str = "510105";
+/// The product category of the milder cluster (儿童玩具: toys).
+pub const TOYS_CATEGORY: &str = "儿童玩具";
+const TOYS_CHECKS: u32 = 12;
+const TOYS_FAILED: u32 = 3;
+/// A milder concentration (blue): one in four retailers and wholesalers of 新都区 on the
+/// abnormal list (a C+D share of about 30%).
+const MILD_DISTRICT: &str = "510114";
 
 /// Rule ids of the default warning rules the incidents should fire.
 const RULE_SPOT_CHECK_CLUSTER: &str = "group.spot-check-failure-rate";
@@ -106,6 +117,8 @@ struct Injector {
     /// Complaints still to add to the surge.
     surge_left: u32,
     cluster_done: u32,
+    toys_done: u32,
+    mild_seen: u32,
     serious: Vec<CreditCode>,
     concentration_seen: u32,
 }
@@ -118,6 +131,8 @@ impl Injector {
             // About four times the group's usual month, whatever the population size.
             surge_left: 12 + u32::try_from(entities / 1_000).unwrap_or(u32::MAX),
             cluster_done: 0,
+            toys_done: 0,
+            mild_seen: 0,
             serious: Vec::new(),
             concentration_seen: 0,
         }
@@ -172,6 +187,24 @@ impl Injector {
                 },
             );
             self.serious.push(e.credit_code);
+        } else if e.jurisdiction == TOYS_DISTRICT && self.toys_done < TOYS_CHECKS {
+            let passed = self.toys_done >= TOYS_FAILED;
+            let d = r.days_ago(1, 60);
+            ev.push(
+                d,
+                "samr-chengdu",
+                EventBody::SpotCheck {
+                    passed,
+                    product_category: TOYS_CATEGORY.into(),
+                },
+            );
+            self.toys_done += 1;
+        } else if e.jurisdiction == MILD_DISTRICT && section == CONCENTRATION_SECTION {
+            self.mild_seen += 1;
+            if self.mild_seen.is_multiple_of(4) {
+                let entry = r.days_ago(60, 300);
+                ev.abnormal(entry, None, AbnormalGround::Unreachable);
+            }
         } else if e.jurisdiction == CONCENTRATION_DISTRICT && section == CONCENTRATION_SECTION {
             // Two of every three enterprises of the group go on the abnormal list (tier C).
             self.concentration_seen += 1;
@@ -222,6 +255,26 @@ impl Injector {
                 level: Level::Orange,
             },
         ];
+        out.push(Incident {
+            what: format!(
+                "{TOYS_FAILED} of {TOYS_CHECKS} toy spot checks failed in district {TOYS_DISTRICT} \
+                 in the last two months"
+            ),
+            rule_id: RULE_SPOT_CHECK_CLUSTER.into(),
+            subject: format!("group/district={TOYS_DISTRICT};product_category={TOYS_CATEGORY}"),
+            level: Level::Yellow,
+        });
+        out.push(Incident {
+            what: format!(
+                "one in four retailers and wholesalers of district {MILD_DISTRICT} on the \
+                 abnormal list (raised C+D share)"
+            ),
+            rule_id: RULE_CONCENTRATION.into(),
+            subject: format!(
+                "group/district={MILD_DISTRICT};industry_section={CONCENTRATION_SECTION}"
+            ),
+            level: Level::Blue,
+        });
         for code in &self.serious {
             out.push(Incident {
                 what: format!("`{code}` entered the serious list in the last month"),

@@ -124,7 +124,7 @@ fn inspections_name_only_rostered_inspectors() {
 fn incidents_are_injected_into_large_populations_only() {
     assert!(generate(1_999, 4).incidents.is_empty());
     let d = generate(5_000, 4);
-    assert_eq!(d.incidents.len(), 3 + 3, "{:?}", d.incidents);
+    assert_eq!(d.incidents.len(), 5 + 3, "{:?}", d.incidents);
     // The cluster's checks are all there, in the last month.
     let since = demo_as_of().add_days(-30);
     let cluster: Vec<bool> = d
