@@ -693,6 +693,15 @@ enum BenchCmd {
         #[arg(long)]
         run_and_replay: bool,
     },
+    /// Time group warning signals over the facts of N enterprises (demo rates), in-process.
+    Warnings {
+        /// Enterprises whose facts are evaluated.
+        #[arg(long, default_value_t = 4_000_000)]
+        entities: usize,
+        /// Seed of the demo population the facts are taken from.
+        #[arg(long, default_value_t = 20231)]
+        seed: u64,
+    },
 }
 
 fn main() {
@@ -990,6 +999,9 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             enterprises,
             chunk,
         }) => cli::bench::ingest(events, enterprises, chunk).await,
+        Command::Bench(BenchCmd::Warnings { entities, seed }) => {
+            cli::bench::warnings(entities, seed)
+        }
     }
 }
 

@@ -112,11 +112,13 @@ def in_scope(item, c):
     inds = s.get("industries") or []
     kinds = s.get("entity_kinds") or []
     lics = s.get("licence_kinds") or []
+    codes = s.get("credit_codes") or []
     return (
         (not juris or c["jurisdiction"] in juris)
         and (not inds or any(c["industry"].startswith(p) for p in inds))
         and (not kinds or c["kind"] in kinds)
         and (not lics or any(l in (c.get("licences") or []) for l in lics))
+        and (not codes or c["credit_code"] in codes)
     )
 
 
@@ -135,9 +137,29 @@ def disposition(item, policy, inspection_date, c):
     return "eligible"
 
 
-def per_mille(policy, tier, kind):
+def per_mille(policy, tier, kind, stratum=0):
+    """The ratio of `tier` in `stratum` (0: outside every group ratio; i: group_ratios[i-1])."""
     r = policy["ratio_per_mille"][tier]
+    if stratum:
+        r = max(r, policy["group_ratios"][stratum - 1]["ratio_per_mille"][tier])
     return r if kind == "key" else min(r, policy["general_item_max_per_mille"])
+
+
+def group_valid(g, d):
+    return day(g["valid_from"]) <= d <= day(g["valid_until"])
+
+
+def stratum(policy, inspection_date, c):
+    """Differentiated supervision: 1 + the index of the first group ratio valid on the
+    inspection date whose district and industry prefix (each if given) match, else 0."""
+    for i, g in enumerate(policy.get("group_ratios") or []):
+        if (
+            group_valid(g, inspection_date)
+            and (g.get("district") is None or g["district"] == c["jurisdiction"])
+            and (g.get("industry") is None or c["industry"].startswith(g["industry"]))
+        ):
+            return i + 1
+    return 0
 
 
 def draw_size(rounding, pm, eligible):
@@ -266,17 +288,39 @@ def check_bundle(doc, rep):
         want = want_excl[diff] if diff < len(want_excl) else None
         rep.bad(f"record.exclusions[{diff}]", "entry", json.dumps(got), f"the rules give {json.dumps(want)} ({len(want_excl)} exclusions in all)")
 
-    # Per tier: counts, k, and the k smallest full tickets.
+    # Per tier: counts, k, and the k smallest full tickets; with group ratios (differentiated
+    # supervision), per stratum and tier, the tier's k being the sum over its strata.
     tiers = {t.get("tier"): t for t in rec.get("tiers") or []}
     if [t.get("tier") for t in rec.get("tiers") or []] != TIERS:
         rep.bad("record", "tiers", [t.get("tier") for t in rec.get("tiers") or []], "must list tiers A, B, C, D in order")
     selected = rec.get("selected") or []
     sel_codes = [s["credit_code"] for s in selected]
+    group_ratios = policy.get("group_ratios") or []
+    strata = [stratum(policy, inspection_date, c) for c in cands]
+    valid_groups = [i for i, g in enumerate(group_ratios) if group_valid(g, inspection_date)]
+    group_counts = {i: [] for i in valid_groups}
     for t in TIERS:
         in_scope_t = [c for c, d in zip(cands, disp) if c["tier"] == t and d != "out-of-scope"]
         eligible = [c["credit_code"] for c, d in zip(cands, disp) if c["tier"] == t and d == "eligible"]
         pm = per_mille(policy, t, item["kind"])
-        k = draw_size(policy["rounding"], pm, len(eligible))
+        k = 0
+        mine = []
+        for s in range(1 + len(group_ratios)):
+            elig_s = [c["credit_code"] for c, d, st in zip(cands, disp, strata) if c["tier"] == t and d == "eligible" and st == s]
+            k_s = draw_size(policy["rounding"], per_mille(policy, t, item["kind"], s), len(elig_s))
+            k += k_s
+            mine += [m[1] for m in ticket_order(elig_s, seed)[:k_s]]
+            if s and s - 1 in group_counts:
+                in_s = [c for c, d, st in zip(cands, disp, strata) if c["tier"] == t and d != "out-of-scope" and st == s]
+                group_counts[s - 1].append({
+                    "tier": t,
+                    "candidates": len(in_s),
+                    "excluded": len(in_s) - len(elig_s),
+                    "eligible": len(elig_s),
+                    "per_mille": per_mille(policy, t, item["kind"], s),
+                    "k": k_s,
+                })
+        mine.sort(key=lambda code: (full_ticket(seed, code), code))
         want = {
             "tier": t,
             "candidates": len(in_scope_t),
@@ -289,17 +333,24 @@ def check_bundle(doc, rep):
         for f, v in want.items():
             if got.get(f) != v:
                 rep.bad(f"record.tiers[{t}]", f, got.get(f), f"the rules give {v}")
-        mine = ticket_order(eligible, seed)[:k]
         theirs = [s for s in selected if s.get("tier") == t]
-        if [m[1] for m in mine] != [s["credit_code"] for s in theirs]:
-            missing = [m[1] for m in mine if m[1] not in set(s["credit_code"] for s in theirs)]
-            extra = [s["credit_code"] for s in theirs if s["credit_code"] not in set(m[1] for m in mine)]
+        if mine != [s["credit_code"] for s in theirs]:
+            missing = [m for m in mine if m not in set(s["credit_code"] for s in theirs)]
+            extra = [s["credit_code"] for s in theirs if s["credit_code"] not in set(mine)]
             rep.bad(
                 f"record.selected (tier {t})",
                 "credit_code",
                 ", ".join(extra) or "(order)",
                 f"not the {k} smallest tickets: should have drawn {', '.join(missing) or 'them in ticket order'}",
             )
+    want_groups = []
+    for i in valid_groups:
+        g = group_ratios[i]
+        entry = {"basis": g["basis"], "district": g.get("district"), "industry": g.get("industry")}
+        entry["tiers"] = group_counts[i]
+        want_groups.append(entry)
+    if (rec.get("groups") or []) != want_groups:
+        rep.bad("record", "groups", json.dumps(rec.get("groups") or []), f"the group ratios give {json.dumps(want_groups)}")
     for i, s in enumerate(selected):
         code = s["credit_code"]
         c = by_code.get(code)

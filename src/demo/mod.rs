@@ -17,12 +17,24 @@
 //!
 //! Speed: one pass, a few small allocations per record; 4,000,000 entities take seconds in a
 //! release build.
+//!
+//! Incidents (issue 12): populations of at least [`INCIDENTS_MIN_ENTITIES`] also carry four
+//! injected incidents with known ground truth ([`DemoData::incidents`]), so the early-warning
+//! rules have something real to find, at every level: a spot-check failure cluster in one
+//! district's bakery products (red) and a milder one in another's toys (yellow), a
+//! verified-complaint surge in one district's catering against its flat baseline (red),
+//! enterprises entering the serious list in the last month (red), and two district x industry
+//! sections where two in three (orange) and one in four (blue) enterprises were put on the
+//! abnormal list (a high C+D share). They draw from a
+//! second generator, so every enterprise and event the main generator makes is unchanged; only
+//! the chosen enterprises gain events.
 
 use crate::domain::{
     AbnormalGround, CreditCode, CreditEvent, Date, Enterprise, EntityKind, EventBody, Inspector,
     RepairClass, ResultCode, Severity, Status, StoredEvent, TaxGrade,
 };
-use crate::rules::{compute, FeatureInput, FeatureVector, Relations, RepContribution};
+use crate::rules::{compute, FeatureInput, FeatureVector, Relations, RepContribution, Tier};
+use crate::warn::{fact_of, Fact, GroupTiers, Level};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The date the demo population is generated for and classified as of: `2026-11-01`.
@@ -44,6 +56,235 @@ pub struct DemoData {
     pub events: Vec<CreditEvent>,
     /// The inspector roster.
     pub inspectors: Vec<Inspector>,
+    /// The injected incidents, the ground truth the warning rules should find (empty below
+    /// [`INCIDENTS_MIN_ENTITIES`]).
+    pub incidents: Vec<Incident>,
+}
+
+/// Populations smaller than this carry no incidents (their groups are too small to hold them).
+pub const INCIDENTS_MIN_ENTITIES: usize = 2_000;
+
+/// One injected incident and the warning it should raise under the default warning rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incident {
+    /// What was injected, in a few words.
+    pub what: String,
+    /// The default warning rule that should fire.
+    pub rule_id: String,
+    /// Its subject: `enterprise/<code>` or `group/<dim=value;...>`.
+    pub subject: String,
+    /// The level it should fire at.
+    pub level: Level,
+}
+
+/// District, product category and the share of failures of the spot-check cluster.
+const CLUSTER_DISTRICT: &str = "510104";
+/// The product category of the spot-check cluster (糕点: bakery products).
+pub const CLUSTER_CATEGORY: &str = "糕点";
+/// Spot checks in the cluster, and how many of them fail.
+const CLUSTER_CHECKS: u32 = 16;
+const CLUSTER_FAILED: u32 = 10;
+/// District and industry section of the complaint surge (catering, 武侯区).
+const SURGE_DISTRICT: &str = "510107";
+const SURGE_SECTION: &str = "H";
+/// District of the serious-list entries, and how many.
+const SERIOUS_DISTRICT: &str = "510106";
+const SERIOUS_ENTRIES: u32 = 3;
+/// District and section of the C+D concentration (wholesale and retail, 龙泉驿区: about 2% of
+/// the population, so at least 30 enterprises from 2,000 up).
+const CONCENTRATION_DISTRICT: &str = "510112";
+const CONCENTRATION_SECTION: &str = "F";
+/// A milder spot-check cluster (yellow): toys in 青羊区, 3 of 12 failed (250‰).
+const TOYS_DISTRICT: &str = "510105";
+/// The product category of the milder cluster (儿童玩具: toys).
+pub const TOYS_CATEGORY: &str = "儿童玩具";
+const TOYS_CHECKS: u32 = 12;
+const TOYS_FAILED: u32 = 3;
+/// A milder concentration (blue): one in four retailers and wholesalers of 新都区 on the
+/// abnormal list (a C+D share of about 30%).
+const MILD_DISTRICT: &str = "510114";
+
+/// Rule ids of the default warning rules the incidents should fire.
+const RULE_SPOT_CHECK_CLUSTER: &str = "group.spot-check-failure-rate";
+const RULE_COMPLAINT_SURGE: &str = "group.complaints-change";
+const RULE_SERIOUS_LIST: &str = "enterprise.serious-list-entry";
+const RULE_CONCENTRATION: &str = "group.high-risk-concentration";
+
+/// Injects the incidents while the population is generated (see the module doc).
+struct Injector {
+    r: Rng,
+    on: bool,
+    /// Complaints still to add to the surge.
+    surge_left: u32,
+    cluster_done: u32,
+    toys_done: u32,
+    mild_seen: u32,
+    serious: Vec<CreditCode>,
+    concentration_seen: u32,
+}
+
+impl Injector {
+    fn new(seed: u64, entities: usize) -> Injector {
+        Injector {
+            r: Rng(seed ^ 0x1C1D_E475_2026_1203),
+            on: entities >= INCIDENTS_MIN_ENTITIES,
+            // About four times the group's usual month, whatever the population size.
+            surge_left: 12 + u32::try_from(entities / 1_000).unwrap_or(u32::MAX),
+            cluster_done: 0,
+            toys_done: 0,
+            mild_seen: 0,
+            serious: Vec::new(),
+            concentration_seen: 0,
+        }
+    }
+
+    /// Adds this enterprise's incident events, if it is chosen.
+    fn add(&mut self, e: &Enterprise, out: &mut Vec<CreditEvent>, first_event: usize) {
+        // Old enough that every injected date is after establishment.
+        if !self.on || e.status != Status::Active || DEMO_AS_OF_DAYS - e.established.days() < 400 {
+            return;
+        }
+        let n = u32::try_from(out.len() - first_event).unwrap_or(0);
+        let mut ev = Ev {
+            code: e.credit_code,
+            out,
+            n,
+        };
+        let r = &mut self.r;
+        let section = e.industry.get(..1).unwrap_or("");
+        if e.jurisdiction == CLUSTER_DISTRICT && self.cluster_done < CLUSTER_CHECKS {
+            let passed = self.cluster_done >= CLUSTER_FAILED;
+            let d = r.days_ago(1, 25);
+            ev.push(
+                d,
+                "samr-chengdu-food",
+                EventBody::SpotCheck {
+                    passed,
+                    product_category: CLUSTER_CATEGORY.into(),
+                },
+            );
+            self.cluster_done += 1;
+        } else if e.jurisdiction == SURGE_DISTRICT
+            && section == SURGE_SECTION
+            && self.surge_left > 0
+        {
+            for _ in 0..self.surge_left.min(2) {
+                let d = r.days_ago(1, 25);
+                ev.complaint(d, true);
+                self.surge_left -= 1;
+            }
+        } else if e.jurisdiction == SERIOUS_DISTRICT
+            && (self.serious.len() as u32) < SERIOUS_ENTRIES
+        {
+            let d = r.days_ago(40, 60);
+            ev.penalty(r, d, Severity::Serious);
+            let entry = r.days_ago(2, 20);
+            ev.push(
+                entry,
+                "samr-chengdu",
+                EventBody::SeriousListEntry {
+                    reason: "serious food safety violation".into(),
+                },
+            );
+            self.serious.push(e.credit_code);
+        } else if e.jurisdiction == TOYS_DISTRICT && self.toys_done < TOYS_CHECKS {
+            let passed = self.toys_done >= TOYS_FAILED;
+            let d = r.days_ago(1, 60);
+            ev.push(
+                d,
+                "samr-chengdu",
+                EventBody::SpotCheck {
+                    passed,
+                    product_category: TOYS_CATEGORY.into(),
+                },
+            );
+            self.toys_done += 1;
+        } else if e.jurisdiction == MILD_DISTRICT && section == CONCENTRATION_SECTION {
+            self.mild_seen += 1;
+            if self.mild_seen.is_multiple_of(4) {
+                let entry = r.days_ago(60, 300);
+                ev.abnormal(entry, None, AbnormalGround::Unreachable);
+            }
+        } else if e.jurisdiction == CONCENTRATION_DISTRICT && section == CONCENTRATION_SECTION {
+            // Two of every three enterprises of the group go on the abnormal list (tier C).
+            self.concentration_seen += 1;
+            if !self.concentration_seen.is_multiple_of(3) {
+                let entry = r.days_ago(60, 300);
+                ev.abnormal(entry, None, AbnormalGround::Unreachable);
+            }
+        }
+    }
+
+    /// The ground truth of what was injected.
+    fn incidents(&self) -> Vec<Incident> {
+        if !self.on {
+            return Vec::new();
+        }
+        let mut out = vec![
+            Incident {
+                what: format!(
+                    "{CLUSTER_FAILED} of {CLUSTER_CHECKS} bakery spot checks failed in district \
+                     {CLUSTER_DISTRICT} in the last month"
+                ),
+                rule_id: RULE_SPOT_CHECK_CLUSTER.into(),
+                subject: format!(
+                    "group/district={CLUSTER_DISTRICT};product_category={CLUSTER_CATEGORY}"
+                ),
+                level: Level::Red,
+            },
+            Incident {
+                what: format!(
+                    "verified complaints about catering in district {SURGE_DISTRICT} surge in \
+                     the last month against a flat 12-month baseline"
+                ),
+                rule_id: RULE_COMPLAINT_SURGE.into(),
+                subject: format!(
+                    "group/district={SURGE_DISTRICT};industry_section={SURGE_SECTION}"
+                ),
+                level: Level::Red,
+            },
+            Incident {
+                what: format!(
+                    "two in three retailers and wholesalers of district \
+                     {CONCENTRATION_DISTRICT} on the abnormal list (high C+D share)"
+                ),
+                rule_id: RULE_CONCENTRATION.into(),
+                subject: format!(
+                    "group/district={CONCENTRATION_DISTRICT};industry_section={CONCENTRATION_SECTION}"
+                ),
+                level: Level::Orange,
+            },
+        ];
+        out.push(Incident {
+            what: format!(
+                "{TOYS_FAILED} of {TOYS_CHECKS} toy spot checks failed in district {TOYS_DISTRICT} \
+                 in the last two months"
+            ),
+            rule_id: RULE_SPOT_CHECK_CLUSTER.into(),
+            subject: format!("group/district={TOYS_DISTRICT};product_category={TOYS_CATEGORY}"),
+            level: Level::Yellow,
+        });
+        out.push(Incident {
+            what: format!(
+                "one in four retailers and wholesalers of district {MILD_DISTRICT} on the \
+                 abnormal list (raised C+D share)"
+            ),
+            rule_id: RULE_CONCENTRATION.into(),
+            subject: format!(
+                "group/district={MILD_DISTRICT};industry_section={CONCENTRATION_SECTION}"
+            ),
+            level: Level::Blue,
+        });
+        for code in &self.serious {
+            out.push(Incident {
+                what: format!("`{code}` entered the serious list in the last month"),
+                rule_id: RULE_SERIOUS_LIST.into(),
+                subject: format!("enterprise/{code}"),
+                level: Level::Red,
+            });
+        }
+        out
+    }
 }
 
 /// splitmix64: tiny, fast, good enough for synthetic data, and fully specified here.
@@ -326,6 +567,7 @@ pub fn generate(entities: usize, seed: u64) -> DemoData {
     const M: u64 = 26_439_622_160_671;
     let mul = 7_919_u64 * 31 + 1; // not a multiple of 31, so coprime with 31^9
     let add = r.below(M);
+    let mut injector = Injector::new(seed, entities);
     for i in 0..entities {
         let kind = match r.below(100) {
             0..=69 => EntityKind::Enterprise,
@@ -412,6 +654,7 @@ pub fn generate(entities: usize, seed: u64) -> DemoData {
         };
         let start = events.len();
         history(&mut r, &e, as_of, &mut events);
+        injector.add(&e, &mut events, start);
         events[start..].sort_by_key(|ev: &CreditEvent| ev.effective_date);
         enterprises.push(e);
     }
@@ -420,6 +663,7 @@ pub fn generate(entities: usize, seed: u64) -> DemoData {
         enterprises,
         events,
         inspectors,
+        incidents: injector.incidents(),
     }
 }
 
@@ -812,6 +1056,53 @@ pub fn features(data: &DemoData, as_of: Date) -> Vec<FeatureVector> {
         }
     }
     vectors
+}
+
+/// The events of `data` as stored (sequence numbers in the order of `data.events`, from 1),
+/// grouped by credit code.
+pub fn stored_events(data: &DemoData) -> BTreeMap<CreditCode, Vec<StoredEvent>> {
+    let mut by_code: BTreeMap<CreditCode, Vec<StoredEvent>> = BTreeMap::new();
+    for (i, e) in data.events.iter().enumerate() {
+        by_code.entry(e.credit_code).or_default().push(StoredEvent {
+            seq: i as u64 + 1,
+            event: e.clone(),
+        });
+    }
+    by_code
+}
+
+/// The facts group warning signals count ([`fact_of`]) of every event of `data`, with the
+/// sequence numbers [`stored_events`] gives, in event order.
+pub fn warning_facts(data: &DemoData) -> Vec<Fact> {
+    let by_code: BTreeMap<CreditCode, &Enterprise> = data
+        .enterprises
+        .iter()
+        .map(|e| (e.credit_code, e))
+        .collect();
+    data.events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let ent = by_code.get(&e.credit_code)?;
+            let stored = StoredEvent {
+                seq: i as u64 + 1,
+                event: e.clone(),
+            };
+            fact_of(ent, &stored)
+        })
+        .collect()
+}
+
+/// Tier counts per (jurisdiction, industry section) for concentration signals, given each
+/// enterprise's tier in `data.enterprises` order.
+pub fn group_tiers(data: &DemoData, tiers: &[Tier]) -> GroupTiers {
+    let mut out = GroupTiers::new();
+    for (e, t) in data.enterprises.iter().zip(tiers) {
+        let section = e.industry.get(..1).unwrap_or("").to_string();
+        out.entry((e.jurisdiction.clone(), section))
+            .or_insert([0; 4])[*t as usize] += 1;
+    }
+    out
 }
 
 #[cfg(test)]

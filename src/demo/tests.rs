@@ -119,3 +119,25 @@ fn inspections_name_only_rostered_inspectors() {
         }
     }
 }
+
+#[test]
+fn incidents_are_injected_into_large_populations_only() {
+    assert!(generate(1_999, 4).incidents.is_empty());
+    let d = generate(5_000, 4);
+    assert_eq!(d.incidents.len(), 5 + 3, "{:?}", d.incidents);
+    // The cluster's checks are all there, in the last month.
+    let since = demo_as_of().add_days(-30);
+    let cluster: Vec<bool> = d
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::SpotCheck {
+                passed,
+                product_category,
+            } if product_category == CLUSTER_CATEGORY && e.effective_date > since => Some(*passed),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cluster.len(), 16);
+    assert_eq!(cluster.iter().filter(|p| !**p).count(), 10);
+}

@@ -11,6 +11,14 @@
 //! Python package `consistent-sampler` 1.0.10 for id = the credit code, so
 //! `sampler(codes_of_tier, seed=SEED, take=k, output='id')` returns the same list.
 //!
+//! Differentiated supervision: when the policy carries group ratios valid on the inspection
+//! date ([`SupervisionPolicy::group_ratios`]), each tier is split into strata: the candidates
+//! of each group (the first valid group ratio that matches) and the rest. Steps (4) and (5) then
+//! run per stratum and tier, with the group's raised ratio in its stratum; the per-tier counts
+//! sum the strata, and [`Preview::groups`] shows each group's counts. In Python: the same
+//! `sampler` call per stratum and tier. Each stratum rounds on its own, so a tier's total `k`
+//! may differ from one rounding over the whole tier by at most one per stratum.
+//!
 //! Performance (4 million candidates on two cores): the candidates are large structs, so they
 //! are read once, in input order, each half on its own thread (`draw::par`), and reduced to
 //! 24-byte keys (code, tier, disposition, index) that are sorted per half, comparing the code
@@ -92,10 +100,27 @@ pub struct TierCount {
     pub excluded: u64,
     /// Of those, eligible (`candidates - excluded`).
     pub eligible: u64,
-    /// Ratio applied, per mille, after the general-item cap.
+    /// Ratio applied, per mille, after the general-item cap (outside every group ratio).
     pub per_mille: u32,
-    /// Number drawn: `rounding(per_mille × eligible / 1000)`.
+    /// Number drawn: `rounding(per_mille × eligible / 1000)`; with group ratios, the sum of
+    /// that over the strata (see the module doc).
     pub k: u64,
+}
+
+/// The counts of one group ratio (differentiated supervision) in a draw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupCount {
+    /// The group ratio's basis (an alert id).
+    pub basis: String,
+    /// The group's district, if it names one.
+    #[serde(default)]
+    pub district: Option<String>,
+    /// The group's industry prefix, if it names one.
+    #[serde(default)]
+    pub industry: Option<String>,
+    /// One entry per tier, A to D: the group's candidates, the raised ratio and `k`.
+    pub tiers: Vec<TierCount>,
 }
 
 /// A dry run: the counts a draw would use, without tickets.
@@ -108,6 +133,10 @@ pub struct Preview {
     pub out_of_scope: u64,
     /// One entry per tier, A to D.
     pub tiers: Vec<TierCount>,
+    /// One entry per group ratio valid on the inspection date, in the policy's order; empty
+    /// (and absent from JSON) without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupCount>,
 }
 
 /// The result of the entity draw.
@@ -291,31 +320,142 @@ impl Halves {
             .filter(|s| !s.is_empty())
     }
 
-    /// The counts per tier, with `k` from the policy.
-    fn preview(&self, item: &InspectionItem, policy: &SupervisionPolicy) -> Preview {
+    /// The counts per tier, with `k` from the policy; with group ratio strata (see
+    /// [`strata`]), per stratum and tier.
+    fn preview(
+        &self,
+        item: &InspectionItem,
+        policy: &SupervisionPolicy,
+        strata: Option<&Strata>,
+    ) -> Preview {
         let key = item.kind == super::item::ItemKind::Key;
         let c = &self.counts;
+        let per_stratum = strata.map(|st| st.counts(self));
+        let tier_count = |t: Tier, s: usize, in_scope: u64, n: u64| {
+            let per_mille = policy.stratum_per_mille(s, t, key);
+            TierCount {
+                tier: t,
+                candidates: in_scope,
+                excluded: in_scope - n,
+                eligible: n,
+                per_mille,
+                k: policy.rounding.apply(per_mille, n),
+            }
+        };
         let tiers = Tier::ALL
             .iter()
             .map(|&t| {
                 let n = c.eligible[t as usize];
-                let per_mille = policy.effective_per_mille(t, key);
-                TierCount {
-                    tier: t,
-                    candidates: c.in_scope[t as usize],
-                    excluded: c.in_scope[t as usize] - n,
-                    eligible: n,
-                    per_mille,
-                    k: policy.rounding.apply(per_mille, n),
+                let mut tc = tier_count(t, 0, c.in_scope[t as usize], n);
+                if let Some(ps) = &per_stratum {
+                    // k is summed over the strata, each with its own ratio.
+                    tc.k = ps
+                        .iter()
+                        .enumerate()
+                        .map(|(s, sc)| {
+                            let n = sc.eligible[t as usize];
+                            policy
+                                .rounding
+                                .apply(policy.stratum_per_mille(s, t, key), n)
+                        })
+                        .sum();
                 }
+                tc
             })
             .collect();
+        let groups = match (strata, &per_stratum) {
+            (Some(st), Some(ps)) => st
+                .groups
+                .iter()
+                .map(|&g| {
+                    let s = g + 1;
+                    let gr = &policy.group_ratios[g];
+                    GroupCount {
+                        basis: gr.basis.clone(),
+                        district: gr.district.clone(),
+                        industry: gr.industry.clone(),
+                        tiers: Tier::ALL
+                            .iter()
+                            .map(|&t| {
+                                tier_count(
+                                    t,
+                                    s,
+                                    ps[s].in_scope[t as usize],
+                                    ps[s].eligible[t as usize],
+                                )
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         Preview {
             total_candidates: self.len() as u64,
             out_of_scope: c.out_of_scope,
             tiers,
+            groups,
         }
     }
+}
+
+/// The group ratio stratum of every candidate (see [`SupervisionPolicy::stratum`]).
+struct Strata {
+    /// By candidate index: 0 outside every group, else 1 + the group ratio's index.
+    of: Vec<u8>,
+    /// Indices of the group ratios valid on the inspection date, ascending.
+    groups: Vec<usize>,
+    /// Number of strata: 1 + the number of group ratios.
+    len: usize,
+}
+
+impl Strata {
+    /// Counts per stratum and tier.
+    fn counts(&self, halves: &Halves) -> Vec<Counts> {
+        let mut out = vec![Counts::default(); self.len];
+        for k in halves.left.iter().chain(&halves.right) {
+            out[self.of[k.idx as usize] as usize].add(k.tier, k.disposition);
+        }
+        out
+    }
+
+    fn of(&self, k: &Key) -> usize {
+        self.of[k.idx as usize] as usize
+    }
+}
+
+/// The strata of the candidates, or `None` when no group ratio of `policy` is valid on
+/// `inspection_date` (then the draw is exactly the plain one, with no extra pass).
+fn strata(
+    policy: &SupervisionPolicy,
+    inspection_date: Date,
+    candidates: &[Candidate],
+) -> Result<Option<Strata>, DrawError> {
+    let groups: Vec<usize> = (0..policy.group_ratios.len())
+        .filter(|&i| policy.group_ratios[i].valid_on(inspection_date))
+        .collect();
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    if policy.group_ratios.len() > super::policy::bounds::GROUP_RATIOS {
+        return Err(DrawError::invalid(
+            "policy.group_ratios",
+            format!(
+                "`{}` entries is out of range: group_ratios may list 0 to {}",
+                policy.group_ratios.len(),
+                super::policy::bounds::GROUP_RATIOS
+            ),
+        ));
+    }
+    let of = map_range(candidates.len(), PARALLEL_MIN, |i| {
+        // At most GROUP_RATIOS (10) + 1 strata: fits a byte.
+        policy.stratum(&candidates[i], inspection_date) as u8
+    });
+    Ok(Some(Strata {
+        of,
+        groups,
+        len: policy.group_ratios.len() + 1,
+    }))
 }
 
 /// The keys of two sorted halves in merged order.
@@ -402,7 +542,8 @@ pub fn preview(
         disposition(item, policy, inspection_date, c)
     })?;
     walk(&halves, false)?;
-    Ok(halves.preview(item, policy))
+    let strata = strata(policy, inspection_date, candidates)?;
+    Ok(halves.preview(item, policy, strata.as_ref()))
 }
 
 /// Draws the enterprises for `item` under `seed`; `policy` is the effective policy. The result
@@ -436,19 +577,40 @@ pub(crate) fn draw(
     let halves = Halves::build(candidates, |c| {
         disposition(item, policy, inspection_date, c)
     })?;
-    let preview = halves.preview(item, policy);
-    // k ≤ eligible ≤ number of candidates, so it fits in usize.
-    let take: [usize; 4] = std::array::from_fn(|t| preview.tiers[t].k as usize);
+    let strata = strata(policy, inspection_date, candidates)?;
+    let preview = halves.preview(item, policy, strata.as_ref());
+    // k ≤ eligible ≤ number of candidates, so it fits in usize. One selection per stratum and
+    // tier, at `stratum * 4 + tier`.
+    let take: Vec<usize> = match &strata {
+        None => preview.tiers.iter().map(|t| t.k as usize).collect(),
+        Some(st) => {
+            let key = item.kind == super::item::ItemKind::Key;
+            st.counts(&halves)
+                .iter()
+                .enumerate()
+                .flat_map(|(s, c)| {
+                    Tier::ALL.map(|t| {
+                        let n = c.eligible[t as usize];
+                        policy
+                            .rounding
+                            .apply(policy.stratum_per_mille(s, t, key), n)
+                            as usize
+                    })
+                })
+                .collect()
+        }
+    };
+    let slot = |k: &Key| strata.as_ref().map_or(0, |st| st.of(k) * 4) + k.tier as usize;
     let hasher = PrefixHasher::new(seed);
     // Ties need a SHA-256 collision; then Python orders by id, i.e. by code.
     let tie = |a: &Key, b: &Key| a.code.cmp(&b.code);
     let next = AtomicUsize::new(0);
     let tickets = || {
-        let mut sel = take.map(|k| Smallest::new(k, tie));
+        let mut sel: Vec<_> = take.iter().map(|&k| Smallest::new(k, tie)).collect();
         while let Some(chunk) = halves.chunk(next.fetch_add(1, AtomicOrdering::Relaxed)) {
             for k in chunk {
                 if k.disposition == Disposition::Eligible {
-                    sel[k.tier as usize].offer_words(&hasher.digest_words(k.code.as_bytes()), *k);
+                    sel[slot(k)].offer_words(&hasher.digest_words(k.code.as_bytes()), *k);
                 }
             }
         }

@@ -22,7 +22,11 @@ pub enum ItemKind {
 }
 
 /// Which enterprises an item applies to; every non-empty list must match.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Serialised by hand (see the `Serialize` impl) so `credit_codes` is absent from JSON when
+/// empty (draw records of untargeted items keep their bytes) yet always present in the binary
+/// store encoding, whose older values end before it and read as empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     /// Jurisdictions (exact match); empty: all.
@@ -37,6 +41,42 @@ pub struct Scope {
     /// Licence kinds, of which the enterprise must hold at least one; empty: no licence needed.
     #[serde(default)]
     pub licence_kinds: Vec<String>,
+    /// Credit codes, ascending and unique (a targeted item, e.g. the enterprises of a warning
+    /// alert); empty: all. Absent from JSON when empty.
+    #[serde(default, deserialize_with = "codes_or_end")]
+    pub credit_codes: Vec<crate::domain::CreditCode>,
+}
+
+impl Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let codes = !s.is_human_readable() || !self.credit_codes.is_empty();
+        let mut st = s.serialize_struct("Scope", 4 + usize::from(codes))?;
+        st.serialize_field("jurisdictions", &self.jurisdictions)?;
+        st.serialize_field("industries", &self.industries)?;
+        st.serialize_field("entity_kinds", &self.entity_kinds)?;
+        st.serialize_field("licence_kinds", &self.licence_kinds)?;
+        if codes {
+            st.serialize_field("credit_codes", &self.credit_codes)?;
+        } else {
+            st.skip_field("credit_codes")?;
+        }
+        st.end()
+    }
+}
+
+/// `credit_codes`: as written in human-readable formats; in the binary store encoding, items
+/// stored before the field existed end where it would start, which reads as empty.
+fn codes_or_end<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::domain::CreditCode>, D::Error> {
+    if d.is_human_readable() {
+        Vec::deserialize(d)
+    } else {
+        // INVARIANT (scope last): `Scope` is the last field of `InspectionItem`, which is the
+        // whole stored value, so nothing follows a missing list.
+        Ok(Vec::deserialize(d).unwrap_or_default())
+    }
 }
 
 /// An inspection item of the item list (抽查事项清单).
@@ -78,7 +118,7 @@ impl InspectionItem {
     /// their entries are not checked one by one.
     pub fn validate(&self, path: &str, v: &mut Violations) {
         let f = |n: &str| format!("{path}.{n}");
-        let lists: [(&str, usize, usize); 6] = [
+        let lists: [(&str, usize, usize); 7] = [
             ("departments", self.departments.len(), MAX_DEPARTMENTS),
             (
                 "qualifications",
@@ -103,6 +143,11 @@ impl InspectionItem {
             (
                 "scope.licence_kinds",
                 self.scope.licence_kinds.len(),
+                MAX_SCOPE_ENTRIES,
+            ),
+            (
+                "scope.credit_codes",
+                self.scope.credit_codes.len(),
                 MAX_SCOPE_ENTRIES,
             ),
         ];
@@ -146,6 +191,17 @@ impl InspectionItem {
             &self.scope.licence_kinds,
             check_label,
         );
+        for (i, w) in self.scope.credit_codes.windows(2).enumerate() {
+            if w[0] >= w[1] {
+                v.add(
+                    f(&format!("scope.credit_codes[{}]", i + 1)),
+                    format!(
+                        "`{}` is not after `{}`: list codes ascending, once each",
+                        w[1], w[0]
+                    ),
+                );
+            }
+        }
         dupes(v, &f("departments"), &self.departments);
         dupes(v, &f("qualifications"), &self.qualifications);
     }
@@ -161,6 +217,9 @@ impl InspectionItem {
             && (s.entity_kinds.is_empty() || s.entity_kinds.contains(&c.kind))
             && (s.licence_kinds.is_empty()
                 || s.licence_kinds.iter().any(|l| c.licences.contains(l)))
+            // INVARIANT (ascending codes): `validate` refuses an unsorted list, so a binary
+            // search is exact.
+            && (s.credit_codes.is_empty() || s.credit_codes.binary_search(&c.credit_code).is_ok())
     }
 }
 
@@ -196,6 +255,7 @@ mod tests {
                 industries: vec!["C13".into(), "Z".into()],
                 entity_kinds: vec![],
                 licence_kinds: vec![],
+                credit_codes: Vec::new(),
             },
         };
         let mut v = Violations::new();
@@ -212,5 +272,39 @@ mod tests {
                 "item.departments[1]",
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod scope_codec_tests {
+    use super::*;
+    use crate::storage::codec::{decode, encode};
+
+    /// Targeted scopes round-trip in JSON and in the store encoding; untargeted ones keep
+    /// their JSON, and store values written before `credit_codes` existed still read.
+    #[test]
+    fn credit_codes_round_trip_and_old_values_still_read() {
+        let mut item = InspectionItem {
+            id: "i".into(),
+            name: "n".into(),
+            basis: "b".into(),
+            departments: vec!["amr".into()],
+            kind: ItemKind::Key,
+            qualifications: vec![],
+            scope: Scope::default(),
+        };
+        let json = serde_json::to_string(&item).unwrap();
+        assert!(!json.contains("credit_codes"), "{json}");
+        let stored = encode(&item).unwrap();
+        assert_eq!(decode::<InspectionItem>(&stored, &"i").unwrap(), item);
+        // An old value: the same bytes without the (empty) list's length byte at the end.
+        let old = &stored[..stored.len() - 1];
+        assert_eq!(decode::<InspectionItem>(old, &"i").unwrap(), item);
+        item.scope.credit_codes =
+            vec![crate::domain::CreditCode::parse("91510100054946627W").unwrap()];
+        let json = serde_json::to_string(&item).unwrap();
+        assert_eq!(serde_json::from_str::<InspectionItem>(&json).unwrap(), item);
+        let stored = encode(&item).unwrap();
+        assert_eq!(decode::<InspectionItem>(&stored, &"i").unwrap(), item);
     }
 }

@@ -20,10 +20,12 @@ pub use assign::{assign_teams, DepartmentMembers, TeamOutcome, TeamResult};
 pub use bundle::{bundle, verify_bundle, Bundle, BundleDoc, EnterpriseInfo, VerifyReport, CSV_BOM};
 pub use calendar::{Calendar, Overdue, PendingResult};
 pub use candidate::{candidate_digest, roster_digest, Candidate, RosterEntry};
-pub use entity::{draw_entities, preview, EntityDraw, ExclusionReason, Preview, TierCount};
+pub use entity::{
+    draw_entities, preview, EntityDraw, ExclusionReason, GroupCount, Preview, TierCount,
+};
 pub use error::DrawError;
 pub use item::{InspectionItem, ItemKind, Scope};
-pub use policy::{PolicyOverrides, Rounding, SupervisionPolicy, TierValues};
+pub use policy::{GroupRatio, PolicyOverrides, Rounding, SupervisionPolicy, TierValues};
 pub use record::{run_draw, DrawRecord, DrawRequest, Exclusion, SeedSource, Selected, ALGORITHM};
 pub use tier::Tier;
 pub use xlsx::{xlsx, ListInput};

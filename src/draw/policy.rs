@@ -7,6 +7,12 @@
 //! `rules/supervision.toml` (defaults from the published numbers quoted in `DOMAIN.md`); a draw
 //! may override single fields with [`PolicyOverrides`], and the record stores the policy after
 //! the overrides, so a re-run never needs the file.
+//!
+//! Differentiated supervision (issue 12): a policy may also carry [`GroupRatio`]s, recorded
+//! overrides that raise the ratios for one group of enterprises (a district and/or an industry
+//! prefix) while they are valid, each with its basis (the warning alert that justified it). The
+//! draw service adds the ones valid on the inspection date before drawing, so the record's
+//! policy holds them and a replay or an offline check needs nothing else.
 
 use super::error::DrawError;
 use super::tier::Tier;
@@ -104,6 +110,10 @@ pub mod bounds {
     pub const DEPARTMENTS: RangeInclusive<u32> = 1..=10;
     /// Characters of the policy's version label.
     pub const MAX_VERSION_CHARS: usize = 64;
+    /// Group ratio overrides one draw applies.
+    pub const GROUP_RATIOS: usize = 10;
+    /// Days one group ratio override may stay valid.
+    pub const GROUP_RATIO_DAYS: i32 = 366;
 
     /// Adds "`VALUE` is out of range: NAME must be LO to HI" under `PATH.NAME` when `value`
     /// is outside `allowed`.
@@ -153,6 +163,110 @@ pub struct SupervisionPolicy {
     /// In a joint draw, members each non-lead department supplies; the lead department supplies
     /// at least as many and enough more to reach `min_team_size`.
     pub joint_members_per_department: u32,
+    /// Differentiated supervision: raised ratios for groups of enterprises, in the order they
+    /// were recorded (a candidate takes the first that matches and is valid on the inspection
+    /// date). Absent from files and records without any, so older records read unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_ratios: Vec<GroupRatio>,
+}
+
+/// A recorded ratio override for one group of enterprises (differentiated supervision).
+///
+/// A candidate belongs to the group when its jurisdiction equals `district` (if given) and its
+/// GB/T 4754 industry starts with `industry` (if given); the override applies to draws whose
+/// inspection date lies in `valid_from..=valid_until`. In the group, the tier's ratio is the
+/// larger of the policy's and the override's, capped for general items like any ratio.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRatio {
+    /// Why: the id of the confirmed warning alert this override rests on.
+    pub basis: String,
+    /// Jurisdiction (GB/T 2260 division or zone id) of the group; `None`: any.
+    #[serde(default)]
+    pub district: Option<String>,
+    /// GB/T 4754 prefix (section letter, or letter and digits) of the group; `None`: any.
+    #[serde(default)]
+    pub industry: Option<String>,
+    /// Raised ratios, per mille, by tier.
+    pub ratio_per_mille: TierValues,
+    /// First day the override applies (inspection date).
+    pub valid_from: crate::domain::Date,
+    /// Last day the override applies.
+    pub valid_until: crate::domain::Date,
+}
+
+impl GroupRatio {
+    /// True when `c` belongs to the group (validity aside).
+    pub fn matches(&self, c: &super::candidate::Candidate) -> bool {
+        self.district.as_ref().is_none_or(|d| *d == c.jurisdiction)
+            && self
+                .industry
+                .as_ref()
+                .is_none_or(|p| c.industry.starts_with(p.as_str()))
+    }
+
+    /// True when the override applies to an inspection on `day`.
+    pub fn valid_on(&self, day: crate::domain::Date) -> bool {
+        self.valid_from <= day && day <= self.valid_until
+    }
+
+    /// Checks the fields under `path`: a basis, a group (district and/or industry), ratios in
+    /// range and, when `base` is given (when the override is recorded), none below it (an
+    /// override only raises), a validity of 1 to [`bounds::GROUP_RATIO_DAYS`] days. A policy
+    /// checks its group ratios without a base: per-draw overrides may raise the base above a
+    /// group's ratio, which then simply has no effect (the larger ratio applies).
+    pub fn validate(&self, path: &str, base: Option<&TierValues>, v: &mut Violations) {
+        use crate::domain::validate::{check_ident, check_jurisdiction};
+        v.parse(&format!("{path}.basis"), check_ident(&self.basis));
+        if self.district.is_none() && self.industry.is_none() {
+            v.add(
+                format!("{path}.district"),
+                "a group needs a district, an industry or both",
+            );
+        }
+        if let Some(d) = &self.district {
+            v.parse(&format!("{path}.district"), check_jurisdiction(d));
+        }
+        if let Some(p) = &self.industry {
+            let b = p.as_bytes();
+            let ok = !b.is_empty()
+                && b.len() <= 5
+                && (b'A'..=b'T').contains(&b[0])
+                && b[1..].iter().all(u8::is_ascii_digit);
+            if !ok {
+                v.add(
+                    format!("{path}.industry"),
+                    format!("`{p}` is not a GB/T 4754 prefix (a letter A-T, then up to 4 digits)"),
+                );
+            }
+        }
+        for t in Tier::ALL {
+            let f = format!("ratio_per_mille.{t}");
+            let r = self.ratio_per_mille.get(t);
+            bounds::range(v, path, &f, r, bounds::PER_MILLE);
+            if let Some(b) = base.filter(|b| bounds::PER_MILLE.contains(&r) && r < b.get(t)) {
+                v.add(
+                    format!("{path}.{f}"),
+                    format!(
+                        "`{r}` is below the policy's {}: an override only raises ratios",
+                        b.get(t)
+                    ),
+                );
+            }
+        }
+        let days = self.valid_until.days() - self.valid_from.days() + 1;
+        if !(1..=bounds::GROUP_RATIO_DAYS).contains(&days) {
+            v.add(
+                format!("{path}.valid_until"),
+                format!(
+                    "`{}` is out of range: an override is valid 1 to {} days from `{}`",
+                    self.valid_until,
+                    bounds::GROUP_RATIO_DAYS,
+                    self.valid_from
+                ),
+            );
+        }
+    }
 }
 
 /// Per-draw changes to the policy; absent fields keep the file's value.
@@ -256,6 +370,65 @@ impl SupervisionPolicy {
             self.joint_members_per_department,
             JOINT_MEMBERS,
         );
+        if self.group_ratios.len() > GROUP_RATIOS {
+            v.add(
+                format!("{path}.group_ratios"),
+                format!(
+                    "`{}` entries is out of range: group_ratios may list 0 to {GROUP_RATIOS}",
+                    self.group_ratios.len()
+                ),
+            );
+        }
+        for (i, g) in self.group_ratios.iter().enumerate() {
+            g.validate(&format!("{path}.group_ratios[{i}]"), None, v);
+        }
+    }
+
+    /// The policy with `ratios` appended to its group ratios (those valid on `day` only),
+    /// validated again: what the draw service hands the draw, and what the record keeps.
+    pub fn with_group_ratios(
+        &self,
+        ratios: &[GroupRatio],
+        day: crate::domain::Date,
+    ) -> Result<SupervisionPolicy, DrawError> {
+        let mut p = self.clone();
+        p.group_ratios
+            .extend(ratios.iter().filter(|g| g.valid_on(day)).cloned());
+        let mut v = Violations::new();
+        p.validate("policy", &mut v);
+        if v.is_empty() {
+            Ok(p)
+        } else {
+            Err(DrawError::Invalid(v.into_vec()))
+        }
+    }
+
+    /// The stratum of a candidate in a draw on `day`: 0 outside every valid group ratio, else
+    /// 1 + the index of the first valid group ratio it matches.
+    pub fn stratum(&self, c: &super::candidate::Candidate, day: crate::domain::Date) -> usize {
+        self.group_ratios
+            .iter()
+            .position(|g| g.valid_on(day) && g.matches(c))
+            .map_or(0, |i| i + 1)
+    }
+
+    /// The ratio for `tier` in `stratum` (see [`Self::stratum`]) for an item of kind `key`
+    /// (true) or general: in a group, the larger of the policy's and the group's ratio; capped
+    /// for general items.
+    pub fn stratum_per_mille(&self, stratum: usize, tier: Tier, key_item: bool) -> u32 {
+        let base = self.ratio_per_mille.get(tier);
+        let r = match stratum
+            .checked_sub(1)
+            .and_then(|i| self.group_ratios.get(i))
+        {
+            Some(g) => base.max(g.ratio_per_mille.get(tier)),
+            None => base,
+        };
+        if key_item {
+            r
+        } else {
+            r.min(self.general_item_max_per_mille)
+        }
     }
 
     /// Checks that a draw with `departments` participating departments (the lead first) makes

@@ -403,3 +403,127 @@ fn python_checker_accepts_random_draws() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Differentiated supervision: random group ratios (a district and/or an industry prefix,
+/// valid or not yet valid on the inspection date) give the reference's record, raise `k` in
+/// their group, show in the record's `groups`, verify offline in Rust and, when the package is
+/// installed, in the independent Python checker, which also rejects a forged group count.
+#[test]
+fn group_ratios_equal_the_reference_and_pass_both_checkers() {
+    use super::policy::{GroupRatio, TierValues};
+    let python = crate::sampling::python_package().is_ok();
+    let dir = std::env::temp_dir().join(format!("creditrisk-group-ratios-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = Rng(0x3333_2026);
+    let mut files = Vec::new();
+    let (mut raised, mut not_yet) = (0, 0);
+    let mut forged = None;
+    for round in 0..60 {
+        let (req, mut cands, ros) = case(&mut rng, round, false);
+        for c in cands.iter_mut() {
+            if rng.below(3) == 0 {
+                c.industry = "C1431".into();
+            }
+        }
+        let day = req.inspection_date;
+        let mut p = policy();
+        for g in 0..1 + rng.below(3) {
+            let district = (rng.below(3) != 0).then(|| pick(&mut rng, &JURIS).to_string());
+            let industry = (district.is_none() || rng.below(2) == 0)
+                .then(|| pick(&mut rng, &["C", "C14", "H62"]).to_string());
+            let base = p.ratio_per_mille;
+            let mut raise = |b: u32| b + rng.below(u64::from(1001 - b)) as u32;
+            let ratio_per_mille = TierValues {
+                a: raise(base.a),
+                b: raise(base.b),
+                c: raise(base.c),
+                d: raise(base.d),
+            };
+            let (from, until) = if rng.below(5) == 0 {
+                (day.add_days(1), day.add_days(30))
+            } else {
+                (day.add_days(-10), day.add_days(20))
+            };
+            p.group_ratios.push(GroupRatio {
+                basis: format!("alert-{round}-{g}"),
+                district,
+                industry,
+                ratio_per_mille,
+                valid_from: from,
+                valid_until: until,
+            });
+        }
+        let want = reference::run_draw(&req, &p, &cands, &ros).unwrap();
+        let got = run_draw(&req, &p, &cands, &ros).unwrap();
+        assert_eq!(got.to_json(), want.to_json(), "case {round}");
+        not_yet += p.group_ratios.len() - got.groups.len();
+        // In each group the raised ratio applies: k is at least what the base ratio would
+        // take there (each stratum rounds on its own, so the total may differ from one
+        // rounding over the whole tier by at most one per stratum).
+        for g in &got.groups {
+            for (gt, tt) in g.tiers.iter().zip(&got.tiers) {
+                assert!(gt.per_mille >= tt.per_mille, "case {round}: {g:?}");
+                let base_k = got.policy.rounding.apply(tt.per_mille, gt.eligible);
+                assert!(gt.k >= base_k, "case {round}: {g:?}");
+                if gt.k > base_k {
+                    raised += 1;
+                }
+            }
+        }
+        let b = bundle(
+            &got,
+            &cands,
+            &ros,
+            &super::tests::calendar(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        if let Err(e) = super::bundle::verify_bundle(&b.json) {
+            panic!("case {round}: {e}");
+        }
+        let path = dir.join(format!("case-{round}.json"));
+        std::fs::write(&path, &b.json).unwrap();
+        files.push(path);
+        if forged.is_none() && !got.groups.is_empty() {
+            let mut doc: serde_json::Value = serde_json::from_str(&b.json).unwrap();
+            let k = &mut doc["record"]["groups"][0]["tiers"][0]["k"];
+            *k = serde_json::json!(k.as_u64().unwrap() + 1);
+            forged = Some(doc);
+        }
+    }
+    assert!(
+        raised > 20 && not_yet > 0,
+        "raised {raised}, not yet valid {not_yet}"
+    );
+    if !python {
+        println!("SKIPPED the Python half: the consistent-sampler package is missing");
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    let run = |paths: &[std::path::PathBuf]| {
+        let out = std::process::Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tools/verify_bundle.py"
+            ))
+            .args(paths)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, out) = run(&files);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches(": OK: ").count(), files.len(), "{out}");
+    let path = dir.join("forged-group-ratio.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&forged.expect("some group")).unwrap(),
+    )
+    .unwrap();
+    let (code, out) = run(&[path]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("groups"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,7 +6,7 @@
 
 use super::assign::{assign_teams, TeamResult};
 use super::candidate::{roster_digest, validate_roster, Candidate, RosterEntry};
-use super::entity::{draw, ExclusionReason, TierCount};
+use super::entity::{draw, ExclusionReason, GroupCount, TierCount};
 use super::error::DrawError;
 use super::item::InspectionItem;
 use super::par::map_range;
@@ -109,6 +109,10 @@ pub struct DrawRecord {
     pub out_of_scope: u64,
     /// Counts per tier, A to D.
     pub tiers: Vec<TierCount>,
+    /// Differentiated supervision: the counts of each group ratio of the policy valid on the
+    /// inspection date (see [`GroupCount`]); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupCount>,
     /// Excluded enterprises, ascending code.
     pub exclusions: Vec<Exclusion>,
     /// Drawn enterprises in the global order: ascending ticket across tiers.
@@ -200,6 +204,7 @@ pub fn run_draw(
         total_candidates: ed.preview.total_candidates,
         out_of_scope: ed.preview.out_of_scope,
         tiers: ed.preview.tiers.clone(),
+        groups: ed.preview.groups.clone(),
         // Two threads for the many strings of large draws.
         exclusions: map_range(ed.exclusions.len(), 4096, |e| {
             let (credit_code, tier) = drawn.excluded[e];

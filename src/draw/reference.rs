@@ -10,7 +10,7 @@
 
 use super::assign::{DepartmentMembers, TeamOutcome, TeamResult};
 use super::candidate::{validate_roster, Candidate, RosterEntry};
-use super::entity::{disposition, Disposition, TierCount};
+use super::entity::{disposition, Disposition, GroupCount, TierCount};
 use super::error::DrawError;
 use super::item::ItemKind;
 use super::policy::SupervisionPolicy;
@@ -53,17 +53,20 @@ pub(super) fn run_draw(
         })
         .collect();
     let candidate_digest = hex::encode(Sha256::digest(text.as_bytes()));
-    // (2, 3) Scope and exclusions.
+    // (2, 3) Scope and exclusions; each candidate also gets its group ratio stratum.
+    let day = req.inspection_date;
+    let strata = 1 + policy.group_ratios.len();
     let mut out_of_scope = 0;
-    let mut in_scope = [0u64; 4];
+    let mut in_scope = vec![[0u64; 4]; strata];
     let mut exclusions = Vec::new();
-    let mut eligible: [Vec<usize>; 4] = Default::default();
+    let mut eligible: Vec<[Vec<usize>; 4]> = vec![Default::default(); strata];
     for &i in &order {
         let c = &candidates[i];
-        match disposition(&req.item, &policy, req.inspection_date, c) {
+        let s = policy.stratum(c, day);
+        match disposition(&req.item, &policy, day, c) {
             Disposition::OutOfScope => out_of_scope += 1,
             Disposition::Excluded(reason) => {
-                in_scope[c.tier as usize] += 1;
+                in_scope[s][c.tier as usize] += 1;
                 exclusions.push(Exclusion {
                     credit_code: c.credit_code,
                     tier: c.tier,
@@ -71,38 +74,68 @@ pub(super) fn run_draw(
                 });
             }
             Disposition::Eligible => {
-                in_scope[c.tier as usize] += 1;
-                eligible[c.tier as usize].push(i);
+                in_scope[s][c.tier as usize] += 1;
+                eligible[s][c.tier as usize].push(i);
             }
         }
     }
-    // (4, 5) k per tier, the k smallest tickets, then all tiers by ticket.
+    // (4, 5) k per stratum and tier, the k smallest tickets, then all by ticket.
     let seed = SeedHash::new(&req.seed);
-    let mut tiers = Vec::new();
+    let key = req.item.kind == ItemKind::Key;
+    let mut counts = vec![Vec::new(); strata];
     let mut drawn: Vec<(Ticket, CreditCode, usize)> = Vec::new();
-    for t in Tier::ALL {
-        let ids = &eligible[t as usize];
-        let per_mille = policy.effective_per_mille(t, req.item.kind == ItemKind::Key);
-        let k = policy.rounding.apply(per_mille, ids.len() as u64);
-        tiers.push(TierCount {
-            tier: t,
-            candidates: in_scope[t as usize],
-            excluded: in_scope[t as usize] - ids.len() as u64,
-            eligible: ids.len() as u64,
-            per_mille,
-            k,
-        });
-        let mut tickets: Vec<(Ticket, CreditCode, usize)> = ids
-            .iter()
-            .map(|&i| {
-                let code = candidates[i].credit_code;
-                (seed.ticket(code.as_str()), code, i)
-            })
-            .collect();
-        tickets.sort();
-        tickets.truncate(k as usize);
-        drawn.extend(tickets);
+    for (s, (elig, ins)) in eligible.iter().zip(&in_scope).enumerate() {
+        for t in Tier::ALL {
+            let ids = &elig[t as usize];
+            let per_mille = policy.stratum_per_mille(s, t, key);
+            let k = policy.rounding.apply(per_mille, ids.len() as u64);
+            counts[s].push(TierCount {
+                tier: t,
+                candidates: ins[t as usize],
+                excluded: ins[t as usize] - ids.len() as u64,
+                eligible: ids.len() as u64,
+                per_mille,
+                k,
+            });
+            let mut tickets: Vec<(Ticket, CreditCode, usize)> = ids
+                .iter()
+                .map(|&i| {
+                    let code = candidates[i].credit_code;
+                    (seed.ticket(code.as_str()), code, i)
+                })
+                .collect();
+            tickets.sort();
+            tickets.truncate(k as usize);
+            drawn.extend(tickets);
+        }
     }
+    // The tier totals: counts summed over the strata, the ratio outside every group.
+    let tiers: Vec<TierCount> = Tier::ALL
+        .iter()
+        .map(|&t| {
+            let sum = |f: fn(&TierCount) -> u64| counts.iter().map(|c| f(&c[t as usize])).sum();
+            TierCount {
+                tier: t,
+                candidates: sum(|c| c.candidates),
+                excluded: sum(|c| c.excluded),
+                eligible: sum(|c| c.eligible),
+                per_mille: policy.stratum_per_mille(0, t, key),
+                k: sum(|c| c.k),
+            }
+        })
+        .collect();
+    let groups: Vec<GroupCount> = policy
+        .group_ratios
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.valid_on(day))
+        .map(|(i, g)| GroupCount {
+            basis: g.basis.clone(),
+            district: g.district.clone(),
+            industry: g.industry.clone(),
+            tiers: counts[i + 1].clone(),
+        })
+        .collect();
     drawn.sort();
     let selected: Vec<usize> = drawn.iter().map(|d| d.2).collect();
     let teams = teams(req, &policy, candidates, &selected, roster);
@@ -120,6 +153,7 @@ pub(super) fn run_draw(
         total_candidates: candidates.len() as u64,
         out_of_scope,
         tiers,
+        groups,
         exclusions,
         selected: drawn
             .iter()

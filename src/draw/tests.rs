@@ -115,6 +115,7 @@ fn item(kind: ItemKind) -> InspectionItem {
             industries: vec!["H62".into()],
             entity_kinds: vec![],
             licence_kinds: vec!["food-business".into()],
+            credit_codes: Vec::new(),
         },
     }
 }

@@ -3,12 +3,12 @@
 //! pool.
 
 use super::snapshot::{self, Candidates};
-use super::store::{self, StoredDraw, StoredPublication, StoredResult};
+use super::store::{self, StoredDraw, StoredGroupRatio, StoredPublication, StoredResult};
 use crate::domain::validate::check_ident;
 use crate::domain::{CreditCode, Date, EventBody, Inspection, Lang, ResultCode, Violations};
 use crate::draw::{
-    bundle, run_draw, xlsx, Bundle, Calendar, DrawRecord, DrawRequest, InspectionItem, ListInput,
-    PendingResult, PolicyOverrides, Preview, SeedSource, SupervisionPolicy, TeamOutcome,
+    bundle, run_draw, xlsx, Bundle, Calendar, DrawRecord, DrawRequest, GroupRatio, InspectionItem,
+    ListInput, PendingResult, PolicyOverrides, Preview, SeedSource, SupervisionPolicy, TeamOutcome,
 };
 use crate::error::{Error, Result};
 use crate::storage::codec::decode;
@@ -287,6 +287,62 @@ impl Draws {
         Ok(out)
     }
 
+    /// Records a group ratio override (differentiated supervision): every field checked
+    /// (`INVALID_ARGUMENT` naming `group_ratio.*`), no ratio below the policy's, at most
+    /// [`crate::draw::policy::bounds::GROUP_RATIOS`] overrides valid on any one day
+    /// (`FAILED_PRECONDITION`), one per basis (`CONFLICT`). Draws whose inspection date falls
+    /// in its validity apply it and show it in their record.
+    pub fn record_group_ratio(
+        &self,
+        ratio: GroupRatio,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<StoredGroupRatio> {
+        let mut v = Violations::new();
+        ratio.validate("group_ratio", Some(&self.policy.ratio_per_mille), &mut v);
+        if !v.is_empty() {
+            return Err(Error::InvalidInput(v.into_vec()));
+        }
+        let max = crate::draw::policy::bounds::GROUP_RATIOS;
+        let stored = self.group_ratios()?;
+        let overlapping = stored
+            .iter()
+            .filter(|s| {
+                s.ratio.valid_from <= ratio.valid_until && ratio.valid_from <= s.ratio.valid_until
+            })
+            .count();
+        if overlapping >= max {
+            return Err(Error::FailedPrecondition(format!(
+                "{overlapping} group ratios are already valid between `{}` and `{}`: at most {max} apply to one draw",
+                ratio.valid_from, ratio.valid_until
+            )));
+        }
+        let stored = StoredGroupRatio {
+            ratio,
+            recorded_ms: now_ms,
+            recorded_by: actor.to_string(),
+        };
+        self.writer
+            .submit_blocking(store::store_group_ratio(stored.clone()))?;
+        Ok(stored)
+    }
+
+    /// Every recorded group ratio override, ascending basis.
+    pub fn group_ratios(&self) -> Result<Vec<StoredGroupRatio>> {
+        let mut out = Vec::new();
+        for kv in self.records.engine().scan(&prefix::group_ratios(), None) {
+            let (_, v) = kv?;
+            out.push(decode(&v, &"group ratio")?);
+        }
+        Ok(out)
+    }
+
+    /// The policy file's policy with the group ratios valid on `day` (ascending basis).
+    fn policy_on(&self, day: Date) -> Result<SupervisionPolicy> {
+        let ratios: Vec<GroupRatio> = self.group_ratios()?.into_iter().map(|s| s.ratio).collect();
+        Ok(self.policy.with_group_ratios(&ratios, day)?)
+    }
+
     /// Resolves a spec into a draw request (item, seed, id), checking every field.
     fn request(&self, spec: &DrawSpec) -> Result<DrawRequest> {
         let mut v = Violations::new();
@@ -416,7 +472,9 @@ impl Draws {
     /// Dry run: the counts per tier, nothing stored.
     pub fn preview(&self, spec: &DrawSpec) -> Result<DrawPreview> {
         let req = self.request(spec)?;
-        let policy = self.policy.with_overrides(&req.overrides)?;
+        let policy = self
+            .policy_on(req.inspection_date)?
+            .with_overrides(&req.overrides)?;
         let cut = self.cut()?;
         let snap = snapshot::candidates(&self.records, cut, req.as_of, req.inspection_date.year())?;
         let preview =
@@ -451,7 +509,9 @@ impl Draws {
             unclassified,
         } = snapshot::candidates(&self.records, cut, req.as_of, req.inspection_date.year())?;
         let roster = snapshot::roster(&self.records, cut)?;
-        let record = run_draw(&req, &self.policy, &candidates, &roster)?;
+        // Group ratios valid on the inspection date enter the record's policy.
+        let policy = self.policy_on(req.inspection_date)?;
+        let record = run_draw(&req, &policy, &candidates, &roster)?;
         let stored = StoredDraw {
             record_json: record.to_json(),
             cut,

@@ -7,7 +7,7 @@
 
 use crate::audit::EntryKind;
 use crate::domain::{CreditCode, Date, Inspection};
-use crate::draw::{DrawRecord, InspectionItem, TeamOutcome};
+use crate::draw::{DrawRecord, GroupRatio, InspectionItem, TeamOutcome};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::storage::codec::{decode, encode};
@@ -36,6 +36,52 @@ impl StoredDraw {
         serde_json::from_str(&self.record_json)
             .map_err(|e| Error::Corrupt(format!("stored draw record: {e}")))
     }
+}
+
+/// A recorded group ratio override (differentiated supervision): the override, and who
+/// recorded it when. Keyed by its basis (the alert id): one override per alert, never replaced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredGroupRatio {
+    /// The override.
+    pub ratio: GroupRatio,
+    /// When it was recorded, milliseconds since the Unix epoch.
+    pub recorded_ms: i64,
+    /// Who recorded it.
+    pub recorded_by: String,
+}
+
+/// Job: stores a group ratio override with its audit log entry (kind `publication`, subject
+/// `group-ratio/<basis>`: the override is a published policy decision), atomically; a second
+/// override on the same basis is a conflict.
+pub fn store_group_ratio(stored: StoredGroupRatio) -> Job {
+    Box::new(move |tx: &mut Tx<'_>| {
+        let id = stored.ratio.basis.as_str();
+        if tx.contains(&Key::GroupRatio(id))? {
+            return Err(Error::Conflict(vec![crate::domain::FieldViolation {
+                field: "group_ratio.basis".into(),
+                description: format!(
+                    "a group ratio resting on `{id}` is already recorded; overrides are never replaced"
+                ),
+            }]));
+        }
+        let value = encode(&stored)?;
+        tx.log(&log::entry(
+            EntryKind::Publication,
+            stored.recorded_ms,
+            &stored.recorded_by,
+            format!("group-ratio/{id}"),
+            &value,
+            &[
+                ("valid_from", stored.ratio.valid_from.to_string()),
+                ("valid_until", stored.ratio.valid_until.to_string()),
+            ],
+        ))?;
+        tx.put(&Key::GroupRatio(id), value);
+        Ok(WriteOutcome {
+            accepted: 1,
+            ..Default::default()
+        })
+    })
 }
 
 /// The result recorded for a drawn enterprise.

@@ -1,6 +1,6 @@
 //! The repository's `rules/` folder, built into the binary: the default rule set
 //! (`default/`), the default warning rule set (`warnings/`), the demo's inspection items
-//! (`items.toml`), the supervision policy (`supervision.toml`) and the working-day calendars
+//! (`items.toml`), the warning routing (`routing.toml`), the supervision policy (`supervision.toml`) and the working-day calendars
 //! (`calendar/*.toml`).
 //!
 //! Why: the binary must work outside the checkout (`cargo install --path .` then
@@ -22,6 +22,11 @@ macro_rules! embed {
     };
 }
 
+/// The warning routing file: `(name, text)`.
+pub fn routing() -> (&'static str, &'static str) {
+    ("routing.toml", file("routing.toml"))
+}
+
 /// Every built-in file as `(path relative to rules/ with '/', content)`, sorted by path.
 pub const FILES: &[(&str, &str)] = embed![
     "calendar/2025.toml",
@@ -41,6 +46,7 @@ pub const FILES: &[(&str, &str)] = embed![
     "default/sectors/hazardous-chemicals.toml",
     "default/sectors/special-equipment.toml",
     "items.toml",
+    "routing.toml",
     "supervision.toml",
     "warnings/enterprise/lists.toml",
     "warnings/enterprise/quality.toml",

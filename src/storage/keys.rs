@@ -73,6 +73,8 @@ pub enum Key<'a> {
     DrawResult(&'a str, CreditCode),
     /// The publication of a drawn enterprise's result, by draw and enterprise.
     Publication(&'a str, CreditCode),
+    /// A group ratio override (differentiated supervision), by its basis (an alert id).
+    GroupRatio(&'a str),
     /// An audit log entry by index: its canonical bytes (`audit::entry`; they carry their own
     /// format magic, so no codec version byte).
     LogEntry(u64),
@@ -118,6 +120,7 @@ const DRAW: u8 = 0x61;
 const ASSIGNMENT: u8 = 0x62;
 const DRAW_RESULT: u8 = 0x63;
 const PUBLICATION: u8 = 0x64;
+const GROUP_RATIO: u8 = 0x65;
 const LOG_ENTRY: u8 = 0x80;
 const LOG_NODE: u8 = 0x81;
 const LOG_HEAD: u8 = 0x82;
@@ -182,6 +185,7 @@ impl Key<'_> {
             }
             Key::Item(id) => str0(&mut k, ITEM, id),
             Key::Draw(id) => str0(&mut k, DRAW, id),
+            Key::GroupRatio(id) => str0(&mut k, GROUP_RATIO, id),
             Key::Assignment(inspector, draw, c) => {
                 str0(&mut k, ASSIGNMENT, inspector);
                 k.extend_from_slice(draw.as_bytes());
@@ -397,6 +401,10 @@ pub mod prefix {
     /// Every draw, by id.
     pub fn draws() -> Vec<u8> {
         vec![DRAW]
+    }
+    /// Every group ratio override, by basis.
+    pub fn group_ratios() -> Vec<u8> {
+        vec![GROUP_RATIO]
     }
     /// One inspector's assignments.
     pub fn assignments_of(inspector: &str) -> Vec<u8> {

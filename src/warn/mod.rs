@@ -51,6 +51,7 @@
 mod cases;
 mod eval;
 mod fact;
+pub mod routing;
 mod ruleset;
 pub mod stats;
 

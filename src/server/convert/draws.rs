@@ -52,6 +52,8 @@ pub fn item_from(p: pb::InspectionItem, at: &str, v: &mut Violations) -> Option<
             industries: scope.industries,
             entity_kinds: kinds,
             licence_kinds: scope.licence_kinds,
+            // Targeted items (by credit code) are made by the service, not sent.
+            credit_codes: Vec::new(),
         },
     })
 }
@@ -169,6 +171,7 @@ pub fn preview_to(p: &DrawPreview) -> pb::DrawPreview {
         total_candidates,
         out_of_scope,
         tiers,
+        ..
     } = &p.preview;
     pb::DrawPreview {
         total_candidates: *total_candidates,
