@@ -92,6 +92,16 @@ pub fn is_draw_fact(body: &EventBody) -> bool {
     )
 }
 
+/// True for the events group warning signals count (spot checks, complaints, inspections):
+/// each is also written as a [`crate::warn::Fact`] under [`Key::WarnFact`], with the
+/// enterprise's jurisdiction and industry as they are when it is ingested.
+pub fn is_warning_fact(body: &EventBody) -> bool {
+    matches!(
+        body,
+        EventBody::SpotCheck { .. } | EventBody::Complaint { .. } | EventBody::Inspection { .. }
+    )
+}
+
 /// Job that appends credit events (inspections included). Identical re-sends are duplicates;
 /// a known id with other content is a conflict.
 pub fn append_events(records: Vec<CreditEvent>) -> Job {
@@ -113,6 +123,9 @@ pub fn append_checked_events(batch: Batch<CreditEvent>) -> Job {
         } = batch;
         let mut invalid = violations.into_vec();
         let mut conflicts = Vec::new();
+        // The enterprises of this job's warning facts (their jurisdiction and industry as now).
+        let mut fact_enterprises: std::collections::BTreeMap<CreditCode, Enterprise> =
+            Default::default();
         for (k, ev) in records.into_iter().enumerate() {
             if flawed.contains(&k) {
                 continue;
@@ -206,10 +219,22 @@ pub fn append_checked_events(batch: Batch<CreditEvent>) -> Job {
             if is_draw_fact(&ev.body) {
                 tx.put(&Key::DrawFact(code, seq), Vec::new());
             }
-            tx.put(
-                &Key::Event(code, seq),
-                encode(&StoredEvent { seq, event: ev })?,
-            );
+            let stored = StoredEvent { seq, event: ev };
+            if is_warning_fact(&stored.event.body) {
+                // One small put per fact event; the enterprise is read once per job.
+                if !fact_enterprises.contains_key(&code) {
+                    if let Some(e) = enterprise_of(tx, &code)? {
+                        fact_enterprises.insert(code, e);
+                    }
+                }
+                if let Some(f) = fact_enterprises
+                    .get(&code)
+                    .and_then(|e| crate::warn::fact_of(e, &stored))
+                {
+                    tx.put(&Key::WarnFact(f.date.days(), seq), f.encode());
+                }
+            }
+            tx.put(&Key::Event(code, seq), encode(&stored)?);
             out.accepted += 1;
             out.seqs.push(seq);
         }
