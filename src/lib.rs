@@ -31,6 +31,13 @@
 //!   computation from records, rule-set loading and checking, classification and explanation,
 //!   case files, and the repository's `rules/` folder built into the binary
 //!   ([`rules::embedded`]). No I/O but reading rule files, no clock.
+//! - [`warn`]: the pure core of early warning (issue 12): warning rule sets (`rules/warnings/`,
+//!   same CEL and load-time checks as the classification rules), enterprise signals after a
+//!   classification (tier falls, serious-list entries, failed key-sector spot checks, repeated
+//!   complaints) and group signals over frozen facts and tier counts (rate with a minimum
+//!   sample, an exact Poisson change test with a stated false-alarm rate, C+D concentration),
+//!   each a level (blue..red) with evidence that replays bit for bit. No I/O but rule files, no
+//!   clock; knows `domain` and `rules` only.
 //! - [`sampling`]: consistent sampling, bit for bit the public Python package
 //!   `consistent-sampler` 1.0.10, so anyone can re-check a draw.
 //! - [`draw`]: the pure core of double-random draws: inspection items, the supervision policy,
@@ -88,6 +95,7 @@ pub mod rules;
 pub mod sampling;
 pub mod server;
 pub mod storage;
+pub mod warn;
 
 pub use error::{Error, Result};
 

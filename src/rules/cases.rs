@@ -92,15 +92,21 @@ impl CaseResult {
     }
 }
 
+/// [`FeatureVector::neutral`] with the named features set from TOML values; an unknown name or
+/// a value of the wrong type is an error. Shared with the warning case files.
+pub(crate) fn features_from_map(
+    map: &BTreeMap<String, toml::Value>,
+) -> Result<FeatureVector, String> {
+    let mut v = FeatureVector::neutral();
+    for (name, val) in map {
+        v.set(name, feature_from_toml(name, val)?)?;
+    }
+    Ok(v)
+}
+
 fn features_of(case: &Case) -> Result<FeatureVector, String> {
     match (&case.features, &case.records) {
-        (Some(map), None) => {
-            let mut v = FeatureVector::neutral();
-            for (name, val) in map {
-                v.set(name, feature_from_toml(name, val)?)?;
-            }
-            Ok(v)
-        }
+        (Some(map), None) => features_from_map(map),
         (None, Some(r)) => {
             let events: Vec<StoredEvent> = r
                 .events
@@ -192,17 +198,49 @@ pub fn run_case_text(rules: &RuleSet, file: &str, text: &str) -> Vec<CaseResult>
 
 /// Runs one case file against a loaded rule set.
 pub fn run_case_file(rules: &RuleSet, path: &Path) -> Vec<CaseResult> {
+    read_case_file(path, |file, text| run_case_text(rules, file, text))
+}
+
+/// A failed result not tied to a case (unreadable file, rule set that does not load).
+pub(crate) fn failed(file: &str, description: &str, failures: Vec<String>) -> CaseResult {
+    CaseResult {
+        file: file.into(),
+        index: 0,
+        description: description.into(),
+        failures,
+        decision: None,
+    }
+}
+
+/// Reads the case file at `path` and runs `run(file name, text)` on it; an unreadable file is
+/// one failed result. Shared with the warning case files.
+pub(crate) fn read_case_file(
+    path: &Path,
+    run: impl FnOnce(&str, &str) -> Vec<CaseResult>,
+) -> Vec<CaseResult> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => run_case_text(rules, &file, &text),
-        Err(e) => vec![CaseResult {
-            file: file.clone(),
-            index: 0,
-            description: String::new(),
-            failures: vec![format!("{file}: cannot read: {e}")],
-            decision: None,
-        }],
+        Ok(text) => run(&file, &text),
+        Err(e) => vec![failed(&file, "", vec![format!("{file}: cannot read: {e}")])],
     }
+}
+
+/// The `*.toml` files of `dir`, sorted by name, or one failed result when it cannot be read.
+/// Shared with the warning case files.
+pub(crate) fn case_file_paths(dir: &Path) -> Result<Vec<std::path::PathBuf>, CaseResult> {
+    let mut paths: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(d) => d
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            let file = dir.display().to_string();
+            return Err(failed(&file, "", vec![format!("{file}: cannot read: {e}")]));
+        }
+    };
+    paths.sort();
+    Ok(paths)
 }
 
 /// Loads the rule set in `rules_dir` and runs every `*.toml` case file in `cases_dir` (sorted by
@@ -220,23 +258,10 @@ pub fn run_cases(rules_dir: &Path, cases_dir: &Path) -> Vec<CaseResult> {
             }]
         }
     };
-    let mut paths: Vec<_> = match std::fs::read_dir(cases_dir) {
-        Ok(d) => d
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect(),
-        Err(e) => {
-            return vec![CaseResult {
-                file: cases_dir.display().to_string(),
-                index: 0,
-                description: String::new(),
-                failures: vec![format!("{}: cannot read: {e}", cases_dir.display())],
-                decision: None,
-            }]
-        }
+    let paths = match case_file_paths(cases_dir) {
+        Ok(p) => p,
+        Err(r) => return vec![r],
     };
-    paths.sort();
     paths
         .iter()
         .flat_map(|p| run_case_file(&rules, p))

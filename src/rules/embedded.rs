@@ -1,11 +1,13 @@
 //! The repository's `rules/` folder, built into the binary: the default rule set
-//! (`default/`), the demo's inspection items (`items.toml`), the supervision policy
-//! (`supervision.toml`) and the working-day calendars (`calendar/*.toml`).
+//! (`default/`), the default warning rule set (`warnings/`), the demo's inspection items
+//! (`items.toml`), the supervision policy (`supervision.toml`) and the working-day calendars
+//! (`calendar/*.toml`).
 //!
 //! Why: the binary must work outside the checkout (`cargo install --path .` then
 //! `creditrisk serve --demo` anywhere). The server uses these copies when no folder is
 //! configured; `creditrisk rules export DIR` writes them out to edit. The case files of
-//! `rules/tests/` are not built in: they test the rule set, they do not run the service.
+//! `rules/tests/` and `rules/warning-cases/` are not built in: they test the rule sets, they do
+//! not run the service.
 //!
 //! For simplicity the list is written by hand; a unit test fails when a file in `rules/`
 //! (outside `tests/`) is missing from it, or the list names a file that no longer exists.
@@ -40,6 +42,13 @@ pub const FILES: &[(&str, &str)] = embed![
     "default/sectors/special-equipment.toml",
     "items.toml",
     "supervision.toml",
+    "warnings/enterprise/lists.toml",
+    "warnings/enterprise/quality.toml",
+    "warnings/enterprise/tiers.toml",
+    "warnings/group/complaints.toml",
+    "warnings/group/concentration.toml",
+    "warnings/group/spot-checks.toml",
+    "warnings/warnings.toml",
 ];
 
 /// How built-in files are named in messages and logs.
@@ -60,6 +69,16 @@ pub fn rule_set_files() -> BTreeMap<String, String> {
     FILES
         .iter()
         .filter_map(|(p, t)| Some((p.strip_prefix("default/")?.to_string(), t.to_string())))
+        .collect()
+}
+
+/// The built-in default warning rule set as relative path -> content, as
+/// [`WarningRuleSet::from_files`](crate::warn::WarningRuleSet::from_files) takes it and as
+/// reading the folder `rules/warnings` gives it (so both hash alike).
+pub fn warning_rule_set_files() -> BTreeMap<String, String> {
+    FILES
+        .iter()
+        .filter_map(|(p, t)| Some((p.strip_prefix("warnings/")?.to_string(), t.to_string())))
         .collect()
 }
 
@@ -132,7 +151,7 @@ mod tests {
                 .to_string_lossy()
                 .replace('\\', "/");
             if p.is_dir() {
-                if rel != "tests" {
+                if rel != "tests" && rel != "warning-cases" {
                     walk(root, &p, out);
                 }
             } else {
@@ -149,7 +168,7 @@ mod tests {
         let listed: Vec<String> = FILES.iter().map(|(p, _)| p.to_string()).collect();
         assert_eq!(
             listed, on_disk,
-            "src/rules/embedded.rs FILES must list every file of rules/ but tests/, sorted"
+            "src/rules/embedded.rs FILES must list every file of rules/ but tests/ and warning-cases/, sorted"
         );
         for (p, t) in FILES {
             let disk = std::fs::read_to_string(rules_root().join(p)).unwrap();
@@ -166,6 +185,15 @@ mod tests {
             rule_set_files(),
             crate::classify::rulesets::read_dir_files(&rules_root().join("default")).unwrap()
         );
+    }
+
+    #[test]
+    fn built_in_warning_rules_hash_like_the_folder() {
+        use crate::warn::WarningRuleSet;
+        let folder = WarningRuleSet::load(&rules_root().join("warnings")).unwrap();
+        let built_in = WarningRuleSet::from_files(warning_rule_set_files()).unwrap();
+        assert_eq!(built_in.hash(), folder.hash());
+        assert_eq!(WarningRuleSet::built_in().unwrap().hash(), folder.hash());
     }
 
     #[test]

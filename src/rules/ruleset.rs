@@ -426,15 +426,16 @@ struct RawRule {
     baseline: bool,
 }
 
-/// Maps byte offsets of one file to line/column, and collects problems.
-struct FileCx<'a> {
-    path: &'a str,
-    text: &'a str,
+/// Maps byte offsets of one file to line/column, and collects problems. Shared with the
+/// warning rule loader (`crate::warn`), so both report `file:line:col: message` alike.
+pub(crate) struct FileCx<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) text: &'a str,
 }
 
 impl FileCx<'_> {
     /// 1-based line and character column of byte `at`.
-    fn pos(&self, at: usize) -> (u32, u32) {
+    pub(crate) fn pos(&self, at: usize) -> (u32, u32) {
         let at = at.min(self.text.len());
         let before = self.text.get(..at).unwrap_or("");
         let line = before.matches('\n').count() as u32 + 1;
@@ -443,7 +444,7 @@ impl FileCx<'_> {
         (line, col)
     }
 
-    fn err(&self, at: usize, message: String, snippet: &str) -> RuleError {
+    pub(crate) fn err(&self, at: usize, message: String, snippet: &str) -> RuleError {
         let (line, col) = self.pos(at);
         RuleError {
             severity: Severity::Error,
@@ -455,7 +456,7 @@ impl FileCx<'_> {
         }
     }
 
-    fn warn(&self, at: usize, message: String, snippet: &str) -> RuleError {
+    pub(crate) fn warn(&self, at: usize, message: String, snippet: &str) -> RuleError {
         RuleError {
             severity: Severity::Warning,
             ..self.err(at, message, snippet)
@@ -464,7 +465,7 @@ impl FileCx<'_> {
 
     /// Byte offset in the file of the first character of a string value whose TOML span is
     /// `span`, when the raw text maps 1:1 onto the value; else the span start.
-    fn value_start(&self, span: &std::ops::Range<usize>, value: &str) -> (usize, bool) {
+    pub(crate) fn value_start(&self, span: &std::ops::Range<usize>, value: &str) -> (usize, bool) {
         let raw = self.text.get(span.clone()).unwrap_or("");
         for delim in ["'''", "\"\"\"", "'", "\""] {
             if let Some(inner) = raw.strip_prefix(delim).and_then(|r| r.strip_suffix(delim)) {
@@ -486,7 +487,7 @@ impl FileCx<'_> {
     }
 }
 
-fn toml_error(path: &str, text: &str, e: &toml::de::Error) -> RuleError {
+pub(crate) fn toml_error(path: &str, text: &str, e: &toml::de::Error) -> RuleError {
     let cx = FileCx { path, text };
     let at = e.span().map_or(0, |s| s.start);
     let snippet = e.span().and_then(|s| text.get(s)).unwrap_or("").to_string();
@@ -497,7 +498,7 @@ fn toml_error(path: &str, text: &str, e: &toml::de::Error) -> RuleError {
     cx.err(at, message, &snippet)
 }
 
-fn date_value(
+pub(crate) fn date_value(
     cx: &FileCx<'_>,
     v: &Spanned<toml::Value>,
     errs: &mut Vec<RuleError>,
@@ -524,7 +525,8 @@ fn date_value(
 }
 
 /// Parses and type-checks one CEL expression of a rule file; errors are located in the file.
-fn expr(
+/// Returns the canonical (fully parenthesised) text and the checked form.
+pub(crate) fn expr(
     cx: &FileCx<'_>,
     v: &Spanned<String>,
     schema: &Schema,
@@ -559,12 +561,87 @@ fn expr(
     }
 }
 
-fn valid_id(id: &str) -> bool {
+/// Whether `id` is a valid rule id (1-64 of `a-z 0-9 . _ -`).
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// The scope of a rule and the bool slot of its sector flag (`None` for all enterprises); an
+/// unknown scope is an error (and reads as all).
+pub(crate) fn scope_value(
+    cx: &FileCx<'_>,
+    scope: Option<&Spanned<String>>,
+    errs: &mut Vec<RuleError>,
+) -> (Scope, Option<usize>) {
+    match scope {
+        None => (Scope::All, None),
+        Some(s) if s.get_ref() == "all" => (Scope::All, None),
+        Some(s) => match SECTORS.iter().find(|d| d.scope == s.get_ref()) {
+            Some(d) => (Scope::Sector(d.scope.to_string()), Some(d.feature as usize)),
+            None => {
+                let known: Vec<&str> = SECTORS.iter().map(|d| d.scope).collect();
+                errs.push(cx.err(
+                    s.span().start,
+                    format!(
+                        "unknown scope `{}` (known: all, {})",
+                        s.get_ref().escape_default(),
+                        known.join(", ")
+                    ),
+                    s.get_ref(),
+                ));
+                (Scope::All, None)
+            }
+        },
+    }
+}
+
+/// Whether `path` may be a rule file of a rule-set folder: a relative `*.toml` path inside a
+/// sub-folder, without empty, `.` or `..` components.
+pub(crate) fn rule_file_path_ok(path: &str) -> bool {
+    path.ends_with(".toml")
+        && path.contains('/')
+        && !path.starts_with('/')
+        && !path
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+}
+
+/// The error for a duplicate rule id, naming where it was first defined; records the first
+/// definition otherwise. Returns true for a duplicate.
+pub(crate) fn duplicate_id(
+    cx: &FileCx<'_>,
+    id: &Spanned<String>,
+    seen: &mut BTreeMap<String, (String, u32)>,
+    errs: &mut Vec<RuleError>,
+) -> bool {
+    let at = id.span().start;
+    let id = id.get_ref();
+    if let Some((f, l)) = seen.get(id) {
+        errs.push(cx.err(
+            at,
+            format!("duplicate rule id `{id}`, first defined at {f}:{l}"),
+            id,
+        ));
+        return true;
+    }
+    seen.insert(id.clone(), (cx.path.to_string(), cx.pos(at).0));
+    false
+}
+
+/// The error for a file missing from a rule set (`missing `name``), not tied to a line.
+pub(crate) fn missing_file(name: &str) -> RuleError {
+    RuleError {
+        severity: Severity::Error,
+        file: name.into(),
+        line: 0,
+        col: 0,
+        message: format!("missing `{name}`"),
+        snippet: String::new(),
+    }
 }
 
 struct Loaded {
@@ -613,26 +690,7 @@ fn load_rule(
             ));
         }
     }
-    let (scope, scope_slot) = match &raw.scope {
-        None => (Scope::All, None),
-        Some(s) if s.get_ref() == "all" => (Scope::All, None),
-        Some(s) => match SECTORS.iter().find(|d| d.scope == s.get_ref()) {
-            Some(d) => (Scope::Sector(d.scope.to_string()), Some(d.feature as usize)),
-            None => {
-                let known: Vec<&str> = SECTORS.iter().map(|d| d.scope).collect();
-                errs.push(cx.err(
-                    s.span().start,
-                    format!(
-                        "unknown scope `{}` (known: all, {})",
-                        s.get_ref().escape_default(),
-                        known.join(", ")
-                    ),
-                    s.get_ref(),
-                ));
-                (Scope::All, None)
-            }
-        },
-    };
+    let (scope, scope_slot) = scope_value(cx, raw.scope.as_ref(), errs);
     let when = expr(cx, &raw.when, schema, Type::Bool, errs);
     let effects = [raw.score.is_some(), raw.cap.is_some(), raw.tier.is_some()];
     let count = effects.iter().filter(|e| **e).count();
@@ -883,14 +941,7 @@ impl RuleSet {
                 &mut errs,
             ),
             None => {
-                errs.push(RuleError {
-                    severity: Severity::Error,
-                    file: MANIFEST.into(),
-                    line: 0,
-                    col: 0,
-                    message: format!("missing `{MANIFEST}`"),
-                    snippet: String::new(),
-                });
+                errs.push(missing_file(MANIFEST));
                 None
             }
         };
@@ -901,13 +952,7 @@ impl RuleSet {
                 continue;
             }
             let cx = FileCx { path, text };
-            let bad_path = !path.ends_with(".toml")
-                || !path.contains('/')
-                || path.starts_with('/')
-                || path
-                    .split('/')
-                    .any(|p| p.is_empty() || p == "." || p == "..");
-            if bad_path {
+            if !rule_file_path_ok(path) {
                 errs.push(cx.err(
                     0,
                     format!(
@@ -925,17 +970,9 @@ impl RuleSet {
                 }
             };
             for r in raw.rule {
-                let id = r.id.get_ref().clone();
-                let at = r.id.span().start;
-                if let Some((f, l)) = seen.get(&id) {
-                    errs.push(cx.err(
-                        at,
-                        format!("duplicate rule id `{id}`, first defined at {f}:{l}"),
-                        &id,
-                    ));
+                if duplicate_id(&cx, &r.id, &mut seen, &mut errs) {
                     continue;
                 }
-                seen.insert(id, (path.clone(), cx.pos(at).0));
                 if let Some(l) = load_rule(&cx, r, &schema, &mut errs) {
                     loaded.push(l);
                 }
@@ -1022,7 +1059,8 @@ impl RuleSet {
     }
 }
 
-fn sorted(mut errs: Vec<RuleError>) -> Vec<RuleError> {
+/// Errors sorted by file, line, column, severity and message.
+pub(crate) fn sorted(mut errs: Vec<RuleError>) -> Vec<RuleError> {
     errs.sort_by(|a, b| {
         (&a.file, a.line, a.col, a.severity, &a.message)
             .cmp(&(&b.file, b.line, b.col, b.severity, &b.message))
@@ -1030,7 +1068,8 @@ fn sorted(mut errs: Vec<RuleError>) -> Vec<RuleError> {
     errs
 }
 
-fn read_dir(
+/// Reads every file under `dir` (skipping names starting with `.`) as relative path -> text.
+pub(crate) fn read_dir(
     root: &Path,
     dir: &Path,
     files: &mut BTreeMap<String, String>,

@@ -148,7 +148,9 @@ fn distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn suggest<'n>(name: &str, candidates: impl Iterator<Item = &'n str>) -> String {
+/// ` (did you mean `c`?)` for the closest candidate within edit distance 2, else empty; also
+/// used for the warning rules' keys and values.
+pub(crate) fn suggest<'n>(name: &str, candidates: impl Iterator<Item = &'n str>) -> String {
     let best = candidates
         .map(|c| (distance(name, c), c))
         .filter(|(d, c)| *d <= 2 && *d < c.len())

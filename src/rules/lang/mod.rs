@@ -118,6 +118,7 @@ mod types;
 
 pub use analysis::{bool_range, int_range, Truth};
 pub use ast::{Ast, BinOp, Expr, ExprKind, UnOp};
+pub(crate) use check::suggest;
 pub use check::{check, Checked, Func, TKind, Typed};
 pub use compile::{compile, Program};
 pub use error::{Error, ErrorKind, Span};

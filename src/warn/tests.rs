@@ -1,0 +1,3 @@
+//! Unit tests of the warning core (codec, loader errors, evaluation).
+
+use super::*;
