@@ -89,9 +89,7 @@ impl App {
         let tokens = Tokens::new(records.clone(), writer.clone());
         let warnings = crate::warnsvc::Warnings::new(classifier.clone());
         // Enterprise warning signals run in every single classification's store job.
-        classifier.set_store_hook(Arc::new(crate::warnsvc::EnterpriseSignals::new(
-            warnings.clone(),
-        )));
+        classifier.set_store_hook(Arc::new(crate::warnsvc::EnterpriseSignals::new(&warnings)));
         Ok((
             App {
                 records,
@@ -170,7 +168,13 @@ impl App {
                     let today = crate::clock::today();
                     let now = crate::clock::now_ms();
                     let escalated = w.escalate_overdue(today, now)?;
-                    let e = w.evaluate_groups(today, None, crate::classify::service::SYSTEM, now, today)?;
+                    let e = w.evaluate_groups(
+                        today,
+                        None,
+                        crate::classify::service::SYSTEM,
+                        now,
+                        today,
+                    )?;
                     Ok::<_, Error>((e, escalated.len()))
                 })
                 .await;
@@ -184,7 +188,9 @@ impl App {
                         "scheduled warning evaluation"
                     ),
                     Ok(Err(e)) => tracing::warn!(error = %e, "scheduled warning evaluation failed"),
-                    Err(e) => tracing::warn!(error = %e, "scheduled warning evaluation task failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "scheduled warning evaluation task failed")
+                    }
                 }
                 tokio::select! {
                     _ = &mut closing => break,

@@ -96,6 +96,7 @@ pub mod sampling;
 pub mod server;
 pub mod storage;
 pub mod warn;
+pub mod warnsvc;
 
 pub use error::{Error, Result};
 

@@ -205,12 +205,18 @@ pub const POLICY: &[(&str, &[Role])] = &[
     ("/creditrisk.v1.WarningService/AssessAlert", ALERT_WRITE),
     ("/creditrisk.v1.WarningService/WarnAlert", ALERT_WRITE),
     ("/creditrisk.v1.WarningService/DisposeAlert", ALERT_WRITE),
-    ("/creditrisk.v1.WarningService/RecordActionOutcome", ALERT_WRITE),
+    (
+        "/creditrisk.v1.WarningService/RecordActionOutcome",
+        ALERT_WRITE,
+    ),
     ("/creditrisk.v1.WarningService/CloseAlert", ALERT_WRITE),
     ("/creditrisk.v1.WarningService/ListOverdue", ALERT_READ),
     ("/creditrisk.v1.WarningService/WatchAlerts", ALERT_READ),
     ("/creditrisk.v1.WarningService/EvaluateGroups", ALERT_WRITE),
-    ("/creditrisk.v1.WarningService/BacktestWarnings", ALERT_BACKTEST),
+    (
+        "/creditrisk.v1.WarningService/BacktestWarnings",
+        ALERT_BACKTEST,
+    ),
     ("/creditrisk.v1.WarningService/ReplayAlert", AUDIT),
 ];
 
@@ -579,7 +585,11 @@ mod tests {
             "ListAlerts",
             "planner inspector auditor admin",
         ),
-        ("WarningService", "GetAlert", "planner inspector auditor admin"),
+        (
+            "WarningService",
+            "GetAlert",
+            "planner inspector auditor admin",
+        ),
         ("WarningService", "AssessAlert", "planner admin"),
         ("WarningService", "WarnAlert", "planner admin"),
         ("WarningService", "DisposeAlert", "planner admin"),
@@ -596,7 +606,11 @@ mod tests {
             "planner inspector auditor admin",
         ),
         ("WarningService", "EvaluateGroups", "planner admin"),
-        ("WarningService", "BacktestWarnings", "planner auditor admin"),
+        (
+            "WarningService",
+            "BacktestWarnings",
+            "planner auditor admin",
+        ),
         ("WarningService", "ReplayAlert", "auditor admin"),
     ];
 

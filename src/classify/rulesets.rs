@@ -55,7 +55,9 @@ pub trait StoredKind: Send + Sync + 'static {
     /// Audit-log subject prefix of uploads (`rule-set`) and activations (`activation`).
     const SUBJECTS: (&'static str, &'static str);
     /// Loads and checks files.
-    fn from_files(files: BTreeMap<String, String>) -> std::result::Result<Self::Set, Vec<RuleError>>;
+    fn from_files(
+        files: BTreeMap<String, String>,
+    ) -> std::result::Result<Self::Set, Vec<RuleError>>;
     /// The content hash.
     fn hash(set: &Self::Set) -> &str;
     /// First day it may apply.
@@ -343,10 +345,7 @@ impl<K: StoredKind> RuleSets<K> {
             }
         }
         best.map(|(_, _, rs)| rs).ok_or_else(|| {
-            Error::FailedPrecondition(format!(
-                "no activated {} is in force on `{day}`",
-                K::NAME
-            ))
+            Error::FailedPrecondition(format!("no activated {} is in force on `{day}`", K::NAME))
         })
     }
 

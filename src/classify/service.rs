@@ -35,8 +35,9 @@ pub struct Pending {
 /// Work added to the store job of a single classification: runs inside the writer job with
 /// the enterprise's previous tier byte (`None` when never classified) and the record as
 /// stored (seq assigned); its writes commit with the classification or not at all.
-pub type SignalJob =
-    Box<dyn FnOnce(&mut crate::storage::Tx<'_>, Option<u8>, &ClassificationRecord) -> Result<()> + Send>;
+pub type SignalJob = Box<
+    dyn FnOnce(&mut crate::storage::Tx<'_>, Option<u8>, &ClassificationRecord) -> Result<()> + Send,
+>;
 
 /// What a single classification's store job also does (the early-warning service's
 /// enterprise signals). Installed once per service with [`Classifier::set_store_hook`].

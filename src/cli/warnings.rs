@@ -166,39 +166,46 @@ pub async fn transition(
     let mut c = client(target).await?;
     let alert_id = id.to_string();
     let a = match t {
-        Transition::Assess { decision, reason } => c
-            .assess_alert(pb::AssessAlertRequest {
+        Transition::Assess { decision, reason } => {
+            c.assess_alert(pb::AssessAlertRequest {
                 alert_id,
                 decision,
                 reason,
             })
-            .await,
-        Transition::Warn { departments } => c
-            .warn_alert(pb::WarnAlertRequest {
+            .await
+        }
+        Transition::Warn { departments } => {
+            c.warn_alert(pb::WarnAlertRequest {
                 alert_id,
                 departments,
             })
-            .await,
+            .await
+        }
         Transition::Dispose {
             kind,
             deadline,
             note,
-        } => c
-            .dispose_alert(pb::DisposeAlertRequest {
+        } => {
+            c.dispose_alert(pb::DisposeAlertRequest {
                 alert_id,
                 kind,
                 deadline,
                 note,
             })
-            .await,
-        Transition::Outcome { action, outcome } => c
-            .record_action_outcome(pb::RecordActionOutcomeRequest {
+            .await
+        }
+        Transition::Outcome { action, outcome } => {
+            c.record_action_outcome(pb::RecordActionOutcomeRequest {
                 alert_id,
                 action,
                 outcome,
             })
-            .await,
-        Transition::Close { reason } => c.close_alert(pb::CloseAlertRequest { alert_id, reason }).await,
+            .await
+        }
+        Transition::Close { reason } => {
+            c.close_alert(pb::CloseAlertRequest { alert_id, reason })
+                .await
+        }
     }
     .map_err(explain)?
     .into_inner();
@@ -254,7 +261,12 @@ pub async fn watch(target: &Target, mut cursor: u64, min_level: &str) -> anyhow:
                                 cursor = cursor.max(e.cursor);
                                 println!(
                                     "{} {} {} {} {} {} {}",
-                                    e.cursor, e.alert_id, e.action, e.state, e.level, e.rule_id,
+                                    e.cursor,
+                                    e.alert_id,
+                                    e.action,
+                                    e.state,
+                                    e.level,
+                                    e.rule_id,
                                     e.subject
                                 );
                             }
@@ -349,7 +361,10 @@ pub async fn replay(target: &Target, id: &str) -> anyhow::Result<()> {
                "detail": r.detail})
     );
     if r.verdict != "MATCH" {
-        anyhow::bail!("alert `{id}` does not replay: {}", r.differing_keys.join(", "));
+        anyhow::bail!(
+            "alert `{id}` does not replay: {}",
+            r.differing_keys.join(", ")
+        );
     }
     Ok(())
 }

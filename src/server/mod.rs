@@ -96,6 +96,11 @@ pub async fn serve_with(
     tls: Option<ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
+    // The built-in warning rule set is in force from the first start unless another was
+    // activated (a no-op afterwards).
+    app.warnings()
+        .ensure_default_rules(crate::clock::now_ms())
+        .await?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<RecordServiceServer<records::RecordApi>>()

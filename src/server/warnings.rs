@@ -88,7 +88,9 @@ impl WarningService for WarningApi {
     async fn assess_alert(&self, req: Request<pb::AssessAlertRequest>) -> R<pb::Alert> {
         let actor = caller(&req)?.token_id;
         let r = req.into_inner();
-        let id = convert::alert_id(&r.alert_id).map_err(to_status)?.to_string();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
         let confirmed = convert::decision(&r.decision).map_err(to_status)?;
         let reason = convert::text("reason", &r.reason, true).map_err(to_status)?;
         alert(
@@ -103,7 +105,9 @@ impl WarningService for WarningApi {
     async fn warn_alert(&self, req: Request<pb::WarnAlertRequest>) -> R<pb::Alert> {
         let actor = caller(&req)?.token_id;
         let r = req.into_inner();
-        let id = convert::alert_id(&r.alert_id).map_err(to_status)?.to_string();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
         let departments = convert::departments(&r.departments).map_err(to_status)?;
         alert(
             self.app
@@ -117,7 +121,9 @@ impl WarningService for WarningApi {
     async fn dispose_alert(&self, req: Request<pb::DisposeAlertRequest>) -> R<pb::Alert> {
         let actor = caller(&req)?.token_id;
         let r = req.into_inner();
-        let id = convert::alert_id(&r.alert_id).map_err(to_status)?.to_string();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
         let kind = convert::action_kind(&r.kind).map_err(to_status)?;
         let deadline = convert::date_req("deadline", &r.deadline).map_err(to_status)?;
         let note = convert::text("note", &r.note, false).map_err(to_status)?;
@@ -141,7 +147,9 @@ impl WarningService for WarningApi {
     ) -> R<pb::Alert> {
         let actor = caller(&req)?.token_id;
         let r = req.into_inner();
-        let id = convert::alert_id(&r.alert_id).map_err(to_status)?.to_string();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
         if r.action == 0 {
             return Err(to_status(Error::invalid(
                 "action",
@@ -164,7 +172,9 @@ impl WarningService for WarningApi {
     async fn close_alert(&self, req: Request<pb::CloseAlertRequest>) -> R<pb::Alert> {
         let actor = caller(&req)?.token_id;
         let r = req.into_inner();
-        let id = convert::alert_id(&r.alert_id).map_err(to_status)?.to_string();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
         let reason = convert::text("reason", &r.reason, false).map_err(to_status)?;
         alert(
             self.app
@@ -269,7 +279,9 @@ impl WarningService for WarningApi {
         let cut = (r.cut != 0).then_some(r.cut);
         let e = self
             .app
-            .warn_op(move |w| w.evaluate_groups(as_of, cut, &actor, clock::now_ms(), clock::today()))
+            .warn_op(move |w| {
+                w.evaluate_groups(as_of, cut, &actor, clock::now_ms(), clock::today())
+            })
             .await
             .map_err(to_status)?;
         let ids = |v: &[u64]| v.iter().map(|n| crate::warnsvc::store::id_of(*n)).collect();

@@ -464,7 +464,10 @@ impl Alert {
         let Some(action) = n.checked_sub(1).and_then(|i| self.actions.get_mut(i)) else {
             return Err(Error::invalid(
                 "action",
-                format!("`{n}` is out of range: alert `{}` has actions 1 to {count}", self.id),
+                format!(
+                    "`{n}` is out of range: alert `{}` has actions 1 to {count}",
+                    self.id
+                ),
             ));
         };
         if action.outcome.is_some() {

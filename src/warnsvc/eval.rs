@@ -14,9 +14,7 @@ use super::service::Warnings;
 use super::store::{self, Fired};
 use crate::classify::inputs::Inputs;
 use crate::classify::record::{tier_of, ClassificationRecord};
-use crate::classify::rulesets::Warning;
 use crate::classify::service::{SignalJob, StoreHook};
-use crate::classify::RuleSets;
 use crate::domain::Date;
 use crate::error::{Error, Result};
 use crate::storage::keys::prefix;
@@ -98,7 +96,8 @@ fn last_day_of_month(y: i32, m: u32) -> Result<Date> {
 fn rows_for(group: &[(String, String)], tiers: &GroupTiers) -> BTreeMap<String, [u64; 4]> {
     let dim = |d: &str| group.iter().find(|(k, _)| k == d).map(|(_, v)| v.as_str());
     let district = dim("district");
-    let section = dim("industry_section").or_else(|| dim("industry_division").and_then(|d| d.get(..1)));
+    let section =
+        dim("industry_section").or_else(|| dim("industry_division").and_then(|d| d.get(..1)));
     tiers
         .iter()
         .filter(|((j, s), _)| district.is_none_or(|d| d == j) && section.is_none_or(|x| x == s))
@@ -128,11 +127,6 @@ fn diff(stored: &Evidence, recomputed: &Evidence) -> Vec<String> {
 }
 
 impl Warnings {
-    /// Warning rule-set storage.
-    pub fn rule_sets(&self) -> RuleSets<Warning> {
-        RuleSets::new(self.records().clone(), self.writer().clone())
-    }
-
     /// The facts of days `from..=to` with seq at most `cut`.
     pub fn facts(&self, from: Date, to: Date, cut: u64) -> Result<Vec<Fact>> {
         let mut out = Vec::new();
@@ -159,7 +153,9 @@ impl Warnings {
         let c = self.classifier();
         let report = c.tier_report(None)?;
         match report.run {
-            Some(r) if report.mix.total() == 0 || !report.mix.by_jurisdiction_section.is_empty() => {
+            Some(r)
+                if report.mix.total() == 0 || !report.mix.by_jurisdiction_section.is_empty() =>
+            {
                 Ok((report.mix.group_tiers(), Some(r.id)))
             }
             Some(_) => Ok((c.current_mix()?.group_tiers(), None)),
@@ -291,9 +287,7 @@ impl Warnings {
                     .history(&code)?
                     .into_iter()
                     .find(|r| r.seq == seq)
-                    .ok_or_else(|| {
-                        Error::NotFound(format!("classification {seq} of `{code}`"))
-                    })?;
+                    .ok_or_else(|| Error::NotFound(format!("classification {seq} of `{code}`")))?;
                 let inputs = crate::classify::inputs::gather(
                     self.records(),
                     &code,
@@ -311,7 +305,8 @@ impl Warnings {
                 enterprise_firings(&rules, &inputs, &record, previous)?
             }
             None => {
-                let facts = self.facts(b.as_of.add_days(1 - rules.window_days()), b.as_of, b.cut)?;
+                let facts =
+                    self.facts(b.as_of.add_days(1 - rules.window_days()), b.as_of, b.cut)?;
                 rules.evaluate_groups(b.as_of, &facts, &tiers_from_rows(&b.tiers))
             }
         };
@@ -339,7 +334,10 @@ impl Warnings {
                 differing: a.evidence.keys().cloned().collect(),
                 stored: a.evidence,
                 recomputed: Evidence::new(),
-                detail: format!("{detail}: rule `{}` does not fire for `{}`", a.rule_id, a.subject),
+                detail: format!(
+                    "{detail}: rule `{}` does not fire for `{}`",
+                    a.rule_id, a.subject
+                ),
             },
         })
     }
@@ -355,6 +353,7 @@ fn enterprise_firings(
 ) -> Result<Vec<crate::warn::Firing>> {
     let features = inputs.features(record.as_of);
     let input = crate::warn::EnterpriseInput {
+        credit_code: record.code,
         as_of: record.as_of,
         features: &features,
         tier: tier_of(record.tier)?,
@@ -366,20 +365,28 @@ fn enterprise_firings(
 
 /// The enterprise-signal hook: evaluates the warning rules in force after each single
 /// classification, inside its store job (see [`crate::classify::service::StoreHook`]).
+///
+/// It holds the warning rule sets and the change notifier, not the [`Warnings`] service: the
+/// classifier holds the hook and the service holds the classifier, so holding the service
+/// here would make a reference cycle that keeps the store open forever.
 pub struct EnterpriseSignals {
-    warnings: Warnings,
+    rules: crate::classify::RuleSets<crate::classify::rulesets::Warning>,
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl EnterpriseSignals {
-    /// Over `warnings`.
-    pub fn new(warnings: Warnings) -> Self {
-        EnterpriseSignals { warnings }
+    /// For `warnings`.
+    pub fn new(warnings: &Warnings) -> Self {
+        EnterpriseSignals {
+            rules: warnings.rule_sets().clone(),
+            changes: warnings.notifier(),
+        }
     }
 }
 
 impl StoreHook for EnterpriseSignals {
     fn prepare(&self, inputs: &Inputs, record: &ClassificationRecord) -> Result<Option<SignalJob>> {
-        let rules = match self.warnings.rule_sets().applicable_blocking(record.as_of) {
+        let rules = match self.rules.applicable_blocking(record.as_of) {
             Ok(r) => r,
             // No warning rules in force: classification goes on without signals.
             Err(Error::FailedPrecondition(_)) => return Ok(None),
@@ -394,6 +401,7 @@ impl StoreHook for EnterpriseSignals {
         Ok(Some(Box::new(move |tx, prev, stored| {
             let previous = prev.map(tier_of).transpose()?;
             let input = crate::warn::EnterpriseInput {
+                credit_code: stored.code,
                 as_of,
                 features: &features,
                 tier,
@@ -431,6 +439,6 @@ impl StoreHook for EnterpriseSignals {
     }
 
     fn committed(&self) {
-        self.warnings.changed();
+        self.changes.send_modify(|c| *c += 1);
     }
 }

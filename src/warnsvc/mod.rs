@@ -17,6 +17,6 @@ pub mod service;
 pub mod store;
 
 pub use alert::{Action, ActionKind, Alert, NewFiring, State};
-pub use service::{AlertFilter, NewAction, Warnings};
 pub use eval::{Backtest, EnterpriseSignals, Evaluation, Replay, RuleSource};
+pub use service::{AlertFilter, NewAction, Warnings};
 pub use store::{AlertChange, Fired};

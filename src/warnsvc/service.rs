@@ -65,6 +65,7 @@ pub struct Warnings {
     records: Records,
     writer: Writer,
     classifier: crate::classify::Classifier,
+    rules: crate::classify::RuleSets<crate::classify::rulesets::Warning>,
     changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
@@ -92,6 +93,10 @@ impl Warnings {
         Warnings {
             records: classifier.records().clone(),
             writer: classifier.writer().clone(),
+            rules: crate::classify::RuleSets::new(
+                classifier.records().clone(),
+                classifier.writer().clone(),
+            ),
             classifier,
             changes: Arc::new(tx),
         }
@@ -107,6 +112,22 @@ impl Warnings {
         &self.writer
     }
 
+    /// Warning rule-set storage (by hash, with activations; loaded sets cached).
+    pub fn rule_sets(&self) -> &crate::classify::RuleSets<crate::classify::rulesets::Warning> {
+        &self.rules
+    }
+
+    /// Uploads and activates the built-in warning rule set when none was ever activated.
+    pub async fn ensure_default_rules(&self, at_ms: i64) -> Result<()> {
+        self.rules
+            .ensure_default_files(
+                crate::rules::embedded::warning_rule_set_files(),
+                crate::rules::embedded::SOURCE,
+                at_ms,
+            )
+            .await
+    }
+
     /// The classification service.
     pub fn classifier(&self) -> &crate::classify::Classifier {
         &self.classifier
@@ -115,6 +136,12 @@ impl Warnings {
     /// Subscribes to "alert changes were committed" (the value only grows).
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    /// The sender behind [`Warnings::subscribe`], for writers elsewhere (the enterprise-signal
+    /// hook).
+    pub fn notifier(&self) -> Arc<tokio::sync::watch::Sender<u64>> {
+        self.changes.clone()
     }
 
     fn notify(&self) {
@@ -146,7 +173,11 @@ impl Warnings {
         let mut items = Vec::new();
         let mut scanned = 0;
         let mut last = None;
-        for kv in self.records.engine().scan(&prefix::alerts(), start.as_deref()) {
+        for kv in self
+            .records
+            .engine()
+            .scan(&prefix::alerts(), start.as_deref())
+        {
             let (k, v) = kv?;
             let n = trailing_seq(&k).ok_or_else(|| Error::Corrupt("alert key".into()))?;
             let a: Alert = decode(&v, &format_args!("alert `{}`", id_of(n)))?;
@@ -184,9 +215,11 @@ impl Warnings {
         let mut out = Vec::new();
         for kv in self.records.engine().scan(&prefix::open_alerts(), None) {
             let (_, v) = kv?;
-            out.push(u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
-                Error::Corrupt("open-alert index value".into())
-            })?));
+            out.push(u64::from_be_bytes(
+                v.as_slice()
+                    .try_into()
+                    .map_err(|_| Error::Corrupt("open-alert index value".into()))?,
+            ));
         }
         out.sort_unstable();
         Ok(out)
@@ -321,8 +354,7 @@ impl Warnings {
         let mut candidates = Vec::new();
         for n in self.open_numbers()? {
             if let Some(a) = self.get_n(n)? {
-                if a
-                    .overdue_episodes(today)
+                if a.overdue_episodes(today)
                     .iter()
                     .any(|e| !a.escalated.contains(e))
                 {

@@ -207,8 +207,7 @@ pub fn change(
     slot: Arc<Mutex<Option<Alert>>>,
 ) -> Job {
     Box::new(move |tx| {
-        let mut a =
-            load(tx, n)?.ok_or_else(|| Error::NotFound(format!("alert `{}`", id_of(n))))?;
+        let mut a = load(tx, n)?.ok_or_else(|| Error::NotFound(format!("alert `{}`", id_of(n))))?;
         change(&mut a)?;
         save(tx, n, &a)?;
         put_slot(&slot, a);

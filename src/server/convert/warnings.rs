@@ -37,17 +37,15 @@ pub fn state_opt(field: &str, s: &str) -> Result<Option<State>> {
     if s.is_empty() {
         return Ok(None);
     }
-    State::parse(s)
-        .map(Some)
-        .map_err(|_| {
-            Error::invalid(
-                field,
-                format!(
-                    "`{}` is not one of `raised`, `assessed`, `warned`, `disposing`, `closed`",
-                    echo(s)
-                ),
-            )
-        })
+    State::parse(s).map(Some).map_err(|_| {
+        Error::invalid(
+            field,
+            format!(
+                "`{}` is not one of `raised`, `assessed`, `warned`, `disposing`, `closed`",
+                echo(s)
+            ),
+        )
+    })
 }
 
 /// A required date named `field`.
@@ -226,7 +224,11 @@ pub fn alert_to(a: &Alert, overdue: bool) -> pb::Alert {
                 kind: x.kind.as_str().into(),
                 deadline: x.deadline.to_string(),
                 note: x.note.clone(),
-                outcome: x.outcome.as_ref().map(|o| o.text.clone()).unwrap_or_default(),
+                outcome: x
+                    .outcome
+                    .as_ref()
+                    .map(|o| o.text.clone())
+                    .unwrap_or_default(),
                 outcome_recorded_on: x
                     .outcome
                     .as_ref()
