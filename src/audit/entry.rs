@@ -493,7 +493,7 @@ mod tests {
         let mut b = good.clone();
         b[5] = b'2';
         reject(&b, "magic");
-        for code in [0u8, 9, 255] {
+        for code in [0u8, 10, 255] {
             let mut b = good.clone();
             b[6] = code;
             reject(&b, &format!("unknown entry kind {code}"));

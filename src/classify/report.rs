@@ -258,3 +258,40 @@ impl Classifier {
 pub fn as_of(report: &TierReport) -> Option<Date> {
     report.run.as_ref().map(|r| r.as_of)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cross_breakdown_adds_merges_and_old_mixes_still_decode() {
+        let mut m = TierMix::default();
+        m.add(3, "510104", "C");
+        m.add(2, "510104", "C");
+        m.add(0, "510104", "H");
+        let mut other = TierMix::default();
+        other.add(3, "510104", "C");
+        m.merge(&other);
+        let g = m.group_tiers();
+        assert_eq!(g[&("510104".to_string(), "C".to_string())], [0, 0, 1, 2]);
+        assert_eq!(g[&("510104".to_string(), "H".to_string())], [1, 0, 0, 0]);
+        // A mix stored before the cross breakdown (three fields).
+        #[derive(Serialize)]
+        struct Old<'a> {
+            overall: TierCounts,
+            by_jurisdiction: &'a BTreeMap<String, TierCounts>,
+            by_section: &'a BTreeMap<String, TierCounts>,
+        }
+        let old = encode(&Old {
+            overall: m.overall,
+            by_jurisdiction: &m.by_jurisdiction,
+            by_section: &m.by_section,
+        })
+        .unwrap();
+        assert!(decode::<TierMix>(&old, &"mix").is_err());
+        let v1: TierMixV1 = decode(&old, &"mix").unwrap();
+        assert_eq!(v1.overall, m.overall);
+        assert_eq!(v1.by_section, m.by_section);
+        assert_eq!(v1.by_jurisdiction, m.by_jurisdiction);
+    }
+}

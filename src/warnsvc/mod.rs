@@ -20,3 +20,6 @@ pub use alert::{Action, ActionKind, Alert, NewFiring, State};
 pub use eval::{Backtest, EnterpriseSignals, Evaluation, Replay, RuleSource};
 pub use service::{AlertFilter, NewAction, Warnings};
 pub use store::{AlertChange, Fired};
+
+#[cfg(test)]
+mod tests;
