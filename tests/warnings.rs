@@ -773,3 +773,58 @@ async fn a_backtest_counts_month_by_month_and_stores_nothing() {
     assert_eq!(kinds.len(), 4);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn reflection_health_and_the_command_line_know_the_warning_service() {
+    use tonic_reflection::pb::v1::{
+        server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        ServerReflectionRequest,
+    };
+    let s = TestServer::start().await;
+    let ch = s.raw_channel().await;
+    let r = tonic_health::pb::health_client::HealthClient::new(ch.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "creditrisk.v1.WarningService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.status, 1, "SERVING");
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let msg = ServerReflectionClient::new(ch)
+        .server_reflection_info(futures::stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else {
+        panic!("{msg:?}")
+    };
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "creditrisk.v1.WarningService"),
+        "{list:?}"
+    );
+    // The command line: a one-line error naming the alert.
+    let e = creditrisk::cli::warnings::show(&s.target(Role::Auditor), "W7")
+        .await
+        .unwrap_err();
+    let line = format!("{e:#}");
+    assert!(
+        line.contains("NotFound") && line.contains("alert `W7`"),
+        "{line}"
+    );
+    assert!(!line.contains('\n'), "{line}");
+    creditrisk::cli::warnings::list(&s.target(Role::Inspector), Default::default(), true)
+        .await
+        .unwrap();
+    s.stop().await;
+}
