@@ -222,9 +222,11 @@ pub fn append_checked_events(batch: Batch<CreditEvent>) -> Job {
             let stored = StoredEvent { seq, event: ev };
             if is_warning_fact(&stored.event.body) {
                 // One small put per fact event; the enterprise is read once per job.
-                if !fact_enterprises.contains_key(&code) {
+                if let std::collections::btree_map::Entry::Vacant(slot) =
+                    fact_enterprises.entry(code)
+                {
                     if let Some(e) = enterprise_of(tx, &code)? {
-                        fact_enterprises.insert(code, e);
+                        slot.insert(e);
                     }
                 }
                 if let Some(f) = fact_enterprises

@@ -199,13 +199,12 @@ pub fn fire(
     })
 }
 
+/// A change of one alert: a lifecycle step, or an error that leaves it unchanged.
+pub type Change = Box<dyn FnOnce(&mut Alert) -> Result<()> + Send>;
+
 /// Job: loads alert `n` (NOT_FOUND if missing), applies `change` and stores the result; the
 /// changed alert lands in `slot`. A change that fails writes nothing.
-pub fn change(
-    n: u64,
-    change: Box<dyn FnOnce(&mut Alert) -> Result<()> + Send>,
-    slot: Arc<Mutex<Option<Alert>>>,
-) -> Job {
+pub fn change(n: u64, change: Change, slot: Arc<Mutex<Option<Alert>>>) -> Job {
     Box::new(move |tx| {
         let mut a = load(tx, n)?.ok_or_else(|| Error::NotFound(format!("alert `{}`", id_of(n))))?;
         change(&mut a)?;
