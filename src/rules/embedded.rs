@@ -102,7 +102,8 @@ pub fn calendar() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Writes every built-in file under `dir` (creating folders), laid out as `rules/` is, so that
-/// `dir` works as `supervision_dir` and `dir/default` as `rules_dir`. Refuses, before writing
+/// `dir` works as `supervision_dir`, `dir/default` as `rules_dir` and `dir/warnings` as the
+/// warning rule folder. Refuses, before writing
 /// anything, when one of the files exists, unless `force`. Returns the paths written.
 pub fn export(dir: &Path, force: bool) -> std::io::Result<Vec<PathBuf>> {
     let paths: Vec<PathBuf> = FILES.iter().map(|(p, _)| dir.join(p)).collect();

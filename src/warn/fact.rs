@@ -158,11 +158,13 @@ impl Fact {
         let seq = u64::from_be_bytes(r.take(8)?.try_into().ok()?);
         let credit_code = CreditCode::from_bytes(r.take(18)?)?;
         let days = i32::from_be_bytes(r.take(4)?.try_into().ok()?);
-        let date = Date::from_days(days);
-        let year = date.year();
-        if !(crate::domain::date::MIN_YEAR..=crate::domain::date::MAX_YEAR).contains(&year) {
+        // Bound the day number before asking for a year (far-out values would overflow).
+        let lo = Date::from_ymd(crate::domain::date::MIN_YEAR, 1, 1)?.days();
+        let hi = Date::from_ymd(crate::domain::date::MAX_YEAR, 12, 31)?.days();
+        if !(lo..=hi).contains(&days) {
             return None;
         }
+        let date = Date::from_days(days);
         let jn = r.u8()? as usize;
         let jurisdiction = r.str(jn)?;
         let inl = r.u8()? as usize;

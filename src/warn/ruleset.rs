@@ -552,6 +552,7 @@ fn load_enterprise(
 }
 
 /// A positive integer parameter within `lo..=hi`, allowed or not for the method.
+#[allow(clippy::too_many_arguments)]
 fn param(
     cx: &FileCx<'_>,
     v: Option<&Spanned<i64>>,
