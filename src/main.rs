@@ -1172,45 +1172,6 @@ fn exit_unless(ok: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Cli;
-    use clap::CommandFactory;
-
-    /// Every option and argument of every subcommand says what it is, and none shows an empty
-    /// default (`[default: ""]`).
-    #[test]
-    fn every_argument_has_help_and_no_empty_default() {
-        fn walk(cmd: &clap::Command, path: &str, bad: &mut Vec<String>) {
-            for a in cmd.get_arguments() {
-                let id = a.get_id().as_str();
-                if id == "help" || id == "version" {
-                    continue;
-                }
-                if a.get_help().is_none() && a.get_long_help().is_none() {
-                    bad.push(format!("{path} {id}: no help"));
-                }
-                if !a.is_hide_default_value_set()
-                    && a.get_default_values().iter().any(|v| v.is_empty())
-                {
-                    bad.push(format!("{path} {id}: empty default"));
-                }
-            }
-            for sub in cmd.get_subcommands() {
-                if sub.get_about().is_none() {
-                    bad.push(format!("{path} {}: no about", sub.get_name()));
-                }
-                walk(sub, &format!("{path} {}", sub.get_name()), bad);
-            }
-        }
-        let mut bad = Vec::new();
-        let cmd = Cli::command();
-        cmd.clone().debug_assert();
-        walk(&cmd, "creditrisk", &mut bad);
-        assert!(bad.is_empty(), "{}", bad.join("\n"));
-    }
-}
-
 async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
     use cli::warnings::{self as w, Transition};
     match c {
@@ -1302,5 +1263,44 @@ async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
             server,
         } => w::backtest(&server.target(), &from, &to, dir.as_deref(), &rule_set).await,
         WarningsCmd::Replay { id, server } => w::replay(&server.target(), &id).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every option and argument of every subcommand says what it is, and none shows an empty
+    /// default (`[default: ""]`).
+    #[test]
+    fn every_argument_has_help_and_no_empty_default() {
+        fn walk(cmd: &clap::Command, path: &str, bad: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    bad.push(format!("{path} {id}: no help"));
+                }
+                if !a.is_hide_default_value_set()
+                    && a.get_default_values().iter().any(|v| v.is_empty())
+                {
+                    bad.push(format!("{path} {id}: empty default"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    bad.push(format!("{path} {}: no about", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), bad);
+            }
+        }
+        let mut bad = Vec::new();
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        walk(&cmd, "creditrisk", &mut bad);
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
     }
 }

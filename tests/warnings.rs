@@ -519,7 +519,7 @@ async fn a_serious_list_entry_raises_an_enterprise_alert_that_replays_until_alte
     let subject = format!("enterprise/{code}");
     let a = wait_for_alert(&s, "enterprise.serious-list-entry", &subject).await;
     assert_eq!(a.level, "red");
-    assert_eq!(a.enterprises, [code.clone()]);
+    assert_eq!(a.enterprises, std::slice::from_ref(&code));
     assert_eq!(a.district, "510104");
     let mut auditor = warnings(&s, Role::Auditor).await;
     let replay = |id: String| pb::ReplayAlertRequest { alert_id: id };
