@@ -154,3 +154,79 @@ fn levels_states_kinds_and_departments_parse_and_refuse_with_the_value() {
         assert_eq!(super::store::parse_id(bad), None, "{bad}");
     }
 }
+
+/// Over a real writer and in-memory store: escalation is stored once per episode with its
+/// audit entry, and firings of one (rule, subject) from many threads make one alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_and_concurrent_firing_over_the_store() {
+    let (app, stopper) = crate::app::test_app().await;
+    let w = app.warnings().clone();
+    let log_size = |app: &crate::app::App| {
+        app.records()
+            .engine()
+            .scan(&crate::storage::keys::prefix::log_entries(), None)
+            .count() as u64
+    };
+    let before = log_size(&app);
+    let fired = {
+        let w = w.clone();
+        tokio::task::spawn_blocking(move || {
+            let threads: Vec<_> = (0..6)
+                .map(|i| {
+                    let w = w.clone();
+                    std::thread::spawn(move || {
+                        let level = if i == 5 { Level::Orange } else { Level::Yellow };
+                        w.fire(
+                            vec![firing(level, &format!("{}", 300 + i % 2))],
+                            "system",
+                            i,
+                            d("2026-12-01"),
+                        )
+                        .unwrap()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap()
+    };
+    let raised: usize = fired.iter().map(|f| f.raised.len()).sum();
+    assert_eq!(raised, 1, "{fired:?}");
+    let open = w.open_numbers().unwrap();
+    assert_eq!(open.len(), 1);
+    let a = w.get("W1").unwrap();
+    assert_eq!(a.level, Level::Orange, "the orange firing raised it");
+    let changes = a.history.len() as u64;
+    assert_eq!(log_size(&app) - before, changes, "one audit entry per step");
+
+    // Orange: 3 days to assess from 2026-12-01.
+    let w2 = w.clone();
+    let (none, once, again, overdue) = tokio::task::spawn_blocking(move || {
+        let none = w2.escalate_overdue(d("2026-12-04"), 1).unwrap();
+        let once = w2.escalate_overdue(d("2026-12-05"), 2).unwrap();
+        let again = w2.escalate_overdue(d("2026-12-06"), 3).unwrap();
+        let overdue = w2.overdue(d("2026-12-06")).unwrap();
+        (none, once, again, overdue)
+    })
+    .await
+    .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(once, [1]);
+    assert!(again.is_empty());
+    assert_eq!(overdue.len(), 1);
+    let a = w.get("W1").unwrap();
+    assert_eq!(a.level, Level::Red);
+    assert_eq!(a.history.last().unwrap().action, "escalate");
+    assert_eq!(log_size(&app) - before, changes + 1);
+    let watched = w.changes_after(0, 100).unwrap();
+    assert_eq!(watched.len() as u64, changes + 1);
+    assert_eq!(watched.last().unwrap().1.action, "escalate");
+    drop(app);
+    tokio::task::spawn_blocking(move || stopper.close())
+        .await
+        .unwrap();
+}
