@@ -185,7 +185,7 @@ impl Warnings {
             Some(c) => c,
             None => newest,
         };
-        let facts = self.facts(as_of.add_days(1 - rules.window_days()), as_of, cut)?;
+        let facts = self.facts(as_of.add_days(-rules.window_days()), as_of, cut)?;
         let (tiers, run) = self.group_tiers()?;
         let firings = rules.evaluate_groups(as_of, &facts, &tiers);
         let new: Vec<NewFiring> = firings
@@ -245,7 +245,7 @@ impl Warnings {
                 None => self.rule_sets().applicable_blocking(as_of)?,
             };
             hash = rules.hash().to_string();
-            let facts = self.facts(as_of.add_days(1 - rules.window_days()), as_of, cut)?;
+            let facts = self.facts(as_of.add_days(-rules.window_days()), as_of, cut)?;
             let mut month = BacktestMonth {
                 month: format!("{y:04}-{m:02}"),
                 counts: BTreeMap::new(),
@@ -305,8 +305,7 @@ impl Warnings {
                 enterprise_firings(&rules, &inputs, &record, previous)?
             }
             None => {
-                let facts =
-                    self.facts(b.as_of.add_days(1 - rules.window_days()), b.as_of, b.cut)?;
+                let facts = self.facts(b.as_of.add_days(-rules.window_days()), b.as_of, b.cut)?;
                 rules.evaluate_groups(b.as_of, &facts, &tiers_from_rows(&b.tiers))
             }
         };
@@ -390,7 +389,13 @@ impl StoreHook for EnterpriseSignals {
             Ok(r) => r,
             // No warning rules in force: classification goes on without signals.
             Err(Error::FailedPrecondition(_)) => return Ok(None),
-            Err(e) => return Err(e),
+            // Fail-safe: a warning rule set that cannot be read must not stop classification
+            // (which draws and the tier log depend on); the lost signal is logged loudly and
+            // the next classification or group evaluation tries again.
+            Err(e) => {
+                tracing::error!(error = %e, code = %record.code, "enterprise warning signals skipped");
+                return Ok(None);
+            }
         };
         let features = inputs.features(record.as_of);
         let extras = crate::warn::extras(&inputs.events, record.as_of);
