@@ -828,3 +828,80 @@ async fn reflection_health_and_the_command_line_know_the_warning_service() {
         .unwrap();
     s.stop().await;
 }
+
+#[tokio::test]
+async fn department_tokens_see_and_change_only_the_alerts_notified_to_them() {
+    let s = TestServer::start().await;
+    let a = cluster(&s).await;
+    let mut central = warnings(&s, Role::Planner).await;
+    central
+        .assess_alert(pb::AssessAlertRequest {
+            alert_id: a.id.clone(),
+            decision: "confirmed".into(),
+            reason: "real".into(),
+        })
+        .await
+        .unwrap();
+    let now = creditrisk::clock::now_ms();
+    let dept = |d: &'static str| {
+        let s = &s;
+        async move {
+            let t = issue(&s.store, Role::Planner, d, None, now).await;
+            WarningServiceClient::new(s.channel_with(Some(&t)).await)
+        }
+    };
+    let mut market = dept("market-regulation").await;
+    let mut health = dept("health").await;
+    // Not yet warned: no department sees it.
+    let seen = market
+        .list_alerts(pb::ListAlertsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(seen.alerts.is_empty(), "{seen:?}");
+    central
+        .warn_alert(pb::WarnAlertRequest {
+            alert_id: a.id.clone(),
+            departments: vec!["market-regulation".into()],
+        })
+        .await
+        .unwrap();
+    let seen = market
+        .list_alerts(pb::ListAlertsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen.alerts.len(), 1);
+    let get = |id: &str| pb::GetAlertRequest {
+        alert_id: id.into(),
+    };
+    market.get_alert(get(&a.id)).await.unwrap();
+    let st = health.get_alert(get(&a.id)).await.unwrap_err();
+    assert_eq!(st.code(), Code::NotFound, "{st:?}");
+    let dispose = pb::DisposeAlertRequest {
+        alert_id: a.id.clone(),
+        kind: "interview".into(),
+        deadline: "2026-12-20".into(),
+        note: String::new(),
+    };
+    let st = health.dispose_alert(dispose.clone()).await.unwrap_err();
+    assert_eq!(st.code(), Code::NotFound, "{st:?}");
+    market.dispose_alert(dispose).await.unwrap();
+    let st = market
+        .list_alerts(pb::ListAlertsRequest {
+            department: "health".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::InvalidArgument);
+    assert_eq!(violations(&st)[0].0, "department");
+    assert!(health
+        .list_alerts(pb::ListAlertsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts
+        .is_empty());
+    s.stop().await;
+}

@@ -34,12 +34,42 @@ fn alert(a: crate::warnsvc::Alert) -> R<pb::Alert> {
     Ok(Response::new(convert::alert_to(&a, false)))
 }
 
+/// The department a caller's view is limited to: planner and inspector tokens whose subject
+/// is a department id see (and change) only the alerts notified to that department; other
+/// tokens see every alert.
+fn scope(p: &crate::audit::Principal) -> Option<String> {
+    (matches!(p.role, Role::Planner | Role::Inspector)
+        && crate::warnsvc::alert::check_department(&p.subject).is_ok())
+    .then(|| p.subject.clone())
+}
+
+/// NOT_FOUND for an alert outside the caller's department (its existence is not revealed).
+fn check_scope(a: &crate::warnsvc::Alert, scope: &Option<String>) -> crate::Result<()> {
+    match scope {
+        Some(d) if !a.departments.contains(d) => Err(Error::NotFound(format!("alert `{}`", a.id))),
+        _ => Ok(()),
+    }
+}
+
 #[tonic::async_trait]
 impl WarningService for WarningApi {
     #[tracing::instrument(skip_all)]
     async fn list_alerts(&self, req: Request<pb::ListAlertsRequest>) -> R<pb::ListAlertsResponse> {
+        let scope = scope(&caller(&req)?);
         let r = req.into_inner();
-        let filter = convert::filter_from(&r).map_err(to_status)?;
+        let mut filter = convert::filter_from(&r).map_err(to_status)?;
+        if let Some(d) = scope {
+            if filter.department.as_ref().is_some_and(|f| *f != d) {
+                return Err(to_status(Error::invalid(
+                    "department",
+                    format!(
+                        "`{}`: this token sees only the alerts notified to `{d}`",
+                        r.department
+                    ),
+                )));
+            }
+            filter.department = Some(d);
+        }
         let limit = convert::page_size(r.page_size, 50, 500).map_err(to_status)?;
         let key = convert::filter_key(&r);
         let after = convert::decode_token(&r.page_token, &key)
@@ -73,12 +103,17 @@ impl WarningService for WarningApi {
 
     #[tracing::instrument(skip_all)]
     async fn get_alert(&self, req: Request<pb::GetAlertRequest>) -> R<pb::Alert> {
+        let scope = scope(&caller(&req)?);
         let id = convert::alert_id(&req.into_inner().alert_id)
             .map_err(to_status)?
             .to_string();
         alert(
             self.app
-                .warn_op(move |w| w.get(&id))
+                .warn_op(move |w| {
+                    let a = w.get(&id)?;
+                    check_scope(&a, &scope)?;
+                    Ok(a)
+                })
                 .await
                 .map_err(to_status)?,
         )
@@ -86,7 +121,8 @@ impl WarningService for WarningApi {
 
     #[tracing::instrument(skip_all)]
     async fn assess_alert(&self, req: Request<pb::AssessAlertRequest>) -> R<pb::Alert> {
-        let actor = caller(&req)?.token_id;
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
         let r = req.into_inner();
         let id = convert::alert_id(&r.alert_id)
             .map_err(to_status)?
@@ -95,7 +131,13 @@ impl WarningService for WarningApi {
         let reason = convert::text("reason", &r.reason, true).map_err(to_status)?;
         alert(
             self.app
-                .warn_op(move |w| w.assess(&id, confirmed, reason, &actor, clock::now_ms()))
+                .warn_op(move |w| {
+                    // Departments set at `warn` never change, so the check cannot go stale.
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    w.assess(&id, confirmed, reason, &actor, clock::now_ms())
+                })
                 .await
                 .map_err(to_status)?,
         )
@@ -103,7 +145,8 @@ impl WarningService for WarningApi {
 
     #[tracing::instrument(skip_all)]
     async fn warn_alert(&self, req: Request<pb::WarnAlertRequest>) -> R<pb::Alert> {
-        let actor = caller(&req)?.token_id;
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
         let r = req.into_inner();
         let id = convert::alert_id(&r.alert_id)
             .map_err(to_status)?
@@ -111,7 +154,13 @@ impl WarningService for WarningApi {
         let departments = convert::departments(&r.departments).map_err(to_status)?;
         alert(
             self.app
-                .warn_op(move |w| w.warn(&id, departments, &actor, clock::now_ms()))
+                .warn_op(move |w| {
+                    // Departments set at `warn` never change, so the check cannot go stale.
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    w.warn(&id, departments, &actor, clock::now_ms())
+                })
                 .await
                 .map_err(to_status)?,
         )
@@ -119,7 +168,8 @@ impl WarningService for WarningApi {
 
     #[tracing::instrument(skip_all)]
     async fn dispose_alert(&self, req: Request<pb::DisposeAlertRequest>) -> R<pb::Alert> {
-        let actor = caller(&req)?.token_id;
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
         let r = req.into_inner();
         let id = convert::alert_id(&r.alert_id)
             .map_err(to_status)?
@@ -134,7 +184,13 @@ impl WarningService for WarningApi {
         };
         alert(
             self.app
-                .warn_op(move |w| w.dispose(&id, action, &actor, clock::now_ms()))
+                .warn_op(move |w| {
+                    // Departments set at `warn` never change, so the check cannot go stale.
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    w.dispose(&id, action, &actor, clock::now_ms())
+                })
                 .await
                 .map_err(to_status)?,
         )
@@ -145,7 +201,8 @@ impl WarningService for WarningApi {
         &self,
         req: Request<pb::RecordActionOutcomeRequest>,
     ) -> R<pb::Alert> {
-        let actor = caller(&req)?.token_id;
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
         let r = req.into_inner();
         let id = convert::alert_id(&r.alert_id)
             .map_err(to_status)?
@@ -161,6 +218,9 @@ impl WarningService for WarningApi {
         alert(
             self.app
                 .warn_op(move |w| {
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
                     w.record_outcome(&id, n, text, clock::today(), &actor, clock::now_ms())
                 })
                 .await
@@ -170,7 +230,8 @@ impl WarningService for WarningApi {
 
     #[tracing::instrument(skip_all)]
     async fn close_alert(&self, req: Request<pb::CloseAlertRequest>) -> R<pb::Alert> {
-        let actor = caller(&req)?.token_id;
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
         let r = req.into_inner();
         let id = convert::alert_id(&r.alert_id)
             .map_err(to_status)?
@@ -178,7 +239,13 @@ impl WarningService for WarningApi {
         let reason = convert::text("reason", &r.reason, false).map_err(to_status)?;
         alert(
             self.app
-                .warn_op(move |w| w.close(&id, reason, &actor, clock::now_ms()))
+                .warn_op(move |w| {
+                    // Departments set at `warn` never change, so the check cannot go stale.
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    w.close(&id, reason, &actor, clock::now_ms())
+                })
                 .await
                 .map_err(to_status)?,
         )
@@ -191,8 +258,9 @@ impl WarningService for WarningApi {
     ) -> R<pb::ListAlertsResponse> {
         // Escalation is a change: only roles that may change alerts trigger it; readers see
         // the same overdue list without changing anything.
-        let role = caller(&req)?.role;
-        let escalate = matches!(role, Role::Admin | Role::Planner);
+        let me = caller(&req)?;
+        let scope = scope(&me);
+        let escalate = matches!(me.role, Role::Admin | Role::Planner);
         let today = clock::today();
         let list = self
             .app
@@ -205,7 +273,11 @@ impl WarningService for WarningApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListAlertsResponse {
-            alerts: list.iter().map(|a| convert::alert_to(a, true)).collect(),
+            alerts: list
+                .iter()
+                .filter(|a| check_scope(a, &scope).is_ok())
+                .map(|a| convert::alert_to(a, true))
+                .collect(),
             next_page_token: String::new(),
         }))
     }
