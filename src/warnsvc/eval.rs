@@ -3,11 +3,11 @@
 //! ([`EnterpriseSignals`]), back-tests that store nothing, and alert replay.
 //!
 //! Group evaluation reads the facts of the window (`window_days` back from `as_of`, one range
-//! scan over [`Key::WarnFact`], facts with a seq above the cut skipped) and the tier counts
+//! scan over [`crate::storage::Key::WarnFact`], facts with a seq above the cut skipped) and the tier counts
 //! per (jurisdiction, section) of the newest finished whole-population run's tier mix (or of
 //! the current tiers when there is none), calls the pure core and stores every firing in one
 //! writer job. What the evidence was computed from is kept in the alert's
-//! [`Basis`](super::alert::Basis), so replay recomputes it bit for bit.
+//! [`Basis`], so replay recomputes it bit for bit.
 
 use super::alert::{Basis, NewFiring};
 use super::service::Warnings;
