@@ -410,7 +410,8 @@ pub async fn watch_with(
 }
 
 /// `rules export DIR [--force]`: writes the rule files built into the binary under `DIR`
-/// (`DIR/default` is the rule set; `DIR` itself works as `supervision_dir`).
+/// (`DIR/default` is the rule set, `DIR/warnings` the warning rule set; `DIR` itself works as
+/// `supervision_dir`).
 pub fn export(dir: &Path, force: bool) -> anyhow::Result<()> {
     let written = crate::rules::embedded::export(dir, force)?;
     for p in &written {

@@ -394,7 +394,7 @@ fn over_facts(r: &GroupRule, as_of: Date, facts: &[Fact], out: &mut Vec<Firing>)
             if (acc.n as i64) < r.min_sample {
                 continue;
             }
-            let rate_permille = (acc.k * 1000 / acc.n.max(1)) as i64;
+            let rate_permille = (acc.k as u128 * 1000 / acc.n.max(1) as u128) as i64;
             window(&mut ev);
             ev.insert("n".into(), acc.n.to_string());
             ev.insert("k".into(), acc.k.to_string());

@@ -244,7 +244,9 @@ pub const NEVER: i64 = 100_000;
 /// Warning-only enterprise inputs, computed from the same events and as-of date as the
 /// features by [`extras`]. Events after `as_of` and repaired events are ignored, as for the
 /// features.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `Default` (and a missing field when deserialising) is "none on record", [`Extras::none`],
+/// not zero days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Extras {
     /// Days from the latest serious-list entry to `as_of` (0 = that day); 100000 when none.
@@ -257,6 +259,12 @@ pub struct Extras {
     pub failed_spot_checks_90d: i64,
     /// Verified complaints in the last 90 days.
     pub verified_complaints_90d: i64,
+}
+
+impl Default for Extras {
+    fn default() -> Extras {
+        Extras::none()
+    }
 }
 
 impl Extras {

@@ -200,6 +200,10 @@ fn fact_of_and_extras() {
     );
     assert_eq!(x.days_since_serious_entry, 100_000);
     assert_eq!(extras(&[], d("2026-11-01")), Extras::none());
+    assert_eq!(Extras::default(), Extras::none());
+    let partial: Extras = serde_json::from_str(r#"{"verified_complaints_90d": 2}"#).unwrap();
+    assert_eq!(partial.days_since_serious_entry, 100_000);
+    assert_eq!(partial.verified_complaints_90d, 2);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -609,4 +613,78 @@ fn a_wrong_expectation_fails_its_case() {
         "{:?}",
         r[0].failures
     );
+}
+
+#[test]
+fn effective_dates_scope_and_filters_apply() {
+    let text = r#"
+[[enterprise]]
+id = "e.food-d"
+title = "t"
+basis = "b"
+scope = "food"
+effective_from = "2026-06-01"
+effective_until = "2026-12-31"
+when = 'tier == "D"'
+level = "yellow"
+
+[[group]]
+id = "g.division"
+title = "t"
+basis = "b"
+group_by = ["industry_division"]
+method = "rate"
+facts = "inspection"
+where = 'industry_section == "C" && jurisdiction.startsWith("5101")'
+window_days = 10
+min_sample = 2
+when = "k >= 1"
+level = "blue"
+"#;
+    let rs = load(text).unwrap();
+    let mut f = crate::rules::FeatureVector::neutral();
+    let input = |f: &crate::rules::FeatureVector, as_of: &str| {
+        rs.evaluate_enterprise(&EnterpriseInput {
+            credit_code: code(0),
+            as_of: d(as_of),
+            features: f,
+            tier: crate::rules::Tier::D,
+            previous_tier: None,
+            extras: Extras::none(),
+        })
+        .len()
+    };
+    assert_eq!(input(&f, "2026-07-01"), 0, "not in the food sector");
+    f.set("sector_food", crate::rules::FeatureValue::Bool(true))
+        .unwrap();
+    assert_eq!(input(&f, "2026-07-01"), 1);
+    assert_eq!(input(&f, "2026-05-31"), 0, "before effective_from");
+    assert_eq!(input(&f, "2027-01-01"), 0, "after effective_until");
+    let fact = |i: u32, j: &str, ind: &str, date: &str, violation: bool| Fact {
+        seq: i as u64,
+        credit_code: code(i),
+        date: d(date),
+        jurisdiction: j.into(),
+        industry: ind.into(),
+        kind: FactKind::Inspection { violation },
+    };
+    let facts = vec![
+        fact(1, "510104", "C1431", "2026-11-01", true),
+        fact(2, "510105", "C1432", "2026-10-25", false),
+        fact(3, "510104", "C2614", "2026-10-30", true), // alone in C26: below min_sample
+        fact(4, "440104", "C1431", "2026-10-30", true), // filtered out: jurisdiction
+        fact(5, "510104", "F5212", "2026-10-30", true), // filtered out: section
+        fact(6, "510104", "C1431", "2026-10-22", true), // outside the 10-day window
+    ];
+    let out = rs.evaluate_groups(d("2026-11-01"), &facts, &GroupTiers::new());
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].subject, "group/industry_division=C14");
+    assert_eq!(
+        out[0].group,
+        [("industry_division".to_string(), "C14".to_string())]
+    );
+    assert_eq!(out[0].evidence["n"], "2");
+    assert_eq!(out[0].evidence["k"], "1");
+    assert_eq!(out[0].enterprises, [code(1)]);
+    assert_eq!(out[0].evidence["window_from"], "2026-10-23");
 }
