@@ -103,9 +103,10 @@ pub enum Key<'a> {
     /// The alert-change log that watchers follow, by change number; value: an
     /// `warnsvc::store::AlertChange`.
     AlertChange(u64),
-    /// A warning fact (`warn::Fact::encode`), by effective date (days since 1970-01-01, sign
-    /// bit flipped so the order is right) and ingest seq: group evaluation reads one window of
-    /// dates with one range scan.
+    /// The warning facts of one ingest job with one effective date, by that date (days since
+    /// 1970-01-01, sign bit flipped so the order is right) and the seq of the first: each fact
+    /// as a `u16` length and its `warn::Fact::encode` bytes (`ingest::facts_in_block`). Group
+    /// evaluation reads one window of dates with one range scan.
     WarnFact(i32, u64),
     /// A warning rule set ever uploaded, by hash.
     WarnRuleSet(&'a str),

@@ -3,7 +3,8 @@
 //! ([`EnterpriseSignals`]), back-tests that store nothing, and alert replay.
 //!
 //! Group evaluation reads the facts of the window (`window_days` back from `as_of`, one range
-//! scan over [`crate::storage::Key::WarnFact`], facts with a seq above the cut skipped) and the tier counts
+//! scan over the [`crate::storage::Key::WarnFact`] blocks, facts with a seq above the cut
+//! skipped) and the tier counts
 //! per (jurisdiction, section) of the newest finished whole-population run's tier mix (or of
 //! the current tiers when there is none), calls the pure core and stores every firing in one
 //! writer job. What the evidence was computed from is kept in the alert's
@@ -135,13 +136,17 @@ impl Warnings {
             &prefix::facts_from(to.days().saturating_add(1)),
         ) {
             let (k, v) = kv?;
-            let seq = crate::storage::keys::trailing_seq(&k).unwrap_or(u64::MAX);
-            if seq > cut {
-                continue;
+            let first = crate::storage::keys::trailing_seq(&k).unwrap_or(u64::MAX);
+            if first > cut {
+                continue; // every fact of the block is newer than the cut
             }
-            let f = Fact::decode(&v)
-                .ok_or_else(|| Error::Corrupt(format!("warning fact of seq {seq}")))?;
-            out.push(f);
+            let bad = || Error::Corrupt(format!("warning facts from seq {first}"));
+            for bytes in crate::ingest::facts_in_block(&v).ok_or_else(bad)? {
+                let f = Fact::decode(bytes).ok_or_else(bad)?;
+                if f.seq <= cut {
+                    out.push(f);
+                }
+            }
         }
         Ok(out)
     }

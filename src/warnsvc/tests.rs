@@ -230,3 +230,17 @@ async fn escalation_and_concurrent_firing_over_the_store() {
         .await
         .unwrap();
 }
+
+#[test]
+fn fact_blocks_split_back_into_their_facts() {
+    let mut block = Vec::new();
+    for f in [&b"abc"[..], b"", b"0123456789"] {
+        block.extend_from_slice(&(f.len() as u16).to_be_bytes());
+        block.extend_from_slice(f);
+    }
+    let facts = crate::ingest::facts_in_block(&block).unwrap();
+    assert_eq!(facts, [&b"abc"[..], b"", b"0123456789"]);
+    assert_eq!(crate::ingest::facts_in_block(&block[..block.len() - 1]), None);
+    assert_eq!(crate::ingest::facts_in_block(&[0]), None);
+    assert_eq!(crate::ingest::facts_in_block(&[]), Some(vec![]));
+}
