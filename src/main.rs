@@ -399,6 +399,20 @@ enum WarningsCmd {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Check and store a warning rule folder (admin); prints its hash.
+    Upload {
+        /// The folder (`warnings.toml` and rule files).
+        dir: PathBuf,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Put a stored warning rule set in force from its effective date (admin).
+    Activate {
+        /// Its hash.
+        hash: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1263,6 +1277,8 @@ async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
             server,
         } => w::backtest(&server.target(), &from, &to, dir.as_deref(), &rule_set).await,
         WarningsCmd::Replay { id, server } => w::replay(&server.target(), &id).await,
+        WarningsCmd::Upload { dir, server } => w::upload(&server.target(), &dir).await,
+        WarningsCmd::Activate { hash, server } => w::activate(&server.target(), &hash).await,
     }
 }
 

@@ -399,6 +399,16 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
             })
             .await
             .map(drop),
+        "WarningService/UploadWarningRuleSet" => Warn::new(ch)
+            .upload_warning_rule_set(pb::UploadWarningRuleSetRequest::default())
+            .await
+            .map(drop),
+        "WarningService/ActivateWarningRuleSet" => Warn::new(ch)
+            .activate_warning_rule_set(pb::ActivateWarningRuleSetRequest {
+                hash: "0".repeat(64),
+            })
+            .await
+            .map(drop),
         _ => return None,
     };
     Some(r)

@@ -905,3 +905,63 @@ async fn department_tokens_see_and_change_only_the_alerts_notified_to_them() {
         .is_empty());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn admins_upload_and_activate_warning_rule_sets_checked_like_classification_rules() {
+    let s = TestServer::start().await;
+    let builtin = creditrisk::rules::embedded::warning_rule_set_files();
+    let mut admin = warnings(&s, Role::Admin).await;
+    // A broken rule is refused with the file and position.
+    let mut bad = builtin.clone();
+    let (path, text) = bad
+        .iter_mut()
+        .find(|(_, t)| t.contains("[[group]]"))
+        .unwrap();
+    let path = path.clone();
+    *text = text.replacen("method = \"", "method = \"nonsense-", 1);
+    let st = admin
+        .upload_warning_rule_set(pb::UploadWarningRuleSetRequest {
+            files: bad.into_iter().collect(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::InvalidArgument, "{st:?}");
+    let v = violations(&st);
+    assert!(v[0].0.contains(&path), "{v:?}");
+    // A changed copy: a new hash, in force once activated.
+    let mut changed = builtin.clone();
+    let manifest = changed.get_mut("warnings.toml").unwrap();
+    *manifest = manifest.replacen("version = \"", "version = \"test-", 1);
+    let up = admin
+        .upload_warning_rule_set(pb::UploadWarningRuleSetRequest {
+            files: changed.into_iter().collect(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(up.rule_ids.iter().any(|r| r == RATE_RULE), "{up:?}");
+    let st = warnings(&s, Role::Planner)
+        .await
+        .activate_warning_rule_set(pb::ActivateWarningRuleSetRequest {
+            hash: up.hash.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::PermissionDenied);
+    admin
+        .activate_warning_rule_set(pb::ActivateWarningRuleSetRequest {
+            hash: up.hash.clone(),
+        })
+        .await
+        .unwrap();
+    let e = evaluate(&s).await;
+    assert_eq!(e.rule_set, up.hash);
+    let st = admin
+        .activate_warning_rule_set(pb::ActivateWarningRuleSetRequest {
+            hash: "f".repeat(64),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::NotFound, "{st:?}");
+    s.stop().await;
+}

@@ -45,7 +45,7 @@
 //! * `AuditService` (heads, entries, proofs, replay) is for `auditor` and `admin`: replay only
 //!   reads and recomputes, it never stores.
 //! * `WarningService`: `planner` and `admin` assess, warn, dispose, close and evaluate group
-//!   signals; `auditor` reads, back-tests and replays; `inspector` reads; `ingest` nothing.
+//!   signals; `admin` uploads and activates warning rule sets; `auditor` reads, back-tests and replays; `inspector` reads; `ingest` nothing.
 //!   `ListOverdue` escalates overdue alerts first only for callers who may change alerts.
 
 use crate::audit::error::AuditError;
@@ -218,6 +218,11 @@ pub const POLICY: &[(&str, &[Role])] = &[
         ALERT_BACKTEST,
     ),
     ("/creditrisk.v1.WarningService/ReplayAlert", AUDIT),
+    ("/creditrisk.v1.WarningService/UploadWarningRuleSet", ADMIN),
+    (
+        "/creditrisk.v1.WarningService/ActivateWarningRuleSet",
+        ADMIN,
+    ),
 ];
 
 /// What the service stores for a token: everything but the secret, whose SHA-256 it keeps.
@@ -612,6 +617,8 @@ mod tests {
             "planner auditor admin",
         ),
         ("WarningService", "ReplayAlert", "auditor admin"),
+        ("WarningService", "UploadWarningRuleSet", "admin"),
+        ("WarningService", "ActivateWarningRuleSet", "admin"),
     ];
 
     /// Methods that change state: the auditor must be denied every one of them.
@@ -639,6 +646,8 @@ mod tests {
         "RecordActionOutcome",
         "CloseAlert",
         "EvaluateGroups",
+        "UploadWarningRuleSet",
+        "ActivateWarningRuleSet",
     ];
 
     fn principal(role: Role) -> Principal {

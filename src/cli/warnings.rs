@@ -368,3 +368,38 @@ pub async fn replay(target: &Target, id: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `warnings upload DIR`: checks and stores a warning rule folder; prints its hash.
+pub async fn upload(target: &Target, dir: &Path) -> anyhow::Result<()> {
+    let files = crate::classify::rulesets::read_dir_files(dir)
+        .with_context(|| format!("cannot read the rule folder `{}`", dir.display()))?;
+    let r = client(target)
+        .await?
+        .upload_warning_rule_set(pb::UploadWarningRuleSetRequest {
+            files: files.into_iter().collect(),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    println!(
+        "{}",
+        json!({"hash": r.hash, "name": r.name, "effective_from": r.effective_from, "rules": r.rule_ids})
+    );
+    Ok(())
+}
+
+/// `warnings activate HASH`: puts a stored warning rule set in force from its
+/// `effective_from`.
+pub async fn activate(target: &Target, hash: &str) -> anyhow::Result<()> {
+    let r = client(target)
+        .await?
+        .activate_warning_rule_set(pb::ActivateWarningRuleSetRequest { hash: hash.into() })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    println!(
+        "{}",
+        json!({"hash": r.hash, "name": r.name, "effective_from": r.effective_from, "activated": true})
+    );
+    Ok(())
+}

@@ -458,4 +458,47 @@ impl WarningService for WarningApi {
             detail: rep.detail,
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn upload_warning_rule_set(
+        &self,
+        req: Request<pb::UploadWarningRuleSetRequest>,
+    ) -> R<pb::WarningRuleSetInfo> {
+        let actor = caller(&req)?.token_id;
+        let files = req.into_inner().files;
+        convert::rule_files("files", files.iter()).map_err(to_status)?;
+        let set = self
+            .app
+            .warnings()
+            .rule_sets()
+            .upload(files.into_iter().collect(), &actor, clock::now_ms())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(rule_set_info(&set)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn activate_warning_rule_set(
+        &self,
+        req: Request<pb::ActivateWarningRuleSetRequest>,
+    ) -> R<pb::WarningRuleSetInfo> {
+        let actor = caller(&req)?.token_id;
+        let hash = req.into_inner().hash;
+        convert::max_bytes("hash", &hash, convert::MAX_ID_BYTES).map_err(to_status)?;
+        let rs = self.app.warnings().rule_sets();
+        rs.activate(&hash, &actor, clock::now_ms())
+            .await
+            .map_err(to_status)?;
+        let set = rs.get(&hash).await.map_err(to_status)?;
+        Ok(Response::new(rule_set_info(&set)))
+    }
+}
+
+fn rule_set_info(set: &crate::warn::WarningRuleSet) -> pb::WarningRuleSetInfo {
+    pb::WarningRuleSetInfo {
+        hash: set.hash().to_string(),
+        name: set.name().to_string(),
+        effective_from: set.effective_from().to_string(),
+        rule_ids: set.rule_ids().into_iter().map(str::to_string).collect(),
+    }
 }

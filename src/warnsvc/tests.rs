@@ -240,7 +240,10 @@ fn fact_blocks_split_back_into_their_facts() {
     }
     let facts = crate::ingest::facts_in_block(&block).unwrap();
     assert_eq!(facts, [&b"abc"[..], b"", b"0123456789"]);
-    assert_eq!(crate::ingest::facts_in_block(&block[..block.len() - 1]), None);
+    assert_eq!(
+        crate::ingest::facts_in_block(&block[..block.len() - 1]),
+        None
+    );
     assert_eq!(crate::ingest::facts_in_block(&[0]), None);
     assert_eq!(crate::ingest::facts_in_block(&[]), Some(vec![]));
 }
