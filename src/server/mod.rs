@@ -18,6 +18,7 @@ pub mod pb;
 pub mod records;
 pub mod rules;
 pub mod status;
+pub mod warnings;
 
 use crate::app::App;
 use crate::error::{Error, Result};
@@ -27,6 +28,7 @@ use pb::classification_service_server::ClassificationServiceServer;
 use pb::draw_service_server::DrawServiceServer;
 use pb::record_service_server::RecordServiceServer;
 use pb::rule_service_server::RuleServiceServer;
+use pb::warning_service_server::WarningServiceServer;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -94,6 +96,11 @@ pub async fn serve_with(
     tls: Option<ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
+    // The built-in warning rule set is in force from the first start unless another was
+    // activated (a no-op afterwards).
+    app.warnings()
+        .ensure_default_rules(crate::clock::now_ms())
+        .await?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<RecordServiceServer<records::RecordApi>>()
@@ -112,6 +119,9 @@ pub async fn serve_with(
         .await;
     health
         .set_serving::<AccessServiceServer<access::AccessApi>>()
+        .await;
+    health
+        .set_serving::<WarningServiceServer<warnings::WarningApi>>()
         .await;
     // Reflection in both versions: v1 for current tools, v1alpha for those that speak only it
     // (Python's grpcio-reflection, older grpcurl, Postman, evans).
@@ -141,6 +151,9 @@ pub async fn serve_with(
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let access_api = AccessServiceServer::new(access::AccessApi::new(app.clone()));
+    let warning_api = WarningServiceServer::new(warnings::WarningApi::new(app.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let auth = auth::AuthLayer::new(app.tokens().clone());
     let records = RecordServiceServer::new(records::RecordApi::new(app))
         .max_decoding_message_size(max)
@@ -208,6 +221,7 @@ pub async fn serve_with(
         .add_service(draw_api)
         .add_service(audit_api)
         .add_service(access_api)
+        .add_service(warning_api)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| Error::Unavailable(format!("server: {e}")))
