@@ -168,8 +168,14 @@ impl Ctx {
         ) {
             Ok(p) => p,
             Err(Error::Access(_)) => {
+                // Revoked or expired since the login: the session ends with it.
                 self.web.sessions.remove(id);
-                return Err(see_other("/login"));
+                let mut r = see_other("/login");
+                self.set_cookie(
+                    &mut r,
+                    &format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+                );
+                return Err(r);
             }
             Err(e) => return Err(self.error(e)),
         };

@@ -226,11 +226,7 @@ pub async fn draws(State(web): State<Web>, headers: HeaderMap, uri: Uri) -> Resp
     };
     let query = super::session::parse_form(uri.query().unwrap_or(""));
     let after = Some(field(&query, "after").to_string()).filter(|a| !a.is_empty());
-    let page = match c
-        .app()
-        .draw_op(move |d| d.list(after.as_deref(), 50))
-        .await
-    {
+    let page = match c.app().draw_op(move |d| d.list(after.as_deref(), 50)).await {
         Ok(p) => p,
         Err(e) => return c.error(e),
     };
@@ -393,7 +389,11 @@ pub async fn public_draw(
         .filter(|r| r.published_on.is_some())
         .collect();
     let r = &v.record;
-    let title = format!("{} {}", c.t("抽查结果公示", "Published inspection results"), r.draw_id);
+    let title = format!(
+        "{} {}",
+        c.t("抽查结果公示", "Published inspection results"),
+        r.draw_id
+    );
     c.page(
         &title,
         None,
@@ -498,7 +498,11 @@ pub async fn inspector(State(web): State<Web>, headers: HeaderMap, uri: Uri) -> 
     };
     let query = super::session::parse_form(uri.query().unwrap_or(""));
     let saved = field(&query, "saved");
-    let csrf = c.session.as_ref().map(|(_, s)| s.csrf.clone()).unwrap_or_default();
+    let csrf = c
+        .session
+        .as_ref()
+        .map(|(_, s)| s.csrf.clone())
+        .unwrap_or_default();
     let title = c.t("我的检查任务", "My assignments");
     c.page(
         title,
@@ -609,7 +613,11 @@ pub async fn record_result(
         Err(e) => return c.error(e),
     };
     let code = input.1.credit_code;
-    match c.app().record_results(input.0, vec![input.1], &p.token_id).await {
+    match c
+        .app()
+        .record_results(input.0, vec![input.1], &p.token_id)
+        .await
+    {
         Ok(_) => see_other(&format!("/inspector?saved={}", code.as_str())),
         Err(e) => c.error(e),
     }

@@ -146,8 +146,7 @@ pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
 /// Constant-time equality of two strings (for CSRF tokens).
 pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -217,6 +216,7 @@ mod tests {
             l.failed(ip, 0);
         }
         assert!(l.is_limited(ip, 1));
+        assert!(!l.is_limited([127, 0, 0, 2].into(), 1), "per address");
         assert!(!l.is_limited(ip, LIMIT_WINDOW_MS), "a new window");
         let s = Sessions::default();
         let (id, _) = s.create("t".into(), 0).unwrap();
