@@ -636,3 +636,70 @@ async fn draws_public_page_and_the_inspector_form() {
     assert!(public.body.contains("2026-11-20") && public.body.contains(&first.credit_code));
     s.stop().await;
 }
+
+/// The binary serves the console on a second port (`--web-listen`, port 0 announced on standard
+/// output) and stops both listeners on one SIGTERM, cleanly.
+#[test]
+fn serve_flag_starts_the_console_and_sigterm_stops_both() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(common::exe());
+    cmd.current_dir(dir.path()).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--web-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        "data",
+    ]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CREDITRISK_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut web = None;
+    for _ in 0..20 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(url) = line.trim().strip_prefix("creditrisk web console on http://") {
+            web = Some(url.parse::<SocketAddr>().unwrap());
+            break;
+        }
+    }
+    let Some(web) = web else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "no web console line; log: {}",
+            std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+        );
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let page = rt.block_on(Browser::new(web).get("/login"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("name=\"token\""));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    assert!(
+        std::net::TcpStream::connect(web).is_err(),
+        "the console stopped with the gRPC server"
+    );
+}
