@@ -247,7 +247,7 @@ fn row_numbers(body: &str, id: &str) -> Vec<u64> {
 }
 
 fn counts(c: &Option<pb::TierCounts>) -> Vec<u64> {
-    let c = c.clone().unwrap_or_default();
+    let c = c.unwrap_or_default();
     vec![c.a, c.b, c.c, c.d, c.a + c.b + c.c + c.d]
 }
 
@@ -671,7 +671,10 @@ fn serve_flag_starts_the_console_and_sigterm_stops_both() {
         if out.read_line(&mut line).unwrap() == 0 {
             break;
         }
-        if let Some(url) = line.trim().strip_prefix("creditrisk web console on http://") {
+        if let Some(url) = line
+            .trim()
+            .strip_prefix("creditrisk web console on http://")
+        {
             web = Some(url.parse::<SocketAddr>().unwrap());
             break;
         }

@@ -155,6 +155,8 @@ impl Ctx {
     /// The caller, allowed to call gRPC `method` (full path). Without a live session: a
     /// redirect to the login page; with a token no longer valid: the same, session ended; with
     /// a role the policy does not allow: the refusal page (403).
+    // The error is the finished page a handler returns as is; made once per refused request.
+    #[allow(clippy::result_large_err)]
     pub fn authorize(&self, method: &str) -> Result<Principal, Response> {
         let Some((id, s)) = &self.session else {
             let next = pct(&self.path);
@@ -191,6 +193,8 @@ impl Ctx {
     }
 
     /// Checks a posted form's CSRF token against the session's.
+    // The error is the finished page a handler returns as is; made once per refused request.
+    #[allow(clippy::result_large_err)]
     pub fn check_csrf(&self, form: &[(String, String)]) -> Result<(), Response> {
         let sent = field(form, "csrf");
         match &self.session {
@@ -417,7 +421,7 @@ pub fn ctx(web: &Web, headers: &HeaderMap, uri: &Uri) -> Ctx {
     Ctx::new(web, headers, uri)
 }
 
-/// Reads a form body (at most [`MAX_FORM_BYTES`]).
+/// Reads a form body (at most 64 KiB).
 pub async fn read_form(body: axum::body::Body) -> Result<Vec<(String, String)>, StatusCode> {
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await

@@ -727,7 +727,10 @@ mod tests {
     fn bars_are_decorative_and_scaled() {
         let m = bar(&[1, 1, 0, 2], 8).into_string();
         assert!(m.contains("aria-hidden=\"true\""));
-        assert!(m.contains("width=\"120.0\""), "{m}");
+        assert!(
+            m.contains("x=\"60.0\" y=\"0\" width=\"60.0\""),
+            "D: 2 of 8 is a quarter of 240: {m}"
+        );
         assert_eq!(method_words(GET_DRAW, Lang::En), "see a draw's details");
     }
 }
