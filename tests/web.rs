@@ -432,6 +432,12 @@ async fn each_role_sees_its_pages_and_a_clear_refusal_otherwise() {
                 role != Role::Ingest,
                 "{role}: the tier only for roles that may read classifications"
             );
+            assert_eq!(
+                enterprise.body.contains("<h2>分类理由</h2>")
+                    && enterprise.body.contains("<h2>分类历史</h2>"),
+                role != Role::Ingest,
+                "{role}: explanation and history"
+            );
         }
         // English on a switch, kept in a cookie.
         let en = b.get("/login?lang=en").await;

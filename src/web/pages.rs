@@ -28,6 +28,12 @@ pub const RECORD_RESULTS: &str = "/creditrisk.v1.DrawService/RecordResults";
 pub const GET_ENTERPRISE: &str = "/creditrisk.v1.RecordService/GetEnterprise";
 /// The enterprise page's tier section needs this one too.
 pub const GET_CLASSIFICATION: &str = "/creditrisk.v1.ClassificationService/GetClassification";
+/// The enterprise page's tier history needs this one.
+pub const LIST_CLASSIFICATIONS: &str = "/creditrisk.v1.ClassificationService/ListClassifications";
+/// The enterprise page's explanation needs this one.
+pub const EXPLAIN: &str = "/creditrisk.v1.ClassificationService/Explain";
+/// Most classifications the enterprise page shows (the newest).
+const HISTORY_ROWS: usize = 24;
 
 /// What calling `method` means, in words, for refusal pages.
 pub fn method_words(method: &str, lang: Lang) -> &'static str {
@@ -39,6 +45,8 @@ pub fn method_words(method: &str, lang: Lang) -> &'static str {
         RECORD_RESULTS => ("录入检查结果", "record inspection results"),
         GET_ENTERPRISE => ("查看企业档案", "see enterprise records"),
         GET_CLASSIFICATION => ("查看企业分类", "see an enterprise's tier"),
+        LIST_CLASSIFICATIONS => ("查看分类历史", "see an enterprise's tier history"),
+        EXPLAIN => ("查看分类理由", "see why an enterprise has its tier"),
         _ => ("调用此接口", "call this method"),
     };
     lang.pick(zh, en)
@@ -691,6 +699,30 @@ pub async fn enterprise(
     } else {
         None
     };
+    // The history (newest first, as ListClassifications pages it) and the explanation, each
+    // for roles allowed its method; an enterprise never classified has neither.
+    let history = if c.may(&p, LIST_CLASSIFICATIONS) {
+        let cls = c.app().classifier().clone();
+        match blocking(move || cls.history(&code)).await {
+            Ok(mut h) => {
+                h.reverse();
+                h.truncate(HISTORY_ROWS);
+                h
+            }
+            Err(e) => return c.error(e),
+        }
+    } else {
+        Vec::new()
+    };
+    let explanation = if c.may(&p, EXPLAIN) && !history.is_empty() {
+        let cls = c.app().classifier().clone();
+        match blocking(move || cls.explain_latest(&code)).await {
+            Ok((_, x)) => Some(x),
+            Err(e) => return c.error(e),
+        }
+    } else {
+        None
+    };
     let lang = c.lang;
     c.page(
         &e.name,
@@ -715,8 +747,55 @@ pub async fn enterprise(
                     None => {}
                 }
             }
+            @if let Some(x) = &explanation {
+                h2 { (c.t("分类理由", "Why this tier")) }
+                ul { @for w in &x.why { li { (w) } } }
+                @if !x.next_words.is_empty() {
+                    h2 { (c.t("如何改善", "How to improve")) }
+                    ul { @for w in &x.next_words { li { (w) } } }
+                }
+            }
+            @if !history.is_empty() {
+                h2 { (c.t("分类历史", "Tier history")) }
+                (history_chart(&history))
+                table {
+                    caption { (c.t("最近的分类（新的在前）", "Latest classifications, newest first")) }
+                    thead { tr {
+                        th scope="col" { (c.t("截至日期", "As of")) }
+                        th scope="col" { (c.t("类别", "Tier")) }
+                        th scope="col" { (c.t("得分", "Score")) }
+                        th scope="col" { (c.t("分类批次", "Run")) }
+                    } }
+                    tbody {
+                        @for h in &history {
+                            tr {
+                                th scope="row" { (h.as_of) }
+                                td { (TIERS[(h.tier as usize).min(3)]) }
+                                td.n { (h.score) }
+                                td.n { @if h.run_id == 0 { "-" } @else { (h.run_id) } }
+                            }
+                        }
+                    }
+                }
+            }
         },
     )
+}
+
+/// The tier over time, oldest left, as a step of squares (A high, D low); decorative, the
+/// table below it carries the same facts.
+fn history_chart(newest_first: &[crate::classify::ClassificationRecord]) -> Markup {
+    const STEP: usize = 14;
+    let n = newest_first.len();
+    let width = (n * STEP).max(STEP);
+    html! {
+        svg width=(width) height="64" viewBox=(format!("0 0 {width} 64")) aria-hidden="true" focusable="false" {
+            @for (i, h) in newest_first.iter().rev().enumerate() {
+                @let t = (h.tier as usize).min(3);
+                rect x=(i * STEP + 1) y=(t * 16) width=(STEP - 2) height="14" fill=(TIER_COLOURS[t]) {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]
