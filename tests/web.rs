@@ -712,3 +712,33 @@ fn serve_flag_starts_the_console_and_sigterm_stops_both() {
         "the console stopped with the gRPC server"
     );
 }
+
+/// Under TLS the console's cookies are marked `Secure`.
+#[tokio::test]
+async fn cookies_are_secure_under_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, stopper) = App::open(dir.path(), 16).unwrap();
+    let router = creditrisk::web::router(
+        app,
+        creditrisk::web::Options {
+            secure_cookies: true,
+        },
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(creditrisk::web::serve(l, router, async {
+        let _ = rx.await;
+    }));
+    let page = Browser::new(addr).get("/login").await;
+    let cookie = page.header("set-cookie").unwrap();
+    assert!(
+        cookie.starts_with("cr_login=") && cookie.ends_with("; Secure"),
+        "{cookie}"
+    );
+    tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || stopper.close())
+        .await
+        .unwrap();
+}
