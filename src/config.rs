@@ -58,7 +58,15 @@ pub struct Config {
     /// still required. Default none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Address of the web console (HTTP; `docs/web.md`). Default none: off, except with
+    /// `demo`, which turns it on at [`DEMO_WEB_LISTEN`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_listen: Option<SocketAddr>,
 }
+
+/// Where `serve --demo` puts the web console when `web_listen` is not set.
+pub const DEMO_WEB_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 
 impl Default for Config {
     fn default() -> Self {
@@ -80,6 +88,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            web_listen: None,
         }
     }
 }
@@ -130,6 +139,14 @@ impl Config {
         env!(demo, "CREDITRISK_DEMO");
         env!(demo_entities, "CREDITRISK_DEMO_ENTITIES");
         env!(demo_seed, "CREDITRISK_DEMO_SEED");
+        // The web console's address: an empty value turns it off.
+        if let Some(v) = get("CREDITRISK_WEB_LISTEN") {
+            self.web_listen = if v.is_empty() {
+                None
+            } else {
+                Some(parse("CREDITRISK_WEB_LISTEN", &v)?)
+            };
+        }
         // Optional paths: an empty value unsets them.
         for (field, name) in [
             (&mut self.rules_dir, "CREDITRISK_RULES_DIR"),
@@ -180,6 +197,12 @@ mod tests {
         c.apply_env(|k| (k == "CREDITRISK_TLS_CERT").then(|| "c.pem".to_string()))
             .unwrap();
         assert!(c.tls_files().is_err(), "a certificate needs its key");
+        c.apply_env(|k| (k == "CREDITRISK_WEB_LISTEN").then(|| "127.0.0.1:0".to_string()))
+            .unwrap();
+        assert_eq!(c.web_listen, Some(SocketAddr::from(([127, 0, 0, 1], 0))));
+        c.apply_env(|k| (k == "CREDITRISK_WEB_LISTEN").then(String::new))
+            .unwrap();
+        assert_eq!(c.web_listen, None);
         c.tls_key = Some("k.pem".into());
         assert_eq!(
             c.tls_files(),

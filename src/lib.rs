@@ -26,6 +26,11 @@
 //! - [`server`]: gRPC (tonic): the access layer that checks every call, conversions between
 //!   proto and domain types, the one mapping from [`Error`] to `tonic::Status`, the handlers,
 //!   health and reflection, optional (mutual) TLS.
+//! - [`web`]: the web console on a second port (axum, server-rendered maud pages, SVG charts):
+//!   a login that exchanges an access token for a session cookie (CSRF token per session,
+//!   rate-limited logins), pages that each name the gRPC method whose permission they need and
+//!   check it with the same policy ([`audit::access::authorize`]) before calling the same
+//!   [`app`] operations, and the public result page of a draw (公示) without login.
 //! - [`cli`]: what the `creditrisk` command runs: `serve`, client commands, `import`, benchmarks.
 //! - [`rules`]: the pure rule engine: the CEL-subset language, the feature schema and its
 //!   computation from records, rule-set loading and checking, classification and explanation,
@@ -101,6 +106,7 @@ pub mod server;
 pub mod storage;
 pub mod warn;
 pub mod warnsvc;
+pub mod web;
 
 pub use error::{Error, Result};
 

@@ -90,6 +90,10 @@ enum Command {
         /// Data directory (overrides config and environment).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Address of the web console (overrides config and environment; `--demo` alone
+        /// serves it on 127.0.0.1:8080).
+        #[arg(long)]
+        web_listen: Option<std::net::SocketAddr>,
         /// Load the synthetic demo population into an empty store.
         #[arg(long)]
         demo: bool,
@@ -928,6 +932,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             config,
             listen,
             data_dir,
+            web_listen,
             demo,
             demo_entities,
         } => {
@@ -937,6 +942,9 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             if let Some(d) = data_dir {
                 c.data_dir = d;
+            }
+            if web_listen.is_some() {
+                c.web_listen = web_listen;
             }
             c.demo |= demo;
             if let Some(n) = demo_entities {

@@ -1,7 +1,8 @@
 //! `creditrisk serve`: check what a start needs before touching the data folder (the rule files,
 //! the TLS files, the listening address, the data-folder lock), then open the store, optionally
 //! load the demo population, make sure there is a way in (an admin token; demo tokens), serve
-//! until SIGINT or SIGTERM, then finish calls in flight and flush.
+//! gRPC (and the web console, when configured) until SIGINT or SIGTERM, then finish calls in
+//! flight and flush.
 //!
 //! The order is deliberate: a start that cannot succeed (port taken, folder held by another
 //! process, bad rule files) fails at once with a message naming the address or folder, and a
@@ -40,8 +41,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some((cert, key, ca)) => Some(server::tls_config(cert, key, ca)?),
         None => None,
     };
-    // 2. The address, then the data folder's lock.
+    // 2. The addresses, then the data folder's lock.
     let listener = listen(config.listen).await?;
+    let web_listener = listen_web(&config).await?;
     let created = !config.data_dir.exists();
     let lock = match lock_data_dir(&config.data_dir) {
         Ok(l) => l,
@@ -95,7 +97,42 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_call: Duration::from_secs(config.max_call_seconds),
         concurrency_per_connection: config.concurrency_per_connection,
     };
-    let result = server::serve_with(listener, app, limits, tls, termination()).await;
+    // One termination signal stops both listeners; each finishes what is in flight.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    tokio::spawn(async move {
+        termination().await;
+        let _ = stop_tx.send(true);
+    });
+    let web = match web_listener {
+        Some(l) => {
+            let addr = l.local_addr()?;
+            // Scripts read this line to find the console when `web_listen` has port 0.
+            println!("creditrisk web console on http://{addr}");
+            tracing::info!(%addr, "web console serving");
+            let router = crate::web::router(
+                app.clone(),
+                crate::web::Options {
+                    secure_cookies: tls.is_some(),
+                },
+            );
+            Some(tokio::spawn(crate::web::serve(l, router, stopped())))
+        }
+        None => None,
+    };
+    let result = server::serve_with(listener, app, limits, tls, stopped()).await;
+    if let Some(w) = web {
+        match w.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "web console failed"),
+            Err(e) => tracing::error!(error = %e, "web console task failed"),
+        }
+    }
     tracing::info!("stopped accepting calls; flushing storage");
     // The writer drains what was queued by the calls that just finished, then flushes.
     tokio::task::spawn_blocking(move || stopper.close()).await?;
@@ -148,6 +185,24 @@ async fn listen(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpLis
             anyhow::anyhow!("cannot listen on `{addr}`: {e}")
         }
     })
+}
+
+/// Binds the web console's address, if any: `web_listen`, or with `demo` and none set,
+/// [`DEMO_WEB_LISTEN`](crate::config::DEMO_WEB_LISTEN). A configured address that cannot be
+/// bound stops the start; the demo's implied one only logs a warning (several demo servers on
+/// one machine, as in the tests, then share without a console).
+async fn listen_web(config: &Config) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    match (config.web_listen, config.demo) {
+        (Some(addr), _) => Ok(Some(listen(addr).await?)),
+        (None, true) => match listen(crate::config::DEMO_WEB_LISTEN).await {
+            Ok(l) => Ok(Some(l)),
+            Err(e) => {
+                tracing::warn!(error = %e, "demo web console not started");
+                Ok(None)
+            }
+        },
+        (None, false) => Ok(None),
+    }
 }
 
 /// Creates `dir` if needed and takes the exclusive lock on its [`LOCK_FILE`], held until the

@@ -112,8 +112,9 @@ pub fn check(
     Ok(principal)
 }
 
-/// Authenticates the `authorization` header value against the token store at `now_ms`.
-fn identify(tokens: &Tokens, header: Option<&str>, now_ms: i64) -> Result<Principal, Error> {
+/// Authenticates the `authorization` header value against the token store at `now_ms` (also
+/// what the web console runs for its sessions: one way to authenticate).
+pub fn identify(tokens: &Tokens, header: Option<&str>, now_ms: i64) -> Result<Principal, Error> {
     let token = bearer_token(header)?;
     let failed = std::cell::RefCell::new(None);
     let lookup = |id: &str| match tokens.lookup(id) {
