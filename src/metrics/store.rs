@@ -189,7 +189,7 @@ impl StoreMetrics {
         let records = self.app.records();
         self.size_bytes
             .set(to_i64(records.engine().size_on_disk()?.unwrap_or(0)));
-        self.events.set(to_i64(records.event_ids().len()));
+        self.events.set(to_i64(records.event_ids().stored()));
         let log_size = LogReader::new(records)
             .latest_head()?
             .map_or(0, |h| h.head.size);

@@ -155,7 +155,7 @@ impl EventIds {
     }
 
     /// Committed event ids: the number of events stored (a count kept in memory, no read).
-    pub fn len(&self) -> u64 {
+    pub fn stored(&self) -> u64 {
         let t = self.inner.read().unwrap_or_else(|p| p.into_inner());
         (t.by_hash.len() + t.whole.len()) as u64
     }
