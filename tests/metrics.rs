@@ -365,3 +365,50 @@ fn the_scrape_config_targets_the_web_port() {
     assert!(cfg.contains("metrics_path: /metrics"));
     assert!(cfg.contains("\"127.0.0.1:8080\""));
 }
+
+/// Measures what a scrape costs over a larger store (not a check: run by hand with
+/// `METRICS_BENCH_N=200000 cargo test --test metrics -- --ignored --nocapture`): the first
+/// scrape waits for the scans, later ones only read a few keys.
+#[tokio::test]
+#[ignore]
+async fn scrape_cost_over_many_enterprises() {
+    let n: u64 = std::env::var("METRICS_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let s = serve().await;
+    let mut records = pb::record_service_client::RecordServiceClient::new(
+        common::channel(&s.url, &s.ingest).await,
+    );
+    let t = std::time::Instant::now();
+    for lo in (0..n).step_by(1000) {
+        records
+            .upsert_enterprises(pb::UpsertEnterprisesRequest {
+                records: (lo..(lo + 1000).min(n)).map(synthetic_enterprise).collect(),
+            })
+            .await
+            .unwrap();
+    }
+    println!("loaded {n} enterprises in {:?}", t.elapsed());
+    common::reclassify_all_with(&s.url, &s.admin, "2026-06-01").await;
+    let router = creditrisk::metrics::router(s.app.clone());
+    let t = std::time::Instant::now();
+    let first = scrape(&router).await;
+    println!("first scrape (scans): {:?}", t.elapsed());
+    assert_eq!(value(&first, "creditrisk_enterprises", &[]), n as f64);
+    for i in 0..3 {
+        let t = std::time::Instant::now();
+        scrape(&router).await;
+        println!(
+            "scrape {} (cached or cheap reads): {:?}",
+            i + 2,
+            t.elapsed()
+        );
+    }
+    tokio::time::sleep(creditrisk::metrics::store::FAST_TTL).await;
+    let t = std::time::Instant::now();
+    scrape(&router).await;
+    println!("scrape after the cheap reads expired: {:?}", t.elapsed());
+    let _ = s.shutdown.send(());
+    s.task.await.unwrap();
+}
