@@ -105,6 +105,18 @@ fn value(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
     found.first().copied().unwrap_or(0.0)
 }
 
+/// The sum of the samples `name` with label `label`, whatever their other labels.
+fn total(s: &Scrape, name: &str, label: (&str, &str)) -> f64 {
+    s.samples
+        .iter()
+        .filter(|x| x.metric == name && x.labels.get(label.0) == Some(label.1))
+        .map(|x| match x.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
 const UPSERT: &str = "/creditrisk.v1.RecordService/UpsertEnterprises";
 const APPEND: &str = "/creditrisk.v1.RecordService/AppendEvents";
 const RECLASSIFY: &str = "/creditrisk.v1.ClassificationService/Reclassify";
@@ -147,6 +159,17 @@ async fn calls_commits_and_the_store_show_in_the_exposition() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    // A path no service declares: labelled `unknown`, whatever the answer.
+    let mut raw = tonic::client::Grpc::new(common::channel(&s.url, &s.ingest).await);
+    raw.ready().await.unwrap();
+    let answer: Result<tonic::Response<()>, tonic::Status> = raw
+        .unary(
+            tonic::Request::new(()),
+            http::uri::PathAndQuery::from_static("/nope.v1.Nothing/Here"),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await;
+    assert!(answer.is_err());
     // A server stream to its end: its status comes in the trailers after the messages.
     common::reclassify_all_with(&s.url, &s.admin, "2026-06-01").await;
 
@@ -170,6 +193,13 @@ async fn calls_commits_and_the_store_show_in_the_exposition() {
         delta(calls, &[("method", RECLASSIFY), ("code", "CANCELLED")]),
         0.0
     );
+    let unknown =
+        total(&after, calls, ("method", "unknown")) - total(&before, calls, ("method", "unknown"));
+    assert_eq!(unknown, 1.0);
+    assert!(after
+        .samples
+        .iter()
+        .all(|x| x.labels.get("method") != Some("/nope.v1.Nothing/Here")));
     // Latency: one observation per call, by method.
     let hist = "creditrisk_grpc_call_duration_seconds_count";
     assert_eq!(delta(hist, &[("method", APPEND)]), 2.0);
