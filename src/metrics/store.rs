@@ -20,11 +20,12 @@ use crate::classify::Classifier;
 use crate::error::{Error, Result};
 use crate::storage::keys::prefix;
 use crate::storage::LogReader;
-use prometheus_client::encoding::{text, EncodeLabelSet};
-use prometheus_client::metrics::family::Family;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{text, DescriptorEncoder, EncodeLabelSet};
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,29 @@ struct TierLabels {
 
 const TIERS: [&str; 4] = ["A", "B", "C", "D"];
 
+/// Enterprises by tier, encoded in tier order (a label family would follow a hash map's
+/// order, and the exposition should read the same way every time).
+#[derive(Debug, Default)]
+struct ByTier([AtomicI64; 4]);
+
+impl Collector for ByTier {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::result::Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "enterprises_by_tier",
+            "Enterprises by credit-risk tier, as ReportTiers reports them (the newest finished \
+             whole-population run's stored mix, else the current tiers)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (tier, n) in TIERS.iter().zip(&self.0) {
+            family
+                .encode_family(&TierLabels { tier })?
+                .encode_gauge(&n.load(Ordering::Relaxed))?;
+        }
+        Ok(())
+    }
+}
+
 /// When the store metrics were last read.
 #[derive(Default)]
 struct Freshness {
@@ -63,7 +87,7 @@ pub struct StoreMetrics {
     size_bytes: Gauge,
     enterprises: Gauge,
     events: Gauge,
-    by_tier: Family<TierLabels, Gauge>,
+    by_tier: Arc<ByTier>,
     tiers_from_run: AtomicBool,
     run_active: Gauge,
     run_done: Gauge,
@@ -114,13 +138,8 @@ impl StoreMetrics {
             "audit_log_entries",
             "Entries in the audit log (size of its newest signed tree head)",
         );
-        let by_tier = Family::<TierLabels, Gauge>::default();
-        registry.register(
-            "enterprises_by_tier",
-            "Enterprises by credit-risk tier, as ReportTiers reports them (the newest finished \
-             whole-population run's stored mix, else the current tiers)",
-            by_tier.clone(),
-        );
+        let by_tier = Arc::new(ByTier::default());
+        registry.register_collector(Box::new(by_tier.clone()));
         StoreMetrics {
             app,
             registry,
@@ -245,10 +264,8 @@ impl StoreMetrics {
     }
 
     fn set_tiers(&self, counts: &[u64; 4]) {
-        for (tier, n) in TIERS.iter().zip(counts) {
-            self.by_tier
-                .get_or_create(&TierLabels { tier })
-                .set(to_i64(*n));
+        for (g, n) in self.by_tier.0.iter().zip(counts) {
+            g.store(to_i64(*n), Ordering::Relaxed);
         }
     }
 
