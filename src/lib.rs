@@ -5,7 +5,8 @@
 //! Dependencies point one way: `domain` knows nothing else; `rules`, `sampling`, `draw` and
 //! `audit` are pure and know only `domain` (and each other); `storage` knows `domain`; `ingest`,
 //! `classify`, `drawsvc`, `access` and `app` build on those; only `server` sees generated proto
-//! types; `cli` and `main.rs` sit on top.
+//! types; `cli` and `main.rs` sit on top. `metrics` is split: its process counters know
+//! nothing else (the server and the writer count into them), its store gauges read `app`.
 //!
 //! - [`domain`]: the records (enterprises, credit events, inspections, inspectors), their
 //!   identifiers (credit codes with GB 32100 check characters, dates), field validation, and
