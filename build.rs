@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/creditrisk/v1/draws.proto",
         "proto/creditrisk/v1/audit.proto",
         "proto/creditrisk/v1/access.proto",
+        "proto/creditrisk/v1/warnings.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

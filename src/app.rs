@@ -35,6 +35,7 @@ pub struct App {
     tokens: Tokens,
     auto: Option<tokio::sync::mpsc::UnboundedSender<Vec<CreditCode>>>,
     log_public_key: [u8; 32],
+    warnings: crate::warnsvc::Warnings,
 }
 
 /// Owns what must be closed in order when the service stops.
@@ -86,6 +87,9 @@ impl App {
         let (writer, thread) = Writer::start(records.clone(), signer)?;
         let classifier = Classifier::new(records.clone(), writer.clone());
         let tokens = Tokens::new(records.clone(), writer.clone());
+        let warnings = crate::warnsvc::Warnings::new(classifier.clone());
+        // Enterprise warning signals run in every single classification's store job.
+        classifier.set_store_hook(Arc::new(crate::warnsvc::EnterpriseSignals::new(&warnings)));
         Ok((
             App {
                 records,
@@ -96,6 +100,7 @@ impl App {
                 tokens,
                 auto: None,
                 log_public_key: public_key,
+                warnings,
             },
             Stopper { writer: thread },
         ))
@@ -130,6 +135,69 @@ impl App {
     /// The classification service.
     pub fn classifier(&self) -> &Classifier {
         &self.classifier
+    }
+
+    /// The early-warning service.
+    pub fn warnings(&self) -> &crate::warnsvc::Warnings {
+        &self.warnings
+    }
+
+    /// Runs an early-warning operation on the blocking pool (sled reads, waiting for the
+    /// writer).
+    pub async fn warn_op<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::warnsvc::Warnings) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let w = self.warnings.clone();
+        tokio::task::spawn_blocking(move || f(&w))
+            .await
+            .map_err(|e| Error::Internal(format!("warning task failed: {e}")))?
+    }
+
+    /// Evaluates group warning signals once at start and then once a day, as of today, in a
+    /// background task (must be called inside the tokio runtime); ends when streams close at
+    /// shutdown. Overdue alerts are escalated at the same times. Failures are logged.
+    pub fn enable_warning_schedule(&self) {
+        let warnings = self.warnings.clone();
+        let closing = self.classifier.closing();
+        tokio::spawn(async move {
+            tokio::pin!(closing);
+            loop {
+                let w = warnings.clone();
+                let done = tokio::task::spawn_blocking(move || {
+                    let today = crate::clock::today();
+                    let now = crate::clock::now_ms();
+                    let escalated = w.escalate_overdue(today, now)?;
+                    let e = w.evaluate_groups(
+                        today,
+                        None,
+                        crate::classify::service::SYSTEM,
+                        now,
+                        today,
+                    )?;
+                    Ok::<_, Error>((e, escalated.len()))
+                })
+                .await;
+                match done {
+                    Ok(Ok((e, escalated))) => tracing::info!(
+                        as_of = %e.as_of,
+                        facts = e.facts,
+                        raised = e.fired.raised.len(),
+                        updated = e.fired.updated.len(),
+                        escalated,
+                        "scheduled warning evaluation"
+                    ),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "scheduled warning evaluation failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "scheduled warning evaluation task failed")
+                    }
+                }
+                tokio::select! {
+                    _ = &mut closing => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)) => {}
+                }
+            }
+        });
     }
 
     /// The access tokens.

@@ -33,6 +33,9 @@ pub struct Config {
     pub supervision_dir: Option<PathBuf>,
     /// Re-classify an enterprise whenever new events for it are committed. Default true.
     pub auto_reclassify: bool,
+    /// Evaluate group warning signals (and escalate overdue alerts) at start and then once a
+    /// day, as of today. Default true.
+    pub warning_schedule: bool,
     /// Refresh the event segments that batch reads use (`storage::segments`) once this many
     /// events have arrived since the oldest one was written; checked every 30 seconds. 0 turns
     /// the background compaction off. Default 100,000.
@@ -69,6 +72,7 @@ impl Default for Config {
             rules_dir: None,
             supervision_dir: None,
             auto_reclassify: true,
+            warning_schedule: true,
             compact_after_events: 100_000,
             demo: false,
             demo_entities: 10_000,
@@ -121,6 +125,7 @@ impl Config {
             "CREDITRISK_CONCURRENCY_PER_CONNECTION"
         );
         env!(auto_reclassify, "CREDITRISK_AUTO_RECLASSIFY");
+        env!(warning_schedule, "CREDITRISK_WARNING_SCHEDULE");
         env!(compact_after_events, "CREDITRISK_COMPACT_AFTER_EVENTS");
         env!(demo, "CREDITRISK_DEMO");
         env!(demo_entities, "CREDITRISK_DEMO_ENTITIES");

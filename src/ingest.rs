@@ -92,6 +92,16 @@ pub fn is_draw_fact(body: &EventBody) -> bool {
     )
 }
 
+/// True for the events group warning signals count (spot checks, complaints, inspections):
+/// each is also written as a [`crate::warn::Fact`] under [`Key::WarnFact`], with the
+/// enterprise's jurisdiction and industry as they are when it is ingested.
+pub fn is_warning_fact(body: &EventBody) -> bool {
+    matches!(
+        body,
+        EventBody::SpotCheck { .. } | EventBody::Complaint { .. } | EventBody::Inspection { .. }
+    )
+}
+
 /// Job that appends credit events (inspections included). Identical re-sends are duplicates;
 /// a known id with other content is a conflict.
 pub fn append_events(records: Vec<CreditEvent>) -> Job {
@@ -113,6 +123,11 @@ pub fn append_checked_events(batch: Batch<CreditEvent>) -> Job {
         } = batch;
         let mut invalid = violations.into_vec();
         let mut conflicts = Vec::new();
+        // The enterprises of this job's warning facts (their jurisdiction and industry as now).
+        let mut fact_enterprises: std::collections::BTreeMap<CreditCode, Enterprise> =
+            Default::default();
+        // This job's facts by effective day: (seq of the first, the block).
+        let mut fact_blocks: std::collections::BTreeMap<i32, (u64, Vec<u8>)> = Default::default();
         for (k, ev) in records.into_iter().enumerate() {
             if flawed.contains(&k) {
                 continue;
@@ -206,15 +221,61 @@ pub fn append_checked_events(batch: Batch<CreditEvent>) -> Job {
             if is_draw_fact(&ev.body) {
                 tx.put(&Key::DrawFact(code, seq), Vec::new());
             }
-            tx.put(
-                &Key::Event(code, seq),
-                encode(&StoredEvent { seq, event: ev })?,
-            );
+            let stored = StoredEvent { seq, event: ev };
+            if is_warning_fact(&stored.event.body) {
+                // One small put per fact event; the enterprise is read once per job.
+                if let std::collections::btree_map::Entry::Vacant(slot) =
+                    fact_enterprises.entry(code)
+                {
+                    if let Some(e) = enterprise_of(tx, &code)? {
+                        slot.insert(e);
+                    }
+                }
+                if let Some(f) = fact_enterprises
+                    .get(&code)
+                    .and_then(|e| crate::warn::fact_of(e, &stored))
+                {
+                    let (_, block) = fact_blocks
+                        .entry(f.date.days())
+                        .or_insert((seq, Vec::new()));
+                    push_fact(block, &f.encode());
+                }
+            }
+            tx.put(&Key::Event(code, seq), encode(&stored)?);
             out.accepted += 1;
             out.seqs.push(seq);
         }
+        // One key per effective day per job, not one per fact: a sled insert costs far more
+        // than the bytes (a batch of spot checks over a month writes about 30 keys).
+        for (day, (first, block)) in fact_blocks {
+            tx.put(&Key::WarnFact(day, first), block);
+        }
         finish(invalid, conflicts, out)
     })
+}
+
+/// Appends one encoded fact to a [`Key::WarnFact`] block: a big-endian `u16` length, then
+/// the bytes (a fact encodes to well under 1 KiB).
+fn push_fact(block: &mut Vec<u8>, fact: &[u8]) {
+    block.extend_from_slice(&(fact.len().min(u16::MAX as usize) as u16).to_be_bytes());
+    block.extend_from_slice(fact);
+}
+
+/// The encoded facts of a [`Key::WarnFact`] block, or `None` if it is malformed.
+pub fn facts_in_block(block: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut rest = block;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_first_chunk::<2>()?;
+        let len = u16::from_be_bytes(*len) as usize;
+        if tail.len() < len {
+            return None;
+        }
+        let (fact, tail) = tail.split_at(len);
+        out.push(fact);
+        rest = tail;
+    }
+    Some(out)
 }
 
 /// Job that creates or replaces inspectors.

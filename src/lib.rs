@@ -46,6 +46,10 @@
 //!   offline verification, XLSX lists, working-day deadlines.
 //! - [`drawsvc`]: draws over the store: candidate and roster snapshots at a cut, stored draws
 //!   and assignments, results and publications, overdue lists, bundle export.
+//! - [`warnsvc`]: early-warning alerts over the store: one open alert per (rule, subject), the
+//!   lifecycle (raised, assessed, warned, disposing, closed) with an audit entry per step,
+//!   group evaluation over the warning facts written at ingest, enterprise signals inside a
+//!   classification's store job, overdue escalation, back-tests and replay.
 //! - [`audit`]: the pure core of the audit trail: RFC 6962 Merkle tree and proofs, canonical
 //!   log entries, signed tree heads, offline verification (not yet wired into the service),
 //!   and access control: roles, the policy table, token format and authentication, which the
@@ -104,6 +108,7 @@ pub mod sampling;
 pub mod server;
 pub mod storage;
 pub mod warn;
+pub mod warnsvc;
 
 pub use error::{Error, Result};
 

@@ -222,12 +222,197 @@ enum Command {
     /// Audit: signed heads, bundles for offline verification, replay; offline verify.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Early warning: alerts and their lifecycle, group evaluation, back-tests, replay.
+    #[command(subcommand)]
+    Warnings(WarningsCmd),
     /// Access tokens (admin): issue, revoke, list.
     #[command(subcommand)]
     Token(TokenCmd),
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum WarningsCmd {
+    /// Alerts in id order, filtered.
+    List {
+        /// blue, yellow, orange or red.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        level: String,
+        /// raised, assessed, warned, disposing or closed.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        state: String,
+        /// A department notified (e.g. market-regulation).
+        #[arg(long, default_value = "", hide_default_value = true)]
+        department: String,
+        /// District (jurisdiction) concerned.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        district: String,
+        /// Key sector concerned.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        sector: String,
+        /// Warning rule id.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        rule: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// One alert with its evidence, actions and history, as JSON.
+    Show {
+        /// Alert id (`W<n>`).
+        id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// 研判: confirm or dismiss a raised alert.
+    Assess {
+        /// Alert id.
+        id: String,
+        /// confirmed or dismissed.
+        #[arg(long)]
+        decision: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+        /// Print the whole alert as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Record the departments notified of a confirmed alert.
+    Warn {
+        /// Alert id.
+        id: String,
+        /// Department notified (repeat for several).
+        #[arg(long = "department", required = true)]
+        departments: Vec<String>,
+        /// Print the whole alert as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// 处置: add a disposal action with a deadline.
+    Dispose {
+        /// Alert id.
+        id: String,
+        /// targeted-inspection, interview, rectification-order or joint-inspection.
+        #[arg(long)]
+        kind: String,
+        /// Last day for its outcome (YYYY-MM-DD).
+        #[arg(long)]
+        deadline: String,
+        /// What is to be done.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        note: String,
+        /// Print the whole alert as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Record the outcome of a disposal action.
+    Outcome {
+        /// Alert id.
+        id: String,
+        /// The action's number (from 1).
+        #[arg(long)]
+        action: u32,
+        /// What came of it.
+        #[arg(long)]
+        outcome: String,
+        /// Print the whole alert as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Close a dismissed alert, or one whose every action has an outcome.
+    Close {
+        /// Alert id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        reason: String,
+        /// Print the whole alert as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Overdue alerts (escalated first when the caller may change alerts).
+    Overdue {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Follow alert changes (resumable from a cursor; reconnects after a server restart).
+    Watch {
+        /// Print the changes after this cursor (0: from the first).
+        #[arg(long, default_value_t = 0)]
+        cursor: u64,
+        /// Only changes leaving an alert at this level or above.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        min_level: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Evaluate group signals as of a date and snapshot cut; stores what fires as alerts.
+    Evaluate {
+        /// Evaluation date [default: today].
+        #[arg(long, default_value = "", hide_default_value = true)]
+        as_of: String,
+        /// Snapshot cut (newest ingest seq read) [default: everything].
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        cut: u64,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// What a warning rule set would have fired, month by month; stores nothing.
+    Backtest {
+        /// First month (YYYY-MM).
+        #[arg(long)]
+        from: String,
+        /// Last month (YYYY-MM), at most 120 months after --from.
+        #[arg(long)]
+        to: String,
+        /// A warning rule folder to try [default: the stored --rule-set, or the one in force].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Hash of a stored warning rule set.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        rule_set: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Recompute an alert's evidence from its stored inputs: MATCH or MISMATCH.
+    Replay {
+        /// Alert id.
+        id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Check and store a warning rule folder (admin); prints its hash.
+    Upload {
+        /// The folder (`warnings.toml` and rule files).
+        dir: PathBuf,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Put a stored warning rule set in force from its effective date (admin).
+    Activate {
+        /// Its hash.
+        hash: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -969,6 +1154,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             direction,
             server,
         } => cli::rules::watch(&server.target(), cursor, &jurisdiction, &direction).await,
+        Command::Warnings(c) => run_warnings(c).await,
         Command::Token(c) => match c {
             TokenCmd::Issue {
                 id,
@@ -1010,6 +1196,102 @@ fn exit_unless(ok: bool) -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
+    use cli::warnings::{self as w, Transition};
+    match c {
+        WarningsCmd::List {
+            level,
+            state,
+            department,
+            district,
+            sector,
+            rule,
+            json,
+            server,
+        } => {
+            let f = w::ListArgs {
+                level,
+                state,
+                department,
+                district,
+                sector,
+                rule,
+            };
+            w::list(&server.target(), f, json).await
+        }
+        WarningsCmd::Show { id, server } => w::show(&server.target(), &id).await,
+        WarningsCmd::Assess {
+            id,
+            decision,
+            reason,
+            json,
+            server,
+        } => {
+            let t = Transition::Assess { decision, reason };
+            w::transition(&server.target(), &id, t, json).await
+        }
+        WarningsCmd::Warn {
+            id,
+            departments,
+            json,
+            server,
+        } => {
+            let t = Transition::Warn { departments };
+            w::transition(&server.target(), &id, t, json).await
+        }
+        WarningsCmd::Dispose {
+            id,
+            kind,
+            deadline,
+            note,
+            json,
+            server,
+        } => {
+            let t = Transition::Dispose {
+                kind,
+                deadline,
+                note,
+            };
+            w::transition(&server.target(), &id, t, json).await
+        }
+        WarningsCmd::Outcome {
+            id,
+            action,
+            outcome,
+            json,
+            server,
+        } => {
+            let t = Transition::Outcome { action, outcome };
+            w::transition(&server.target(), &id, t, json).await
+        }
+        WarningsCmd::Close {
+            id,
+            reason,
+            json,
+            server,
+        } => w::transition(&server.target(), &id, Transition::Close { reason }, json).await,
+        WarningsCmd::Overdue { json, server } => w::overdue(&server.target(), json).await,
+        WarningsCmd::Watch {
+            cursor,
+            min_level,
+            server,
+        } => w::watch(&server.target(), cursor, &min_level).await,
+        WarningsCmd::Evaluate { as_of, cut, server } => {
+            w::evaluate(&server.target(), &as_of, cut).await
+        }
+        WarningsCmd::Backtest {
+            from,
+            to,
+            dir,
+            rule_set,
+            server,
+        } => w::backtest(&server.target(), &from, &to, dir.as_deref(), &rule_set).await,
+        WarningsCmd::Replay { id, server } => w::replay(&server.target(), &id).await,
+        WarningsCmd::Upload { dir, server } => w::upload(&server.target(), &dir).await,
+        WarningsCmd::Activate { hash, server } => w::activate(&server.target(), &hash).await,
+    }
 }
 
 #[cfg(test)]

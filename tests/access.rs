@@ -105,6 +105,7 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
     use pb::draw_service_client::DrawServiceClient as Draw;
     use pb::record_service_client::RecordServiceClient as Rec;
     use pb::rule_service_client::RuleServiceClient as Rule;
+    use pb::warning_service_client::WarningServiceClient as Warn;
     let code = code.to_string();
     let draw = || pb::GetDrawRequest {
         draw_id: "d-1".into(),
@@ -318,6 +319,94 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
             .map(drop),
         "AuditService/ReplayRange" => Aud::new(ch)
             .replay_range(pb::ReplayRangeRequest::default())
+            .await
+            .map(drop),
+        "WarningService/ListAlerts" => Warn::new(ch)
+            .list_alerts(pb::ListAlertsRequest::default())
+            .await
+            .map(drop),
+        "WarningService/GetAlert" => Warn::new(ch)
+            .get_alert(pb::GetAlertRequest {
+                alert_id: "W1".into(),
+            })
+            .await
+            .map(drop),
+        "WarningService/AssessAlert" => Warn::new(ch)
+            .assess_alert(pb::AssessAlertRequest {
+                alert_id: "W1".into(),
+                decision: "confirmed".into(),
+                reason: "r".into(),
+            })
+            .await
+            .map(drop),
+        "WarningService/WarnAlert" => Warn::new(ch)
+            .warn_alert(pb::WarnAlertRequest {
+                alert_id: "W1".into(),
+                departments: vec!["health".into()],
+            })
+            .await
+            .map(drop),
+        "WarningService/DisposeAlert" => Warn::new(ch)
+            .dispose_alert(pb::DisposeAlertRequest {
+                alert_id: "W1".into(),
+                kind: "interview".into(),
+                deadline: "2026-12-31".into(),
+                note: String::new(),
+            })
+            .await
+            .map(drop),
+        "WarningService/RecordActionOutcome" => Warn::new(ch)
+            .record_action_outcome(pb::RecordActionOutcomeRequest {
+                alert_id: "W1".into(),
+                action: 1,
+                outcome: "o".into(),
+            })
+            .await
+            .map(drop),
+        "WarningService/CloseAlert" => Warn::new(ch)
+            .close_alert(pb::CloseAlertRequest {
+                alert_id: "W1".into(),
+                reason: String::new(),
+            })
+            .await
+            .map(drop),
+        "WarningService/ListOverdue" => Warn::new(ch)
+            .list_overdue(pb::ListOverdueAlertsRequest {})
+            .await
+            .map(drop),
+        "WarningService/WatchAlerts" => Warn::new(ch)
+            .watch_alerts(pb::WatchAlertsRequest::default())
+            .await
+            .map(drop),
+        "WarningService/EvaluateGroups" => Warn::new(ch)
+            .evaluate_groups(pb::EvaluateGroupsRequest {
+                as_of: "2026-11-30".into(),
+                cut: 0,
+            })
+            .await
+            .map(drop),
+        "WarningService/BacktestWarnings" => Warn::new(ch)
+            .backtest_warnings(pb::BacktestWarningsRequest {
+                from_month: "2026-11".into(),
+                to_month: "2026-11".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "WarningService/ReplayAlert" => Warn::new(ch)
+            .replay_alert(pb::ReplayAlertRequest {
+                alert_id: "W1".into(),
+            })
+            .await
+            .map(drop),
+        "WarningService/UploadWarningRuleSet" => Warn::new(ch)
+            .upload_warning_rule_set(pb::UploadWarningRuleSetRequest::default())
+            .await
+            .map(drop),
+        "WarningService/ActivateWarningRuleSet" => Warn::new(ch)
+            .activate_warning_rule_set(pb::ActivateWarningRuleSetRequest {
+                hash: "0".repeat(64),
+            })
             .await
             .map(drop),
         _ => return None,

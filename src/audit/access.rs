@@ -44,6 +44,9 @@
 //!   revocation is logged in the audit log.
 //! * `AuditService` (heads, entries, proofs, replay) is for `auditor` and `admin`: replay only
 //!   reads and recomputes, it never stores.
+//! * `WarningService`: `planner` and `admin` assess, warn, dispose, close and evaluate group
+//!   signals; `admin` uploads and activates warning rule sets; `auditor` reads, back-tests and replays; `inspector` reads; `ingest` nothing.
+//!   `ListOverdue` escalates overdue alerts first only for callers who may change alerts.
 
 use crate::audit::error::AuditError;
 use crate::audit::json::hex_array;
@@ -127,6 +130,9 @@ const READ: &[Role] = &[Planner, Auditor, Admin];
 const PLANNER: &[Role] = &[Planner];
 const INSPECTOR: &[Role] = &[Inspector];
 const AUDIT: &[Role] = &[Auditor, Admin];
+const ALERT_READ: &[Role] = &[Planner, Inspector, Auditor, Admin];
+const ALERT_WRITE: &[Role] = &[Planner, Admin];
+const ALERT_BACKTEST: &[Role] = &[Planner, Auditor, Admin];
 
 /// Which roles may call each gRPC method, by full method path. Anything not listed (and not
 /// under [`OPEN_PREFIXES`]) is denied to every role.
@@ -192,6 +198,31 @@ pub const POLICY: &[(&str, &[Role])] = &[
     ("/creditrisk.v1.AuditService/ExportPublicKey", AUDIT),
     ("/creditrisk.v1.AuditService/GetEntries", AUDIT),
     ("/creditrisk.v1.AuditService/FindEntry", AUDIT),
+    // Early warning: planners and admins take alerts through their lifecycle and evaluate;
+    // auditors read, back-test and replay; inspectors read; ingest nothing.
+    ("/creditrisk.v1.WarningService/ListAlerts", ALERT_READ),
+    ("/creditrisk.v1.WarningService/GetAlert", ALERT_READ),
+    ("/creditrisk.v1.WarningService/AssessAlert", ALERT_WRITE),
+    ("/creditrisk.v1.WarningService/WarnAlert", ALERT_WRITE),
+    ("/creditrisk.v1.WarningService/DisposeAlert", ALERT_WRITE),
+    (
+        "/creditrisk.v1.WarningService/RecordActionOutcome",
+        ALERT_WRITE,
+    ),
+    ("/creditrisk.v1.WarningService/CloseAlert", ALERT_WRITE),
+    ("/creditrisk.v1.WarningService/ListOverdue", ALERT_READ),
+    ("/creditrisk.v1.WarningService/WatchAlerts", ALERT_READ),
+    ("/creditrisk.v1.WarningService/EvaluateGroups", ALERT_WRITE),
+    (
+        "/creditrisk.v1.WarningService/BacktestWarnings",
+        ALERT_BACKTEST,
+    ),
+    ("/creditrisk.v1.WarningService/ReplayAlert", AUDIT),
+    ("/creditrisk.v1.WarningService/UploadWarningRuleSet", ADMIN),
+    (
+        "/creditrisk.v1.WarningService/ActivateWarningRuleSet",
+        ADMIN,
+    ),
 ];
 
 /// What the service stores for a token: everything but the secret, whose SHA-256 it keeps.
@@ -554,6 +585,40 @@ mod tests {
         ("AuditService", "ExportPublicKey", "auditor admin"),
         ("AuditService", "GetEntries", "auditor admin"),
         ("AuditService", "FindEntry", "auditor admin"),
+        (
+            "WarningService",
+            "ListAlerts",
+            "planner inspector auditor admin",
+        ),
+        (
+            "WarningService",
+            "GetAlert",
+            "planner inspector auditor admin",
+        ),
+        ("WarningService", "AssessAlert", "planner admin"),
+        ("WarningService", "WarnAlert", "planner admin"),
+        ("WarningService", "DisposeAlert", "planner admin"),
+        ("WarningService", "RecordActionOutcome", "planner admin"),
+        ("WarningService", "CloseAlert", "planner admin"),
+        (
+            "WarningService",
+            "ListOverdue",
+            "planner inspector auditor admin",
+        ),
+        (
+            "WarningService",
+            "WatchAlerts",
+            "planner inspector auditor admin",
+        ),
+        ("WarningService", "EvaluateGroups", "planner admin"),
+        (
+            "WarningService",
+            "BacktestWarnings",
+            "planner auditor admin",
+        ),
+        ("WarningService", "ReplayAlert", "auditor admin"),
+        ("WarningService", "UploadWarningRuleSet", "admin"),
+        ("WarningService", "ActivateWarningRuleSet", "admin"),
     ];
 
     /// Methods that change state: the auditor must be denied every one of them.
@@ -575,6 +640,14 @@ mod tests {
         "PublishResults",
         "IssueToken",
         "RevokeToken",
+        "AssessAlert",
+        "WarnAlert",
+        "DisposeAlert",
+        "RecordActionOutcome",
+        "CloseAlert",
+        "EvaluateGroups",
+        "UploadWarningRuleSet",
+        "ActivateWarningRuleSet",
     ];
 
     fn principal(role: Role) -> Principal {

@@ -19,7 +19,7 @@
 //! | # | field            | bytes                                                       |
 //! |---|------------------|-------------------------------------------------------------|
 //! | 1 | magic            | the 6 ASCII bytes `CRLOG1` (`43 52 4c 4f 47 31`)            |
-//! | 2 | kind             | 1 byte, see [`EntryKind::code`]: 1 `rule_set_uploaded`, 2 `rule_set_activated`, 3 `classification`, 4 `draw`, 5 `inspection_result`, 6 `publication`, 7 `roster_change`, 8 `token_change` |
+//! | 2 | kind             | 1 byte, see [`EntryKind::code`]: 1 `rule_set_uploaded`, 2 `rule_set_activated`, 3 `classification`, 4 `draw`, 5 `inspection_result`, 6 `publication`, 7 `roster_change`, 8 `token_change`, 9 `alert` |
 //! | 3 | `at_unix_ms`     | 8 bytes, `i64`                                              |
 //! | 4 | `actor`          | string                                                      |
 //! | 5 | `subject`        | string                                                      |
@@ -75,11 +75,15 @@ pub enum EntryKind {
     RosterChange,
     /// An access token was issued or revoked (subject: the token id, never the secret).
     TokenChange,
+    /// An early-warning alert changed: raised, fired again, assessed, warned, disposed, an
+    /// outcome recorded, escalated or closed (subject: `alert/<id>`; payload: the alert's
+    /// canonical JSON after the change).
+    Alert,
 }
 
 impl EntryKind {
     /// Every kind, in code order.
-    pub const ALL: [EntryKind; 8] = [
+    pub const ALL: [EntryKind; 9] = [
         EntryKind::RuleSetUploaded,
         EntryKind::RuleSetActivated,
         EntryKind::Classification,
@@ -88,9 +92,10 @@ impl EntryKind {
         EntryKind::Publication,
         EntryKind::RosterChange,
         EntryKind::TokenChange,
+        EntryKind::Alert,
     ];
 
-    /// The kind's byte in the canonical encoding (1 to 8).
+    /// The kind's byte in the canonical encoding (1 to 9).
     pub fn code(self) -> u8 {
         match self {
             EntryKind::RuleSetUploaded => 1,
@@ -101,6 +106,7 @@ impl EntryKind {
             EntryKind::Publication => 6,
             EntryKind::RosterChange => 7,
             EntryKind::TokenChange => 8,
+            EntryKind::Alert => 9,
         }
     }
 
@@ -115,6 +121,7 @@ impl EntryKind {
             EntryKind::Publication => "publication",
             EntryKind::RosterChange => "roster_change",
             EntryKind::TokenChange => "token_change",
+            EntryKind::Alert => "alert",
         }
     }
 
@@ -443,7 +450,7 @@ mod tests {
             );
         }
         assert_eq!(EntryKind::from_code(0), None);
-        assert_eq!(EntryKind::from_code(9), None);
+        assert_eq!(EntryKind::from_code(10), None);
     }
 
     #[test]
@@ -486,7 +493,7 @@ mod tests {
         let mut b = good.clone();
         b[5] = b'2';
         reject(&b, "magic");
-        for code in [0u8, 9, 255] {
+        for code in [0u8, 10, 255] {
             let mut b = good.clone();
             b[6] = code;
             reject(&b, &format!("unknown entry kind {code}"));

@@ -37,6 +37,18 @@ pub struct TierMix {
     pub by_jurisdiction: BTreeMap<String, TierCounts>,
     /// By GB/T 4754 industry section letter (`""` when the industry is empty).
     pub by_section: BTreeMap<String, TierCounts>,
+    /// By jurisdiction, then section: the cross breakdown group warning signals read
+    /// (concentration of C and D per district and industry). Empty in mixes stored before
+    /// it existed (see [`stored_mix`]).
+    pub by_jurisdiction_section: BTreeMap<String, BTreeMap<String, TierCounts>>,
+}
+
+/// The stored form of a mix before the cross breakdown: decoded when the current form is not.
+#[derive(Deserialize)]
+struct TierMixV1 {
+    overall: TierCounts,
+    by_jurisdiction: BTreeMap<String, TierCounts>,
+    by_section: BTreeMap<String, TierCounts>,
 }
 
 impl TierMix {
@@ -51,6 +63,11 @@ impl TierMix {
             .entry(jurisdiction.to_string())
             .or_default()[t] += 1;
         self.by_section.entry(section.to_string()).or_default()[t] += 1;
+        self.by_jurisdiction_section
+            .entry(jurisdiction.to_string())
+            .or_default()
+            .entry(section.to_string())
+            .or_default()[t] += 1;
     }
 
     /// Adds `other`'s counts to these.
@@ -67,6 +84,23 @@ impl TierMix {
         for (k, v) in &other.by_section {
             sum(self.by_section.entry(k.clone()).or_default(), v);
         }
+        for (j, by) in &other.by_jurisdiction_section {
+            let mine = self.by_jurisdiction_section.entry(j.clone()).or_default();
+            for (s, v) in by {
+                sum(mine.entry(s.clone()).or_default(), v);
+            }
+        }
+    }
+
+    /// The cross breakdown keyed by (jurisdiction, section), as group warning signals read it.
+    pub fn group_tiers(&self) -> BTreeMap<(String, String), TierCounts> {
+        let mut out = BTreeMap::new();
+        for (j, by) in &self.by_jurisdiction_section {
+            for (s, v) in by {
+                out.insert((j.clone(), s.clone()), *v);
+            }
+        }
+        out
     }
 
     /// Enterprises counted.
@@ -84,10 +118,23 @@ pub struct TierReport {
     pub mix: TierMix,
 }
 
-/// The stored tier mix of run `run`, if it has one.
+/// The stored tier mix of run `run`, if it has one (a mix stored before the cross breakdown
+/// comes back with it empty).
 pub fn stored_mix(c: &Classifier, run: u64) -> Result<Option<TierMix>> {
+    let what = format!("tier mix of run `{run}`");
     match c.records().engine().get(&Key::RunTierMix(run).encode())? {
-        Some(v) => Ok(Some(decode(&v, &format_args!("tier mix of run `{run}`"))?)),
+        Some(v) => match decode::<TierMix>(&v, &what) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) => match decode::<TierMixV1>(&v, &what) {
+                Ok(old) => Ok(Some(TierMix {
+                    overall: old.overall,
+                    by_jurisdiction: old.by_jurisdiction,
+                    by_section: old.by_section,
+                    by_jurisdiction_section: BTreeMap::new(),
+                })),
+                Err(_) => Err(e),
+            },
+        },
         None => Ok(None),
     }
 }
@@ -210,4 +257,41 @@ impl Classifier {
 /// The date a report is as of: the run's, if any.
 pub fn as_of(report: &TierReport) -> Option<Date> {
     report.run.as_ref().map(|r| r.as_of)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cross_breakdown_adds_merges_and_old_mixes_still_decode() {
+        let mut m = TierMix::default();
+        m.add(3, "510104", "C");
+        m.add(2, "510104", "C");
+        m.add(0, "510104", "H");
+        let mut other = TierMix::default();
+        other.add(3, "510104", "C");
+        m.merge(&other);
+        let g = m.group_tiers();
+        assert_eq!(g[&("510104".to_string(), "C".to_string())], [0, 0, 1, 2]);
+        assert_eq!(g[&("510104".to_string(), "H".to_string())], [1, 0, 0, 0]);
+        // A mix stored before the cross breakdown (three fields).
+        #[derive(Serialize)]
+        struct Old<'a> {
+            overall: TierCounts,
+            by_jurisdiction: &'a BTreeMap<String, TierCounts>,
+            by_section: &'a BTreeMap<String, TierCounts>,
+        }
+        let old = encode(&Old {
+            overall: m.overall,
+            by_jurisdiction: &m.by_jurisdiction,
+            by_section: &m.by_section,
+        })
+        .unwrap();
+        assert!(decode::<TierMix>(&old, &"mix").is_err());
+        let v1: TierMixV1 = decode(&old, &"mix").unwrap();
+        assert_eq!(v1.overall, m.overall);
+        assert_eq!(v1.by_section, m.by_section);
+        assert_eq!(v1.by_jurisdiction, m.by_jurisdiction);
+    }
 }

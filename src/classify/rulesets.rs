@@ -1,6 +1,10 @@
 //! Rule sets as stored: every rule set ever uploaded is kept by hash, forever; activations are
 //! an append-only list (who, when, which hash).
 //!
+//! The same storage serves two kinds of rule set, each with keys and log subjects of its own
+//! ([`StoredKind`]): classification rule sets ([`Classification`], the default) and warning
+//! rule sets ([`Warning`], issue 12).
+//!
 //! Which rule set applies to a classification as of a date: among activated rule sets, the one
 //! with the latest `effective_from` not after the date; between equal dates, the latest
 //! activation. A rule set is checked completely when uploaded (and again whenever it is loaded
@@ -42,12 +46,109 @@ pub struct ActivationRecord {
     pub at_ms: i64,
 }
 
-/// Rule-set storage with a cache of loaded sets.
-#[derive(Clone)]
-pub struct RuleSets {
+/// A kind of stored rule set: how it loads, and where it is kept.
+pub trait StoredKind: Send + Sync + 'static {
+    /// The loaded rule set.
+    type Set: Send + Sync + 'static;
+    /// Its name in messages (`rule set`).
+    const NAME: &'static str;
+    /// Audit-log subject prefix of uploads (`rule-set`) and activations (`activation`).
+    const SUBJECTS: (&'static str, &'static str);
+    /// Loads and checks files.
+    fn from_files(
+        files: BTreeMap<String, String>,
+    ) -> std::result::Result<Self::Set, Vec<RuleError>>;
+    /// The content hash.
+    fn hash(set: &Self::Set) -> &str;
+    /// First day it may apply.
+    fn effective_from(set: &Self::Set) -> Date;
+    /// The key of a stored set.
+    fn set_key(hash: &str) -> Key<'_>;
+    /// The key of an activation.
+    fn activation_key(seq: u64) -> Key<'static>;
+    /// Prefix of every stored set.
+    fn sets_prefix() -> Vec<u8>;
+    /// Prefix of every activation.
+    fn activations_prefix() -> Vec<u8>;
+}
+
+/// Classification rule sets ([`RuleSet`]).
+pub struct Classification;
+
+impl StoredKind for Classification {
+    type Set = RuleSet;
+    const NAME: &'static str = "rule set";
+    const SUBJECTS: (&'static str, &'static str) = ("rule-set", "activation");
+    fn from_files(files: BTreeMap<String, String>) -> std::result::Result<RuleSet, Vec<RuleError>> {
+        RuleSet::from_files(files)
+    }
+    fn hash(set: &RuleSet) -> &str {
+        set.hash()
+    }
+    fn effective_from(set: &RuleSet) -> Date {
+        set.manifest.effective_from
+    }
+    fn set_key(hash: &str) -> Key<'_> {
+        Key::RuleSet(hash)
+    }
+    fn activation_key(seq: u64) -> Key<'static> {
+        Key::Activation(seq)
+    }
+    fn sets_prefix() -> Vec<u8> {
+        prefix::rule_sets()
+    }
+    fn activations_prefix() -> Vec<u8> {
+        prefix::activations()
+    }
+}
+
+/// Warning rule sets ([`crate::warn::WarningRuleSet`]).
+pub struct Warning;
+
+impl StoredKind for Warning {
+    type Set = crate::warn::WarningRuleSet;
+    const NAME: &'static str = "warning rule set";
+    const SUBJECTS: (&'static str, &'static str) = ("warning-rule-set", "warning-activation");
+    fn from_files(
+        files: BTreeMap<String, String>,
+    ) -> std::result::Result<Self::Set, Vec<RuleError>> {
+        crate::warn::WarningRuleSet::from_files(files)
+    }
+    fn hash(set: &Self::Set) -> &str {
+        set.hash()
+    }
+    fn effective_from(set: &Self::Set) -> Date {
+        set.effective_from()
+    }
+    fn set_key(hash: &str) -> Key<'_> {
+        Key::WarnRuleSet(hash)
+    }
+    fn activation_key(seq: u64) -> Key<'static> {
+        Key::WarnActivation(seq)
+    }
+    fn sets_prefix() -> Vec<u8> {
+        prefix::warn_rule_sets()
+    }
+    fn activations_prefix() -> Vec<u8> {
+        prefix::warn_activations()
+    }
+}
+
+/// Rule-set storage of kind `K` with a cache of loaded sets.
+pub struct RuleSets<K: StoredKind = Classification> {
     records: Records,
     writer: Writer,
-    cache: Arc<Mutex<BTreeMap<String, Arc<RuleSet>>>>,
+    cache: Arc<Mutex<BTreeMap<String, Arc<K::Set>>>>,
+}
+
+impl<K: StoredKind> Clone for RuleSets<K> {
+    fn clone(&self) -> Self {
+        RuleSets {
+            records: self.records.clone(),
+            writer: self.writer.clone(),
+            cache: self.cache.clone(),
+        }
+    }
 }
 
 /// Turns load errors into field violations naming the file, line and column.
@@ -67,7 +168,16 @@ pub fn rule_errors(errors: &[RuleError]) -> Error {
     )
 }
 
-impl RuleSets {
+impl RuleSets<Classification> {
+    /// Checks files without storing them.
+    pub fn validate(
+        files: BTreeMap<String, String>,
+    ) -> std::result::Result<RuleSet, Vec<RuleError>> {
+        RuleSet::from_files(files)
+    }
+}
+
+impl<K: StoredKind> RuleSets<K> {
     /// Over the store.
     pub fn new(records: Records, writer: Writer) -> Self {
         RuleSets {
@@ -77,22 +187,15 @@ impl RuleSets {
         }
     }
 
-    /// Checks files without storing them.
-    pub fn validate(
-        files: BTreeMap<String, String>,
-    ) -> std::result::Result<RuleSet, Vec<RuleError>> {
-        RuleSet::from_files(files)
-    }
-
     /// Checks and stores a rule set; storing the same content again changes nothing.
     pub async fn upload(
         &self,
         files: BTreeMap<String, String>,
         actor: &str,
         at_ms: i64,
-    ) -> Result<Arc<RuleSet>> {
-        let rs = RuleSet::from_files(files.clone()).map_err(|e| rule_errors(&e))?;
-        let hash = rs.hash().to_string();
+    ) -> Result<Arc<K::Set>> {
+        let rs = K::from_files(files.clone()).map_err(|e| rule_errors(&e))?;
+        let hash = K::hash(&rs).to_string();
         let stored = StoredRuleSet {
             files,
             actor: actor.to_string(),
@@ -103,16 +206,16 @@ impl RuleSets {
         let stored_actor = actor.to_string();
         self.writer
             .submit(Box::new(move |tx| {
-                if tx.get(&Key::RuleSet(&h))?.is_none() {
+                if tx.get(&K::set_key(&h))?.is_none() {
                     tx.log(&log::entry(
                         EntryKind::RuleSetUploaded,
                         at_ms,
                         &stored_actor,
-                        format!("rule-set/{h}"),
+                        format!("{}/{h}", K::SUBJECTS.0),
                         &value,
                         &[],
                     ))?;
-                    tx.put(&Key::RuleSet(&h), value);
+                    tx.put(&K::set_key(&h), value);
                 }
                 Ok(Default::default())
             }))
@@ -142,11 +245,11 @@ impl RuleSets {
                     EntryKind::RuleSetActivated,
                     at_ms,
                     &rec.actor,
-                    format!("activation/{seq}"),
+                    format!("{}/{seq}", K::SUBJECTS.1),
                     &value,
                     &[("rule_set", rec.hash.clone())],
                 ))?;
-                tx.put(&Key::Activation(seq), value);
+                tx.put(&K::activation_key(seq), value);
                 Ok(crate::storage::WriteOutcome {
                     accepted: 1,
                     seqs: vec![seq],
@@ -164,13 +267,13 @@ impl RuleSets {
     }
 
     /// A stored rule set by hash, loaded (and re-checked) once and cached.
-    pub async fn get(&self, hash: &str) -> Result<Arc<RuleSet>> {
+    pub async fn get(&self, hash: &str) -> Result<Arc<K::Set>> {
         if let Some(rs) = self.cache_get(hash) {
             return Ok(rs);
         }
         let records = self.records.clone();
         let h = hash.to_string();
-        let rs = tokio::task::spawn_blocking(move || load(&records, &h))
+        let rs = tokio::task::spawn_blocking(move || load::<K>(&records, &h))
             .await
             .map_err(|e| Error::Internal(format!("load task: {e}")))??;
         self.cache_put(hash, rs.clone());
@@ -178,11 +281,11 @@ impl RuleSets {
     }
 
     /// Blocking variant of [`RuleSets::get`].
-    pub fn get_blocking(&self, hash: &str) -> Result<Arc<RuleSet>> {
+    pub fn get_blocking(&self, hash: &str) -> Result<Arc<K::Set>> {
         if let Some(rs) = self.cache_get(hash) {
             return Ok(rs);
         }
-        let rs = load(&self.records, hash)?;
+        let rs = load::<K>(&self.records, hash)?;
         self.cache_put(hash, rs.clone());
         Ok(rs)
     }
@@ -192,15 +295,15 @@ impl RuleSets {
         let v = self
             .records
             .engine()
-            .get(&Key::RuleSet(hash).encode())?
-            .ok_or_else(|| Error::NotFound(format!("rule set `{hash}`")))?;
-        Ok(decode::<StoredRuleSet>(&v, &format_args!("rule set `{hash}`"))?.files)
+            .get(&K::set_key(hash).encode())?
+            .ok_or_else(|| Error::NotFound(format!("{} `{hash}`", K::NAME)))?;
+        Ok(decode::<StoredRuleSet>(&v, &format_args!("{} `{hash}`", K::NAME))?.files)
     }
 
     /// Every activation, oldest first.
     pub fn activations(&self) -> Result<Vec<ActivationRecord>> {
         let mut out = Vec::new();
-        for kv in self.records.engine().scan(&prefix::activations(), None) {
+        for kv in self.records.engine().scan(&K::activations_prefix(), None) {
             let (_, v) = kv?;
             out.push(decode(&v, &"activation")?);
         }
@@ -210,7 +313,7 @@ impl RuleSets {
     /// Hashes of every stored rule set, in hash order.
     pub fn hashes(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for kv in self.records.engine().scan(&prefix::rule_sets(), None) {
+        for kv in self.records.engine().scan(&K::sets_prefix(), None) {
             let (k, _) = kv?;
             let h = k.get(1..k.len().saturating_sub(1)).unwrap_or_default();
             out.push(String::from_utf8_lossy(h).into_owned());
@@ -219,17 +322,18 @@ impl RuleSets {
     }
 
     /// The rule set that applies to a classification as of `day`.
-    pub fn applicable_blocking(&self, day: Date) -> Result<Arc<RuleSet>> {
+    pub fn applicable_blocking(&self, day: Date) -> Result<Arc<K::Set>> {
         let acts = self.activations()?;
         if acts.is_empty() {
-            return Err(Error::FailedPrecondition(
-                "no rule set has been activated".into(),
-            ));
+            return Err(Error::FailedPrecondition(format!(
+                "no {} has been activated",
+                K::NAME
+            )));
         }
-        let mut best: Option<(Date, u64, Arc<RuleSet>)> = None;
+        let mut best: Option<(Date, u64, Arc<K::Set>)> = None;
         for a in acts {
             let rs = self.get_blocking(&a.hash)?;
-            let from = rs.manifest.effective_from;
+            let from = K::effective_from(&rs);
             if from > day {
                 continue;
             }
@@ -241,12 +345,12 @@ impl RuleSets {
             }
         }
         best.map(|(_, _, rs)| rs).ok_or_else(|| {
-            Error::FailedPrecondition(format!("no activated rule set is in force on `{day}`"))
+            Error::FailedPrecondition(format!("no activated {} is in force on `{day}`", K::NAME))
         })
     }
 
     /// Async variant of [`RuleSets::applicable_blocking`].
-    pub async fn applicable(&self, day: Date) -> Result<Arc<RuleSet>> {
+    pub async fn applicable(&self, day: Date) -> Result<Arc<K::Set>> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.applicable_blocking(day))
             .await
@@ -275,38 +379,40 @@ impl RuleSets {
             return Ok(());
         }
         let rs = self.upload(files, "system", at_ms).await?;
-        self.activate(rs.hash(), "system", at_ms).await?;
-        tracing::info!(hash = rs.hash(), source, "default rule set activated");
+        let hash = K::hash(&rs).to_string();
+        self.activate(&hash, "system", at_ms).await?;
+        tracing::info!(hash, source, kind = K::NAME, "default rule set activated");
         Ok(())
     }
 
-    fn cache_get(&self, hash: &str) -> Option<Arc<RuleSet>> {
+    fn cache_get(&self, hash: &str) -> Option<Arc<K::Set>> {
         self.cache.lock().ok()?.get(hash).cloned()
     }
 
-    fn cache_put(&self, hash: &str, rs: Arc<RuleSet>) {
+    fn cache_put(&self, hash: &str, rs: Arc<K::Set>) {
         if let Ok(mut c) = self.cache.lock() {
             c.insert(hash.to_string(), rs);
         }
     }
 }
 
-fn load(records: &Records, hash: &str) -> Result<Arc<RuleSet>> {
+fn load<K: StoredKind>(records: &Records, hash: &str) -> Result<Arc<K::Set>> {
+    let name = K::NAME;
     let v = records
         .engine()
-        .get(&Key::RuleSet(hash).encode())?
-        .ok_or_else(|| Error::NotFound(format!("rule set `{hash}`")))?;
-    let stored: StoredRuleSet = decode(&v, &format_args!("rule set `{hash}`"))?;
-    let rs = RuleSet::from_files(stored.files).map_err(|e| {
+        .get(&K::set_key(hash).encode())?
+        .ok_or_else(|| Error::NotFound(format!("{name} `{hash}`")))?;
+    let stored: StoredRuleSet = decode(&v, &format_args!("{name} `{hash}`"))?;
+    let rs = K::from_files(stored.files).map_err(|e| {
         Error::Corrupt(format!(
-            "stored rule set `{hash}` no longer loads: {}",
+            "stored {name} `{hash}` no longer loads: {}",
             e.first().map(|x| x.to_string()).unwrap_or_default()
         ))
     })?;
-    if rs.hash() != hash {
+    if K::hash(&rs) != hash {
         return Err(Error::Corrupt(format!(
-            "stored rule set `{hash}` now hashes to `{}`: its files were altered",
-            rs.hash()
+            "stored {name} `{hash}` now hashes to `{}`: its files were altered",
+            K::hash(&rs)
         )));
     }
     Ok(Arc::new(rs))

@@ -32,6 +32,23 @@ pub struct Pending {
     pub jurisdiction: String,
 }
 
+/// Work added to the store job of a single classification: runs inside the writer job with
+/// the enterprise's previous tier byte (`None` when never classified) and the record as
+/// stored (seq assigned); its writes commit with the classification or not at all.
+pub type SignalJob = Box<
+    dyn FnOnce(&mut crate::storage::Tx<'_>, Option<u8>, &ClassificationRecord) -> Result<()> + Send,
+>;
+
+/// What a single classification's store job also does (the early-warning service's
+/// enterprise signals). Installed once per service with [`Classifier::set_store_hook`].
+pub trait StoreHook: Send + Sync {
+    /// Prepares the work for the classification `record` (seq not yet assigned) computed
+    /// from `inputs`; `None`: nothing to add. Runs outside the writer, so it may read.
+    fn prepare(&self, inputs: &Inputs, record: &ClassificationRecord) -> Result<Option<SignalJob>>;
+    /// Called after a job with prepared work committed.
+    fn committed(&self);
+}
+
 /// Classification service over the store.
 #[derive(Clone)]
 pub struct Classifier {
@@ -40,6 +57,7 @@ pub struct Classifier {
     rule_sets: RuleSets,
     changes: Arc<tokio::sync::watch::Sender<u64>>,
     closing: Arc<tokio::sync::watch::Sender<bool>>,
+    hook: Arc<std::sync::OnceLock<Arc<dyn StoreHook>>>,
 }
 
 impl Classifier {
@@ -54,7 +72,14 @@ impl Classifier {
             rule_sets,
             changes: Arc::new(tx),
             closing: Arc::new(closing),
+            hook: Arc::new(std::sync::OnceLock::new()),
         }
+    }
+
+    /// Installs the hook every later single classification's store job runs (shared by all
+    /// clones); a second call is ignored.
+    pub fn set_store_hook(&self, hook: Arc<dyn StoreHook>) {
+        let _ = self.hook.set(hook);
     }
 
     /// Rule-set storage.
@@ -126,7 +151,13 @@ impl Classifier {
             .ok_or_else(|| Error::NotFound(format!("enterprise `{code}`")))?;
         let (mut record, decision) = decide(&inputs, &rules, as_of, cut, 0)?;
         if store {
-            let job = store_job(
+            let hook = self.hook.get();
+            let signal = match hook {
+                Some(h) => h.prepare(&inputs, &record)?,
+                None => None,
+            };
+            let signalled = signal.is_some();
+            let job = store_job_with(
                 vec![Pending {
                     record: record.clone(),
                     jurisdiction: inputs.version.enterprise.jurisdiction.clone(),
@@ -134,11 +165,15 @@ impl Classifier {
                 None,
                 SYSTEM.to_string(),
                 crate::clock::now_ms(),
+                signal,
             );
             let out = self.writer.submit_blocking(job)?;
             record.seq = out.seqs.first().copied().unwrap_or(0);
             if out.note > 0 {
                 self.notify(record.seq);
+            }
+            if let (true, Some(h)) = (signalled, hook) {
+                h.committed();
             }
         }
         Ok(Classified {
@@ -293,6 +328,18 @@ pub fn store_job(
     actor: String,
     at_ms: i64,
 ) -> Job {
+    store_job_with(items, extra, actor, at_ms, None)
+}
+
+/// [`store_job`] that also runs `signal` (for a single classification: `items` holds one)
+/// after the first record is stored, in the same job.
+pub fn store_job_with(
+    items: Vec<Pending>,
+    extra: Option<(Key<'static>, Vec<u8>)>,
+    actor: String,
+    at_ms: i64,
+    mut signal: Option<SignalJob>,
+) -> Job {
     Box::new(move |tx| {
         let mut out = WriteOutcome::default();
         // (first seq, first log index, count) of this job's classifications: one index key for
@@ -332,6 +379,9 @@ pub fn store_job(
             tx.put(&Key::Classification(code, seq), value);
             out.accepted += 1;
             out.seqs.push(seq);
+            if let Some(f) = signal.take() {
+                f(tx, prev, &p.record)?;
+            }
         }
         if let Some((first_seq, first_index, count)) = span {
             let span = log::SeqSpan {

@@ -11,3 +11,4 @@ pub mod rules;
 pub mod serve;
 pub mod token;
 pub mod verify;
+pub mod warnings;

@@ -77,6 +77,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         app.enable_auto_reclassify();
     }
     app.enable_compaction(config.compact_after_events);
+    if config.warning_schedule {
+        // The built-in warning rules first, so the first evaluation has them.
+        app.warnings()
+            .ensure_default_rules(crate::clock::now_ms())
+            .await?;
+        app.enable_warning_schedule();
+    }
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to find the port when listening on port 0: it stays the
     // first line of standard output.

@@ -19,6 +19,7 @@ pub mod pb;
 pub mod records;
 pub mod rules;
 pub mod status;
+pub mod warnings;
 
 use crate::app::App;
 use crate::error::{Error, Result};
@@ -28,6 +29,7 @@ use pb::classification_service_server::ClassificationServiceServer;
 use pb::draw_service_server::DrawServiceServer;
 use pb::record_service_server::RecordServiceServer;
 use pb::rule_service_server::RuleServiceServer;
+use pb::warning_service_server::WarningServiceServer;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -95,6 +97,11 @@ pub async fn serve_with(
     tls: Option<ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
+    // The built-in warning rule set is in force from the first start unless another was
+    // activated (a no-op afterwards).
+    app.warnings()
+        .ensure_default_rules(crate::clock::now_ms())
+        .await?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<RecordServiceServer<records::RecordApi>>()
@@ -113,6 +120,9 @@ pub async fn serve_with(
         .await;
     health
         .set_serving::<AccessServiceServer<access::AccessApi>>()
+        .await;
+    health
+        .set_serving::<WarningServiceServer<warnings::WarningApi>>()
         .await;
     // Reflection in both versions: v1 for current tools, v1alpha for those that speak only it
     // (Python's grpcio-reflection, older grpcurl, Postman, evans).
@@ -142,6 +152,9 @@ pub async fn serve_with(
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let access_api = AccessServiceServer::new(access::AccessApi::new(app.clone()));
+    let warning_api = WarningServiceServer::new(warnings::WarningApi::new(app.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let auth = auth::AuthLayer::new(app.tokens().clone());
     let metrics = crate::metrics::GrpcMetricsLayer::new(&[
         pb::FILE_DESCRIPTOR_SET,
@@ -215,6 +228,7 @@ pub async fn serve_with(
         .add_service(draw_api)
         .add_service(audit_api)
         .add_service(access_api)
+        .add_service(warning_api)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| Error::Unavailable(format!("server: {e}")))

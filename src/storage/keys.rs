@@ -101,6 +101,23 @@ pub enum Key<'a> {
     /// An access token's stored record (never its secret), by token id. Kept after revocation
     /// so an id is never reused.
     Token(&'a str),
+    /// An early-warning alert, by its number (the `n` of id `W<n>`).
+    Alert(u64),
+    /// Index: the open alert of a (warning rule, subject), if any; value: the alert number
+    /// (8 bytes, big-endian). Removed when the alert closes.
+    AlertOpen(&'a str, &'a str),
+    /// The alert-change log that watchers follow, by change number; value: an
+    /// `warnsvc::store::AlertChange`.
+    AlertChange(u64),
+    /// The warning facts of one ingest job with one effective date, by that date (days since
+    /// 1970-01-01, sign bit flipped so the order is right) and the seq of the first: each fact
+    /// as a `u16` length and its `warn::Fact::encode` bytes (`ingest::facts_in_block`). Group
+    /// evaluation reads one window of dates with one range scan.
+    WarnFact(i32, u64),
+    /// A warning rule set ever uploaded, by hash.
+    WarnRuleSet(&'a str),
+    /// A warning rule-set activation, by its seq.
+    WarnActivation(u64),
 }
 
 const META: u8 = 0x01;
@@ -141,6 +158,12 @@ const RUN: u8 = 0x54;
 const INSPECTOR: u8 = 0x30;
 const INSPECTOR_HISTORY: u8 = 0x31;
 const TOKEN: u8 = 0x70;
+const ALERT: u8 = 0x90;
+const ALERT_OPEN: u8 = 0x91;
+const ALERT_CHANGE: u8 = 0x92;
+const WARN_FACT: u8 = 0x93;
+const WARN_RULE_SET: u8 = 0x94;
+const WARN_ACTIVATION: u8 = 0x95;
 
 impl Key<'_> {
     /// The order-preserving encoding.
@@ -272,9 +295,37 @@ impl Key<'_> {
                 k.extend_from_slice(&seq.to_be_bytes());
             }
             Key::Token(id) => str0(&mut k, TOKEN, id),
+            Key::Alert(n) => {
+                k.push(ALERT);
+                k.extend_from_slice(&n.to_be_bytes());
+            }
+            Key::AlertOpen(rule, subject) => {
+                str0(&mut k, ALERT_OPEN, rule);
+                k.extend_from_slice(subject.as_bytes());
+                k.push(0);
+            }
+            Key::AlertChange(n) => {
+                k.push(ALERT_CHANGE);
+                k.extend_from_slice(&n.to_be_bytes());
+            }
+            Key::WarnRuleSet(h) => str0(&mut k, WARN_RULE_SET, h),
+            Key::WarnActivation(seq) => {
+                k.push(WARN_ACTIVATION);
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
+            Key::WarnFact(day, seq) => {
+                k.push(WARN_FACT);
+                k.extend_from_slice(&day_bytes(*day));
+                k.extend_from_slice(&seq.to_be_bytes());
+            }
         }
         k
     }
+}
+
+/// A day number as order-preserving bytes (sign bit flipped, big-endian).
+fn day_bytes(day: i32) -> [u8; 4] {
+    ((day as u32) ^ 0x8000_0000).to_be_bytes()
 }
 
 fn str0(k: &mut Vec<u8>, tag: u8, s: &str) {
@@ -440,6 +491,33 @@ pub mod prefix {
     pub fn tokens() -> Vec<u8> {
         vec![TOKEN]
     }
+    /// Every alert, by number.
+    pub fn alerts() -> Vec<u8> {
+        vec![ALERT]
+    }
+    /// The open-alert index, by rule and subject.
+    pub fn open_alerts() -> Vec<u8> {
+        vec![ALERT_OPEN]
+    }
+    /// Every stored warning rule set.
+    pub fn warn_rule_sets() -> Vec<u8> {
+        vec![WARN_RULE_SET]
+    }
+    /// Every warning rule-set activation, oldest first.
+    pub fn warn_activations() -> Vec<u8> {
+        vec![WARN_ACTIVATION]
+    }
+    /// The alert-change log.
+    pub fn alert_changes() -> Vec<u8> {
+        vec![ALERT_CHANGE]
+    }
+    /// The first warning-fact key of day `day` (days since 1970-01-01): facts of days
+    /// `from..to` are the keys in `[facts_from(from), facts_from(to))`.
+    pub fn facts_from(day: i32) -> Vec<u8> {
+        let mut k = vec![WARN_FACT];
+        k.extend_from_slice(&day_bytes(day));
+        k
+    }
 }
 
 /// Reads the trailing big-endian u64 of a key (the seq of history and event keys).
@@ -491,6 +569,12 @@ mod tests {
             assert_eq!(code_in(&k.encode()), Some(b));
         }
         assert_eq!(code_in(&Key::CurrentTier(a).encode()), Some(a));
+        // Warning facts sort by day (negative days first), then seq.
+        assert!(Key::WarnFact(-1, 9).encode() < Key::WarnFact(0, 1).encode());
+        assert!(Key::WarnFact(20_000, u64::MAX).encode() < Key::WarnFact(20_001, 0).encode());
+        assert!(Key::WarnFact(20_000, 5).encode() >= prefix::facts_from(20_000));
+        assert!(Key::WarnFact(20_000, 5).encode() < prefix::facts_from(20_001));
+        assert!(Key::Alert(9).encode() < Key::Alert(10).encode());
         // One run's blocks sort by code and never mix with the next run's.
         assert!(Key::RunBlock(7, b).encode() < Key::RunBlock(8, a).encode());
         assert!(Key::RunBlock(7, b)

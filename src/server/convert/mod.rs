@@ -10,6 +10,7 @@ mod bounds;
 mod draws;
 mod records;
 mod rules;
+mod warnings;
 
 pub use access::*;
 pub use audit::*;
@@ -17,3 +18,4 @@ pub use bounds::*;
 pub use draws::*;
 pub use records::*;
 pub use rules::*;
+pub use warnings::*;

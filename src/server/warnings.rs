@@ -1,0 +1,504 @@
+//! The `WarningService` handlers: parse and bound every field ([`convert`]), run the
+//! operation on the blocking pool ([`crate::app::App::warn_op`]), convert the answer.
+
+use super::auth::caller;
+use super::convert;
+use super::pb::{self, warning_service_server::WarningService};
+use super::status::to_status;
+use crate::app::App;
+use crate::audit::access::Role;
+use crate::clock;
+use crate::error::Error;
+use crate::warnsvc::NewAction;
+use std::pin::Pin;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+type R<T> = std::result::Result<Response<T>, Status>;
+type Stream<T> =
+    Pin<Box<dyn futures::Stream<Item = std::result::Result<T, Status>> + Send + 'static>>;
+
+/// Serves `creditrisk.v1.WarningService`.
+pub struct WarningApi {
+    app: App,
+}
+
+impl WarningApi {
+    /// Handlers over `app`.
+    pub fn new(app: App) -> Self {
+        WarningApi { app }
+    }
+}
+
+fn alert(a: crate::warnsvc::Alert) -> R<pb::Alert> {
+    Ok(Response::new(convert::alert_to(&a, false)))
+}
+
+/// The department a caller's view is limited to: planner and inspector tokens whose subject
+/// is a department id see (and change) only the alerts notified to that department; other
+/// tokens see every alert.
+fn scope(p: &crate::audit::Principal) -> Option<String> {
+    (matches!(p.role, Role::Planner | Role::Inspector)
+        && crate::warnsvc::alert::check_department(&p.subject).is_ok())
+    .then(|| p.subject.clone())
+}
+
+/// NOT_FOUND for an alert outside the caller's department (its existence is not revealed).
+fn check_scope(a: &crate::warnsvc::Alert, scope: &Option<String>) -> crate::Result<()> {
+    match scope {
+        Some(d) if !a.departments.contains(d) => Err(Error::NotFound(format!("alert `{}`", a.id))),
+        _ => Ok(()),
+    }
+}
+
+#[tonic::async_trait]
+impl WarningService for WarningApi {
+    #[tracing::instrument(skip_all)]
+    async fn list_alerts(&self, req: Request<pb::ListAlertsRequest>) -> R<pb::ListAlertsResponse> {
+        let scope = scope(&caller(&req)?);
+        let r = req.into_inner();
+        let mut filter = convert::filter_from(&r).map_err(to_status)?;
+        if let Some(d) = scope {
+            if filter.department.as_ref().is_some_and(|f| *f != d) {
+                return Err(to_status(Error::invalid(
+                    "department",
+                    format!(
+                        "`{}`: this token sees only the alerts notified to `{d}`",
+                        r.department
+                    ),
+                )));
+            }
+            filter.department = Some(d);
+        }
+        let limit = convert::page_size(r.page_size, 50, 500).map_err(to_status)?;
+        let key = convert::filter_key(&r);
+        let after = convert::decode_token(&r.page_token, &key)
+            .map_err(to_status)?
+            .map(|p| {
+                p.parse::<u64>().map_err(|_| {
+                    to_status(Error::invalid(
+                        "page_token",
+                        "is not a page token of this listing",
+                    ))
+                })
+            })
+            .transpose()?;
+        let page = self
+            .app
+            .warn_op(move |w| w.list(&filter, after, limit))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListAlertsResponse {
+            alerts: page
+                .items
+                .iter()
+                .map(|a| convert::alert_to(a, false))
+                .collect(),
+            next_page_token: page
+                .next
+                .map(|n| convert::encode_token(&key, &n.to_string()))
+                .unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_alert(&self, req: Request<pb::GetAlertRequest>) -> R<pb::Alert> {
+        let scope = scope(&caller(&req)?);
+        let id = convert::alert_id(&req.into_inner().alert_id)
+            .map_err(to_status)?
+            .to_string();
+        alert(
+            self.app
+                .warn_op(move |w| {
+                    let a = w.get(&id)?;
+                    check_scope(&a, &scope)?;
+                    Ok(a)
+                })
+                .await
+                .map_err(to_status)?,
+        )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn assess_alert(&self, req: Request<pb::AssessAlertRequest>) -> R<pb::Alert> {
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
+        let r = req.into_inner();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
+        let confirmed = convert::decision(&r.decision).map_err(to_status)?;
+        let reason = convert::text("reason", &r.reason, true).map_err(to_status)?;
+        alert(
+            self.app
+                .warn_op(move |w| {
+                    // Departments set at `warn` never change, so the check cannot go stale.
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    w.assess(&id, confirmed, reason, &actor, clock::now_ms())
+                })
+                .await
+                .map_err(to_status)?,
+        )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn warn_alert(&self, req: Request<pb::WarnAlertRequest>) -> R<pb::Alert> {
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
+        let r = req.into_inner();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
+        let departments = convert::departments(&r.departments).map_err(to_status)?;
+        alert(
+            self.app
+                .warn_op(move |w| {
+                    // Departments set at `warn` never change, so the check cannot go stale.
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    w.warn(&id, departments, &actor, clock::now_ms())
+                })
+                .await
+                .map_err(to_status)?,
+        )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn dispose_alert(&self, req: Request<pb::DisposeAlertRequest>) -> R<pb::Alert> {
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
+        let r = req.into_inner();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
+        let kind = convert::action_kind(&r.kind).map_err(to_status)?;
+        let deadline = convert::date_req("deadline", &r.deadline).map_err(to_status)?;
+        let note = convert::text("note", &r.note, false).map_err(to_status)?;
+        let action = NewAction {
+            kind,
+            deadline,
+            note,
+        };
+        alert(
+            self.app
+                .warn_op(move |w| {
+                    // Departments set at `warn` never change, so the check cannot go stale.
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    w.dispose(&id, action, &actor, clock::now_ms())
+                })
+                .await
+                .map_err(to_status)?,
+        )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_action_outcome(
+        &self,
+        req: Request<pb::RecordActionOutcomeRequest>,
+    ) -> R<pb::Alert> {
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
+        let r = req.into_inner();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
+        if r.action == 0 {
+            return Err(to_status(Error::invalid(
+                "action",
+                "is required: the action's number, from 1",
+            )));
+        }
+        let text = convert::text("outcome", &r.outcome, true).map_err(to_status)?;
+        let n = r.action as usize;
+        alert(
+            self.app
+                .warn_op(move |w| {
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    w.record_outcome(&id, n, text, clock::today(), &actor, clock::now_ms())
+                })
+                .await
+                .map_err(to_status)?,
+        )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn close_alert(&self, req: Request<pb::CloseAlertRequest>) -> R<pb::Alert> {
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
+        let r = req.into_inner();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
+        let reason = convert::text("reason", &r.reason, false).map_err(to_status)?;
+        alert(
+            self.app
+                .warn_op(move |w| {
+                    // Departments set at `warn` never change, so the check cannot go stale.
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    w.close(&id, reason, &actor, clock::now_ms())
+                })
+                .await
+                .map_err(to_status)?,
+        )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_overdue(
+        &self,
+        req: Request<pb::ListOverdueAlertsRequest>,
+    ) -> R<pb::ListAlertsResponse> {
+        // Escalation is a change: only roles that may change alerts trigger it; readers see
+        // the same overdue list without changing anything.
+        let me = caller(&req)?;
+        let scope = scope(&me);
+        let escalate = matches!(me.role, Role::Admin | Role::Planner);
+        let today = clock::today();
+        let list = self
+            .app
+            .warn_op(move |w| {
+                if escalate {
+                    w.escalate_overdue(today, clock::now_ms())?;
+                }
+                w.overdue(today)
+            })
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListAlertsResponse {
+            alerts: list
+                .iter()
+                .filter(|a| check_scope(a, &scope).is_ok())
+                .map(|a| convert::alert_to(a, true))
+                .collect(),
+            next_page_token: String::new(),
+        }))
+    }
+
+    type WatchAlertsStream = Stream<pb::AlertEvent>;
+
+    #[tracing::instrument(skip_all)]
+    async fn watch_alerts(
+        &self,
+        req: Request<pb::WatchAlertsRequest>,
+    ) -> R<Self::WatchAlertsStream> {
+        let r = req.into_inner();
+        convert::max_bytes("min_level", &r.min_level, convert::MAX_FILTER_BYTES)
+            .map_err(to_status)?;
+        let min = convert::level_opt("min_level", &r.min_level).map_err(to_status)?;
+        let w = self.app.warnings().clone();
+        let mut notified = w.subscribe();
+        let closing = self.app.classifier().closing();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            tokio::pin!(closing);
+            let mut cursor = r.cursor;
+            loop {
+                let w2 = w.clone();
+                let batch =
+                    match tokio::task::spawn_blocking(move || w2.changes_after(cursor, 1000)).await
+                    {
+                        Ok(Ok(b)) => b,
+                        Ok(Err(e)) => {
+                            let _ = tx.send(Err(to_status(e))).await;
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                let empty = batch.is_empty();
+                for (seq, ch) in batch {
+                    cursor = seq;
+                    if min.is_some_and(|m| ch.level < m) {
+                        continue;
+                    }
+                    if tx
+                        .send(Ok(convert::alert_event_to(seq, &ch)))
+                        .await
+                        .is_err()
+                    {
+                        return; // the watcher left
+                    }
+                }
+                if empty {
+                    // Wait for news, but look again now and then in case a notification raced.
+                    tokio::select! {
+                        r = notified.changed() => if r.is_err() { return },
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                        _ = tx.closed() => return,
+                        _ = &mut closing => return, // shutting down: end the stream cleanly
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn evaluate_groups(
+        &self,
+        req: Request<pb::EvaluateGroupsRequest>,
+    ) -> R<pb::EvaluateGroupsResponse> {
+        let actor = caller(&req)?.token_id;
+        let r = req.into_inner();
+        let as_of = convert::date_or(&r.as_of, "as_of", clock::today()).map_err(to_status)?;
+        let cut = (r.cut != 0).then_some(r.cut);
+        let e = self
+            .app
+            .warn_op(move |w| {
+                w.evaluate_groups(as_of, cut, &actor, clock::now_ms(), clock::today())
+            })
+            .await
+            .map_err(to_status)?;
+        let ids = |v: &[u64]| v.iter().map(|n| crate::warnsvc::store::id_of(*n)).collect();
+        Ok(Response::new(pb::EvaluateGroupsResponse {
+            rule_set: e.rule_set,
+            as_of: e.as_of.to_string(),
+            cut: e.cut,
+            facts: e.facts,
+            raised: ids(&e.fired.raised),
+            updated: ids(&e.fired.updated),
+            unchanged: ids(&e.fired.unchanged),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn backtest_warnings(
+        &self,
+        req: Request<pb::BacktestWarningsRequest>,
+    ) -> R<pb::BacktestWarningsResponse> {
+        let r = req.into_inner();
+        let from = convert::month("from_month", &r.from_month).map_err(to_status)?;
+        let to = convert::month("to_month", &r.to_month).map_err(to_status)?;
+        let months = (to.0 - from.0) * 12 + to.1 as i32 - from.1 as i32 + 1;
+        if months < 1 {
+            return Err(to_status(Error::invalid(
+                "to_month",
+                format!("`{}` is before from_month `{}`", r.to_month, r.from_month),
+            )));
+        }
+        convert::in_range("months", months, 1..=convert::MAX_BACKTEST_MONTHS)
+            .map_err(|_| {
+                Error::invalid(
+                    "to_month",
+                    format!(
+                        "`{}` is {months} months from `{}`: a back-test covers at most {}",
+                        r.to_month,
+                        r.from_month,
+                        convert::MAX_BACKTEST_MONTHS
+                    ),
+                )
+            })
+            .map_err(to_status)?;
+        let source = if !r.files.is_empty() {
+            convert::rule_files("files", r.files.iter()).map_err(to_status)?;
+            crate::warnsvc::RuleSource::Files(r.files.into_iter().collect())
+        } else if !r.rule_set.is_empty() {
+            convert::max_bytes("rule_set", &r.rule_set, convert::MAX_ID_BYTES)
+                .map_err(to_status)?;
+            crate::warnsvc::RuleSource::Stored(r.rule_set)
+        } else {
+            crate::warnsvc::RuleSource::InForce
+        };
+        let bt = self
+            .app
+            .warn_op(move |w| w.backtest(source, from, to))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::BacktestWarningsResponse {
+            rule_set: bt.rule_set,
+            months: bt
+                .months
+                .into_iter()
+                .map(|m| pb::BacktestMonth {
+                    month: m.month,
+                    counts: m
+                        .counts
+                        .into_iter()
+                        .map(|((rule_id, level), count)| pb::BacktestCount {
+                            rule_id,
+                            level: level.as_str().into(),
+                            count,
+                        })
+                        .collect(),
+                    fired: m.fired,
+                })
+                .collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn replay_alert(
+        &self,
+        req: Request<pb::ReplayAlertRequest>,
+    ) -> R<pb::ReplayAlertResponse> {
+        let id = convert::alert_id(&req.into_inner().alert_id)
+            .map_err(to_status)?
+            .to_string();
+        let rep = self
+            .app
+            .warn_op(move |w| w.replay(&id))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ReplayAlertResponse {
+            verdict: if rep.differing.is_empty() {
+                "MATCH".into()
+            } else {
+                "MISMATCH".into()
+            },
+            differing_keys: rep.differing,
+            stored: rep.stored.into_iter().collect(),
+            recomputed: rep.recomputed.into_iter().collect(),
+            detail: rep.detail,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn upload_warning_rule_set(
+        &self,
+        req: Request<pb::UploadWarningRuleSetRequest>,
+    ) -> R<pb::WarningRuleSetInfo> {
+        let actor = caller(&req)?.token_id;
+        let files = req.into_inner().files;
+        convert::rule_files("files", files.iter()).map_err(to_status)?;
+        let set = self
+            .app
+            .warnings()
+            .rule_sets()
+            .upload(files.into_iter().collect(), &actor, clock::now_ms())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(rule_set_info(&set)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn activate_warning_rule_set(
+        &self,
+        req: Request<pb::ActivateWarningRuleSetRequest>,
+    ) -> R<pb::WarningRuleSetInfo> {
+        let actor = caller(&req)?.token_id;
+        let hash = req.into_inner().hash;
+        convert::max_bytes("hash", &hash, convert::MAX_ID_BYTES).map_err(to_status)?;
+        let rs = self.app.warnings().rule_sets();
+        rs.activate(&hash, &actor, clock::now_ms())
+            .await
+            .map_err(to_status)?;
+        let set = rs.get(&hash).await.map_err(to_status)?;
+        Ok(Response::new(rule_set_info(&set)))
+    }
+}
+
+fn rule_set_info(set: &crate::warn::WarningRuleSet) -> pb::WarningRuleSetInfo {
+    pb::WarningRuleSetInfo {
+        hash: set.hash().to_string(),
+        name: set.name().to_string(),
+        effective_from: set.effective_from().to_string(),
+        rule_ids: set.rule_ids().into_iter().map(str::to_string).collect(),
+    }
+}
