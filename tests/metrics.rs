@@ -446,3 +446,57 @@ async fn scrape_cost_over_many_enterprises() {
     let _ = s.shutdown.send(());
     s.task.await.unwrap();
 }
+
+#[tokio::test]
+async fn open_alerts_are_counted_by_level() {
+    use creditrisk::warn::Level;
+    use creditrisk::warnsvc::alert::Basis;
+    use creditrisk::warnsvc::NewFiring;
+    let s = serve().await;
+    let firing = |subject: &str, level: Level| NewFiring {
+        rule_id: "group.rate".into(),
+        subject: subject.into(),
+        level,
+        evidence: Default::default(),
+        enterprises: vec![],
+        sectors: vec![],
+        group: vec![("district".into(), "510104".into())],
+        district: None,
+        basis: Basis {
+            rule_set: "h".into(),
+            as_of: creditrisk::domain::Date::parse("2026-11-30").unwrap(),
+            cut: 1,
+            classification_seq: None,
+            previous_tier: None,
+            tiers: Default::default(),
+            tiers_run: None,
+        },
+    };
+    let firings = vec![
+        firing("group/district=510104", Level::Orange),
+        firing("group/district=510105", Level::Red),
+        firing("group/district=510106", Level::Red),
+    ];
+    let app = s.app.clone();
+    tokio::task::spawn_blocking(move || {
+        let today = creditrisk::domain::Date::parse("2026-12-01").unwrap();
+        app.warnings().fire(firings, "test", 1, today).unwrap();
+    })
+    .await
+    .unwrap();
+    let scraped = scrape(&creditrisk::metrics::router(s.app.clone())).await;
+    for (level, n) in [
+        ("blue", 0.0),
+        ("yellow", 0.0),
+        ("orange", 1.0),
+        ("red", 2.0),
+    ] {
+        assert_eq!(
+            value(&scraped, "creditrisk_alerts_open", &[("level", level)]),
+            n,
+            "{level}"
+        );
+    }
+    let _ = s.shutdown.send(());
+    s.task.await.unwrap();
+}

@@ -1,6 +1,7 @@
 //! Prometheus metrics (issue 13): what the service did (gRPC calls, writer commits) and what the
-//! store holds (size, record counts, tier mix, run progress, draws, audit log size), served as
-//! `GET /metrics` by [`router`] in the OpenMetrics text format that Prometheus scrapes.
+//! store holds (size, record counts, tier mix, run progress, draws, open alerts by level, audit
+//! log size), served as `GET /metrics` by [`router`] in the OpenMetrics text format that
+//! Prometheus scrapes.
 //!
 //! Two kinds, two places:
 //! - **process metrics** ([`process`]) are counted as things happen, in one registry for the
@@ -9,10 +10,11 @@
 //!   records, commit latency) with one call per group, never per job. They know nothing of the
 //!   store, so the storage layer can call them without depending on anything above it.
 //! - **store metrics** ([`store`]) are read from the store when scraped, cheaply: point reads,
-//!   the in-memory event-id index, and the tier mix stored with the newest whole-population
-//!   run. What needs a scan (counting enterprises and draws, the current-tier mix when no run
-//!   has stored one) is refreshed in the background at most every few minutes, so a scrape at
-//!   4 million enterprises never waits for a scan (except the very first one).
+//!   the in-memory event-id index, the open-alert index (one read per open alert), and the
+//!   tier mix stored with the newest whole-population run. What needs a scan (counting
+//!   enterprises and draws, the current-tier mix when no run has stored one) is refreshed in
+//!   the background at most every few minutes, so a scrape at 4 million enterprises never
+//!   waits for a scan (except the very first one).
 //!
 //! Every metric is named `creditrisk_*` and documented in `docs/metrics.md` (a test checks that
 //! the document and the exposition list the same metrics).

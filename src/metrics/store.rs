@@ -20,8 +20,9 @@ use crate::classify::Classifier;
 use crate::error::{Error, Result};
 use crate::storage::keys::prefix;
 use crate::storage::LogReader;
+use crate::warn::Level;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{text, DescriptorEncoder, EncodeLabelSet};
+use prometheus_client::encoding::{text, DescriptorEncoder};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -40,31 +41,49 @@ pub const FAST_TTL: Duration = Duration::from_secs(5);
 /// Longest the scanned counts are reused before a background refresh starts.
 pub const SLOW_TTL: Duration = Duration::from_secs(300);
 
-/// The tier label of [`StoreMetrics`]'s tier gauge.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TierLabels {
-    tier: &'static str,
-}
-
 const TIERS: [&str; 4] = ["A", "B", "C", "D"];
 
-/// Enterprises by tier, encoded in tier order (a label family would follow a hash map's
-/// order, and the exposition should read the same way every time).
-#[derive(Debug, Default)]
-struct ByTier([AtomicI64; 4]);
+/// A gauge with one label and a fixed list of values, encoded in that order (a label family
+/// would follow a hash map's order; the exposition should read the same way every time).
+#[derive(Debug)]
+struct Fixed {
+    name: &'static str,
+    help: &'static str,
+    label: &'static str,
+    values: [&'static str; 4],
+    counts: [AtomicI64; 4],
+}
 
-impl Collector for ByTier {
+impl Fixed {
+    fn new(
+        name: &'static str,
+        help: &'static str,
+        label: &'static str,
+        values: [&'static str; 4],
+    ) -> Arc<Fixed> {
+        Arc::new(Fixed {
+            name,
+            help,
+            label,
+            values,
+            counts: Default::default(),
+        })
+    }
+
+    fn set(&self, counts: &[u64; 4]) {
+        for (g, n) in self.counts.iter().zip(counts) {
+            g.store(to_i64(*n), Ordering::Relaxed);
+        }
+    }
+}
+
+impl Collector for Fixed {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::result::Result<(), std::fmt::Error> {
-        let mut family = encoder.encode_descriptor(
-            "enterprises_by_tier",
-            "Enterprises by credit-risk tier, as ReportTiers reports them (the newest finished \
-             whole-population run's stored mix, else the current tiers)",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (tier, n) in TIERS.iter().zip(&self.0) {
+        let mut family =
+            encoder.encode_descriptor(self.name, self.help, None, MetricType::Gauge)?;
+        for (value, n) in self.values.iter().zip(&self.counts) {
             family
-                .encode_family(&TierLabels { tier })?
+                .encode_family(&[(self.label, *value)])?
                 .encode_gauge(&n.load(Ordering::Relaxed))?;
         }
         Ok(())
@@ -87,7 +106,8 @@ pub struct StoreMetrics {
     size_bytes: Gauge,
     enterprises: Gauge,
     events: Gauge,
-    by_tier: Arc<ByTier>,
+    by_tier: Arc<Fixed>,
+    alerts_open: Arc<Fixed>,
     tiers_from_run: AtomicBool,
     run_active: Gauge,
     run_done: Gauge,
@@ -138,8 +158,21 @@ impl StoreMetrics {
             "audit_log_entries",
             "Entries in the audit log (size of its newest signed tree head)",
         );
-        let by_tier = Arc::new(ByTier::default());
+        let by_tier = Fixed::new(
+            "enterprises_by_tier",
+            "Enterprises by credit-risk tier, as ReportTiers reports them (the newest finished \
+             whole-population run's stored mix, else the current tiers)",
+            "tier",
+            TIERS,
+        );
         registry.register_collector(Box::new(by_tier.clone()));
+        let alerts_open = Fixed::new(
+            "alerts_open",
+            "Open early-warning alerts by level",
+            "level",
+            Level::ALL.map(|l| l.as_str()),
+        );
+        registry.register_collector(Box::new(alerts_open.clone()));
         StoreMetrics {
             app,
             registry,
@@ -147,6 +180,7 @@ impl StoreMetrics {
             enterprises,
             events,
             by_tier,
+            alerts_open,
             tiers_from_run: AtomicBool::new(false),
             run_active,
             run_done,
@@ -226,6 +260,17 @@ impl StoreMetrics {
                 self.run_scope.set(0);
             }
         }
+        // Open alerts: the open-alert index, then one point read per open alert for its level.
+        let warnings = self.app.warnings();
+        let mut by_level = [0u64; 4];
+        for n in warnings.open_numbers()? {
+            if let Ok(a) = warnings.get(&crate::warnsvc::store::id_of(n)) {
+                if let Some(i) = Level::ALL.iter().position(|l| *l == a.level) {
+                    by_level[i] += 1;
+                }
+            }
+        }
+        self.alerts_open.set(&by_level);
         // The run ReportTiers would choose, if one has a stored mix; else the slow refresh
         // reads the current tiers.
         for r in runs.iter().rev() {
@@ -264,9 +309,7 @@ impl StoreMetrics {
     }
 
     fn set_tiers(&self, counts: &[u64; 4]) {
-        for (g, n) in self.by_tier.0.iter().zip(counts) {
-            g.store(to_i64(*n), Ordering::Relaxed);
-        }
+        self.by_tier.set(counts);
     }
 
     /// Every metric, process and store, in the OpenMetrics text format.
