@@ -5,7 +5,8 @@
 //! Dependencies point one way: `domain` knows nothing else; `rules`, `sampling`, `draw` and
 //! `audit` are pure and know only `domain` (and each other); `storage` knows `domain`; `ingest`,
 //! `classify`, `drawsvc`, `access` and `app` build on those; only `server` sees generated proto
-//! types; `cli` and `main.rs` sit on top.
+//! types; `cli` and `main.rs` sit on top. `metrics` is split: its process counters know
+//! nothing else (the server and the writer count into them), its store gauges read `app`.
 //!
 //! - [`domain`]: the records (enterprises, credit events, inspections, inspectors), their
 //!   identifiers (credit codes with GB 32100 check characters, dates), field validation, and
@@ -59,6 +60,12 @@
 //!   and access control: roles, the policy table, token format and authentication, which the
 //!   service enforces.
 //! - [`demo`]: the deterministic synthetic population.
+//! - [`metrics`]: Prometheus metrics (issue 13): a process registry that the gRPC layer (calls
+//!   by method and status, latency) and the writer thread (group sizes, commit latency) count
+//!   into without knowing anything above them, and store gauges (size, enterprises, events,
+//!   tier mix, run progress, draws, audit log size) read cheaply at scrape time from an
+//!   [`app::App`]; [`metrics::router`] serves them as `GET /metrics` for the web listener.
+//!   Documented one by one in `docs/metrics.md`.
 //! - [`config`]: the typed configuration.
 //! - [`clock`]: the wall clock, read only at the edges and passed inward as plain values.
 //!
@@ -100,6 +107,7 @@ pub mod draw;
 pub mod drawsvc;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 pub mod rules;
 pub mod sampling;
 pub mod server;

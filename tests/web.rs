@@ -700,6 +700,14 @@ fn serve_flag_starts_the_console_and_sigterm_stops_both() {
     let page = rt.block_on(Browser::new(web).get("/login"));
     assert_eq!(page.status, 200);
     assert!(page.body.contains("name=\"token\""));
+    // The same listener serves Prometheus metrics, without login.
+    let metrics = rt.block_on(Browser::new(web).get("/metrics"));
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert!(
+        metrics.body.contains("creditrisk_writer_commit_duration_seconds"),
+        "{}",
+        metrics.body
+    );
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

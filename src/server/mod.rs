@@ -3,7 +3,8 @@
 //! [`serve`] takes a bound listener and a shutdown future, so tests start a real server on
 //! `127.0.0.1:0` and stop it cleanly. Every call gets a tracing span with its method and, once
 //! authenticated, its caller's token id; its outcome (gRPC status, latency) is logged when it
-//! ends. Every call but health and reflection (served as v1 and v1alpha) passes the access
+//! ends, and counted and timed in the Prometheus metrics ([`crate::metrics::GrpcMetricsLayer`]).
+//! Every call but health and reflection (served as v1 and v1alpha) passes the access
 //! check of [`auth`] first.
 //! With a certificate and key the server speaks TLS, and with a client CA too it requires client
 //! certificates signed by it (mutual TLS); bearer tokens are required either way.
@@ -155,6 +156,10 @@ pub async fn serve_with(
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let auth = auth::AuthLayer::new(app.tokens().clone());
+    let metrics = crate::metrics::GrpcMetricsLayer::new(&[
+        pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ]);
     let records = RecordServiceServer::new(records::RecordApi::new(app))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -211,6 +216,8 @@ pub async fn serve_with(
     builder
         // The trace layer is outside the access check, so refusals are logged like any answer.
         .layer(trace)
+        // Metrics outside the access check too, so refusals are counted by their status.
+        .layer(metrics)
         .layer(auth)
         .add_service(health_service)
         .add_service(reflection)

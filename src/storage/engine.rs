@@ -42,6 +42,10 @@ pub trait Engine: Send + Sync + 'static {
     fn apply(&self, batch: Vec<Op>) -> Result<()>;
     /// Makes every applied batch durable.
     fn flush(&self) -> Result<()>;
+    /// Bytes the engine occupies on disk, if it keeps any (for metrics).
+    fn size_on_disk(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// sled, the default engine: one tree, so one batch is atomic across all key kinds.
@@ -128,6 +132,10 @@ impl Engine for SledEngine {
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    fn size_on_disk(&self) -> Result<Option<u64>> {
+        Ok(Some(self.db.size_on_disk()?))
     }
 }
 

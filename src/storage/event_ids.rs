@@ -154,6 +154,12 @@ impl EventIds {
         }
     }
 
+    /// Committed event ids: the number of events stored (a count kept in memory, no read).
+    pub fn stored(&self) -> u64 {
+        let t = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        (t.by_hash.len() + t.whole.len()) as u64
+    }
+
     /// Where `id` is stored, among committed events: the enterprise and seq.
     pub fn locate(&self, engine: &dyn Engine, id: &str) -> Result<Option<(CreditCode, u64)>> {
         let candidate = self

@@ -474,6 +474,15 @@ fn run(
                 }
             }
         }
+        // Metrics: one report per group, never per job (see `metrics::process`).
+        let jobs = answers.len();
+        let records: u64 = answers
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .map(|o| u64::from(o.accepted))
+            .sum();
+        let wrote = !group.is_empty();
+        let commit_start = std::time::Instant::now();
         let committed = if group.is_empty() {
             Ok(())
         } else {
@@ -486,6 +495,12 @@ fn run(
                 .collect();
             engine.apply(ops).and_then(|()| engine.flush())
         };
+        crate::metrics::global().writer_group(
+            jobs,
+            records,
+            wrote.then(|| commit_start.elapsed()),
+            committed.is_ok(),
+        );
         match &committed {
             Ok(()) => event_ids.add(&new_ids),
             Err(e) => {

@@ -65,6 +65,8 @@ pub struct Web {
 
 /// The console's routes over `app`. The `/metrics` endpoint (issue 13) is merged here too.
 pub fn router(app: App, options: Options) -> Router {
+    // `/metrics` takes no login (Prometheus scrapes it): see docs/metrics.md.
+    let metrics = crate::metrics::router(app.clone());
     let web = Web {
         app,
         sessions: Sessions::default(),
@@ -84,9 +86,8 @@ pub fn router(app: App, options: Options) -> Router {
         .route("/inspector/results", post(pages::record_result))
         .route("/enterprises/{code}", get(pages::enterprise))
         .fallback(not_found)
-        // METRICS: merged here once `crate::metrics` exists (the `metrics` branch):
-        // .merge(crate::metrics::router(..))
         .with_state(web)
+        .merge(metrics)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets requests in flight finish.
