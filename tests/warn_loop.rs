@@ -239,3 +239,57 @@ async fn a_disposal_makes_a_joint_draw_and_a_confirmed_group_alert_raises_the_ra
     );
     s.stop().await;
 }
+
+/// `serve --demo`'s loading step (the same function) leaves every injected incident of the
+/// demo open as an alert at its level: blue, yellow, orange and red all present.
+#[tokio::test]
+async fn the_demo_starts_with_its_incidents_open_at_every_level() {
+    use creditrisk::warnsvc::AlertFilter;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, stopper) = creditrisk::app::App::open(dir.path(), 64).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    app.classifier()
+        .rule_sets()
+        .ensure_default(&root.join("rules/default"), 0)
+        .await
+        .unwrap();
+    app.enable_draws(&root.join("rules")).unwrap();
+    let (n, seed) = (5_000, 20231);
+    creditrisk::cli::import::load_demo_if_empty(&app, n, seed, None)
+        .await
+        .unwrap();
+    let w = app.warnings().clone();
+    let alerts = tokio::task::spawn_blocking(move || w.list(&AlertFilter::default(), None, 500))
+        .await
+        .unwrap()
+        .unwrap()
+        .items;
+    let found: std::collections::BTreeSet<(String, String, String, String)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a.rule_id.clone(),
+                a.subject.clone(),
+                a.level.as_str().to_string(),
+                a.state.as_str().to_string(),
+            )
+        })
+        .collect();
+    let data = creditrisk::demo::generate(n, seed);
+    let mut levels = std::collections::BTreeSet::new();
+    for i in &data.incidents {
+        let want = (
+            i.rule_id.clone(),
+            i.subject.clone(),
+            i.level.as_str().to_string(),
+            "raised".to_string(),
+        );
+        assert!(found.contains(&want), "{i:?} not open in {found:?}");
+        levels.insert(i.level);
+    }
+    assert_eq!(levels.len(), 4, "{levels:?}");
+    drop(app);
+    tokio::task::spawn_blocking(move || stopper.close())
+        .await
+        .unwrap();
+}
