@@ -324,6 +324,10 @@ enum WarningsCmd {
         /// inspecting every enterprise behind the alert.
         #[arg(long)]
         group_scope: bool,
+        /// With --draw: the date the draw reads records as of (default: the alert's
+        /// evaluation date).
+        #[arg(long, default_value = "", hide_default_value = true)]
+        draw_as_of: String,
         /// Print the whole alert as JSON.
         #[arg(long)]
         json: bool,
@@ -1284,6 +1288,7 @@ async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
             inspection_date,
             seed,
             group_scope,
+            draw_as_of,
             json,
             server,
         } => {
@@ -1295,6 +1300,7 @@ async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
                 inspection_date,
                 seed,
                 group_scope,
+                draw_as_of,
             };
             w::transition(&server.target(), &id, t, json).await
         }

@@ -150,6 +150,7 @@ async fn a_disposal_makes_a_joint_draw_and_a_confirmed_group_alert_raises_the_ra
         inspection_date: "2026-12-01".into(),
         seed: "loop seed".into(),
         group_scope: false,
+        draw_as_of: String::new(),
     };
     let st = w.dispose_alert(dispose("interview")).await.unwrap_err();
     assert_eq!(st.code(), Code::InvalidArgument, "{st:?}");

@@ -149,6 +149,8 @@ pub enum Transition {
         seed: String,
         /// With `draw`: sample the alert's group instead of its enterprises.
         group_scope: bool,
+        /// With `draw`: the records date (empty: the alert's evaluation date).
+        draw_as_of: String,
     },
     /// `outcome ID --action N --outcome TEXT`.
     Outcome {
@@ -221,8 +223,10 @@ pub async fn transition(
             inspection_date,
             seed,
             group_scope,
+            draw_as_of,
         } => {
             c.dispose_alert(pb::DisposeAlertRequest {
+                draw_as_of,
                 alert_id,
                 kind,
                 deadline,

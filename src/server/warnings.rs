@@ -184,6 +184,7 @@ impl WarningService for WarningApi {
                 ("inspection_date", !r.inspection_date.is_empty()),
                 ("seed", !r.seed.is_empty()),
                 ("group_scope", r.group_scope),
+                ("draw_as_of", !r.draw_as_of.is_empty()),
             ] {
                 if set {
                     return Err(to_status(Error::invalid(
@@ -584,6 +585,7 @@ fn rule_set_info(set: &crate::warn::WarningRuleSet) -> pb::WarningRuleSetInfo {
 struct JointRequest {
     draws: crate::drawsvc::Draws,
     inspection_date: crate::domain::Date,
+    as_of: Option<crate::domain::Date>,
     seed: Option<String>,
     group_scope: bool,
 }
@@ -617,22 +619,28 @@ fn joint_request(
     Ok(JointRequest {
         draws: app.draws()?.clone(),
         inspection_date,
+        as_of: if r.draw_as_of.is_empty() {
+            None
+        } else {
+            Some(convert::date_req("draw_as_of", &r.draw_as_of)?)
+        },
         seed: (!r.seed.is_empty()).then(|| r.seed.clone()),
         group_scope: r.group_scope,
     })
 }
 
 impl JointRequest {
-    /// Makes the joint targeted draw of `a` (as of its evaluation date) and returns its id.
+    /// Makes the joint targeted draw of `a` (as of the requested date, else the alert's
+    /// evaluation date) and returns its id.
     fn draw(self, a: &crate::warnsvc::Alert, actor: &str) -> crate::Result<String> {
         use crate::drawsvc::AlertTarget;
-        let as_of = a.basis.as_of;
+        let as_of = self.as_of.unwrap_or(a.basis.as_of);
         let d = self.inspection_date;
         if d < as_of || d > as_of.add_days(366) {
             return Err(Error::invalid(
                 "inspection_date",
                 format!(
-                    "`{d}` must fall between the alert's evaluation date `{as_of}` and 366 days after it"
+                    "`{d}` must fall between the draw's records date `{as_of}` and 366 days after it"
                 ),
             ));
         }
