@@ -270,7 +270,7 @@ pub async fn transition(
     .map_err(explain)?
     .into_inner();
     print(&a, as_json);
-    // A disposal that made a draw names it on a second line (`draw show ID`).
+    // A disposal that made a draw names it on a second line (`draw get ID`).
     if let (false, true, Some(x)) = (as_json, drew, a.actions.last()) {
         if !x.draw_id.is_empty() {
             println!("draw {}", x.draw_id);

@@ -173,8 +173,9 @@ pub struct Action {
     pub note: String,
     /// The outcome, once recorded.
     pub outcome: Option<Outcome>,
-    /// The joint targeted draw created for this action, if any (`draw show ID`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The joint targeted draw created for this action, if any (`draw get ID`). Always
+    /// serialized: the store's codec (postcard) is not self-describing, so fields cannot be
+    /// skipped.
     pub draw_id: Option<String>,
 }
 
