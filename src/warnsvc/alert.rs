@@ -444,8 +444,10 @@ impl Alert {
     pub fn check_ratio_basis(&self) -> Result<()> {
         if self.group.is_empty() {
             return Err(Error::FailedPrecondition(format!(
-                "alert `{}` is an enterprise alert (`{}`): only a group alert can raise a group's inspection ratio",
-                self.id, self.subject
+                "alert `{}` is `{}` and an enterprise alert (`{}`): only a confirmed group alert can raise a group's inspection ratio",
+                self.id,
+                self.state.as_str(),
+                self.subject
             )));
         }
         let confirmed = self.assessment.as_ref().is_some_and(|a| a.confirmed);
