@@ -306,7 +306,7 @@ enum WarningsCmd {
         /// Alert id.
         id: String,
         /// targeted-inspection, interview, rectification-order or joint-inspection.
-        #[arg(long)]
+        #[arg(long, visible_alias = "action")]
         kind: String,
         /// Last day for its outcome (YYYY-MM-DD).
         #[arg(long)]
@@ -314,6 +314,24 @@ enum WarningsCmd {
         /// What is to be done.
         #[arg(long, default_value = "", hide_default_value = true)]
         note: String,
+        /// Also make a joint targeted draw for the alert (joint-inspection or
+        /// targeted-inspection); prints `draw ID` after the alert.
+        #[arg(long, requires = "inspection_date")]
+        draw: bool,
+        /// With --draw: the planned inspection date (YYYY-MM-DD).
+        #[arg(long, default_value = "", hide_default_value = true)]
+        inspection_date: String,
+        /// With --draw: the draw's seed (default: the server makes one).
+        #[arg(long, default_value = "", hide_default_value = true)]
+        seed: String,
+        /// With --draw, for a group alert: sample the group (district, industry) instead of
+        /// inspecting every enterprise behind the alert.
+        #[arg(long)]
+        group_scope: bool,
+        /// With --draw: the date the draw reads records as of (default: the alert's
+        /// evaluation date).
+        #[arg(long, default_value = "", hide_default_value = true)]
+        draw_as_of: String,
         /// Print the whole alert as JSON.
         #[arg(long)]
         json: bool,
@@ -343,6 +361,26 @@ enum WarningsCmd {
         /// Why.
         #[arg(long, default_value = "", hide_default_value = true)]
         reason: String,
+        /// Print the whole alert as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Differentiated supervision: raise the inspection ratios of a confirmed group alert's
+    /// group for a period (a group ratio override whose basis is the alert).
+    RaiseRatio {
+        /// Alert id.
+        id: String,
+        /// Ratios per mille for tiers A,B,C,D (none below the policy's), e.g. 50,100,300,1000.
+        #[arg(long, value_parser = creditrisk::cli::warnings::parse_ratios)]
+        ratios: [u32; 4],
+        /// First inspection date it applies to (YYYY-MM-DD).
+        #[arg(long = "from")]
+        valid_from: String,
+        /// Last inspection date it applies to (YYYY-MM-DD).
+        #[arg(long = "until")]
+        valid_until: String,
         /// Print the whole alert as JSON.
         #[arg(long)]
         json: bool,
@@ -1254,6 +1292,11 @@ async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
             kind,
             deadline,
             note,
+            draw,
+            inspection_date,
+            seed,
+            group_scope,
+            draw_as_of,
             json,
             server,
         } => {
@@ -1261,6 +1304,11 @@ async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
                 kind,
                 deadline,
                 note,
+                draw,
+                inspection_date,
+                seed,
+                group_scope,
+                draw_as_of,
             };
             w::transition(&server.target(), &id, t, json).await
         }
@@ -1280,6 +1328,21 @@ async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
             json,
             server,
         } => w::transition(&server.target(), &id, Transition::Close { reason }, json).await,
+        WarningsCmd::RaiseRatio {
+            id,
+            ratios,
+            valid_from,
+            valid_until,
+            json,
+            server,
+        } => {
+            let t = Transition::RaiseRatio {
+                ratios,
+                valid_from,
+                valid_until,
+            };
+            w::transition(&server.target(), &id, t, json).await
+        }
         WarningsCmd::Overdue { json, server } => w::overdue(&server.target(), json).await,
         WarningsCmd::Watch {
             cursor,

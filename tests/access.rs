@@ -352,6 +352,7 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
                 kind: "interview".into(),
                 deadline: "2026-12-31".into(),
                 note: String::new(),
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -367,6 +368,13 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
             .close_alert(pb::CloseAlertRequest {
                 alert_id: "W1".into(),
                 reason: String::new(),
+            })
+            .await
+            .map(drop),
+        "WarningService/RaiseGroupRatio" => Warn::new(ch)
+            .raise_group_ratio(pb::RaiseGroupRatioRequest {
+                alert_id: "W1".into(),
+                ..Default::default()
             })
             .await
             .map(drop),

@@ -1,6 +1,7 @@
 //! Bundles exported by a real server, checked by the independent Python checker
 //! `tools/verify_bundle.py` (issue 11): an ordinary draw, a joint draw where the lead department
-//! falls short for some enterprises, and a draw that hits the workload cap. The bundles are
+//! falls short for some enterprises, a draw that hits the workload cap, and a draw under a group
+//! ratio override raised by a confirmed warning alert (issue 12). The bundles are
 //! written to `$CREDITRISK_BUNDLE_DIR` when set (CI runs the checker on them again), else to a
 //! temporary directory. Forged bundles (a member swapped for another department's inspector, an
 //! inspector over the cap, a ticket trimmed to 9 digits) must be rejected, naming the problem.
@@ -109,6 +110,71 @@ async fn population(s: &TestServer) {
         .await
         .unwrap();
     assert_eq!(reclassify_all(s, AS_OF).await.done, 200);
+}
+
+/// A bakery spot-check cluster in 510104 (5 of 12 failed in October) evaluated as of AS_OF,
+/// confirmed, and its group's ratios raised over the inspection date; returns the alert id.
+async fn group_ratio_from_an_alert(s: &TestServer) -> String {
+    use pb::warning_service_client::WarningServiceClient;
+    // Enterprises 3..=15 except 6 and 11 (in 510106): twelve in 510104.
+    let ns: Vec<u64> = (3..=16).filter(|n| n % 5 != 1).take(12).collect();
+    let records = ns
+        .iter()
+        .enumerate()
+        .map(|(i, n)| pb::CreditEvent {
+            event_id: format!("bakery-{n}"),
+            credit_code: synthetic_code(*n).to_string(),
+            effective_date: format!("2026-10-{:02}", 2 + i),
+            source_department: "samr-chengdu".into(),
+            body: Some(pb::credit_event::Body::SpotCheck(pb::SpotCheck {
+                passed: i >= 5,
+                product_category: "bakery".into(),
+            })),
+            seq: 0,
+        })
+        .collect();
+    s.client()
+        .await
+        .append_events(pb::AppendEventsRequest { records })
+        .await
+        .unwrap();
+    let mut w = WarningServiceClient::new(s.channel_as(Role::Planner).await);
+    w.evaluate_groups(pb::EvaluateGroupsRequest {
+        as_of: AS_OF.into(),
+        cut: 0,
+    })
+    .await
+    .unwrap();
+    let alerts = w
+        .list_alerts(pb::ListAlertsRequest {
+            rule_id: "group.spot-check-failure-rate".into(),
+            district: "510104".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    let id = alerts.first().expect("the bakery cluster fires").id.clone();
+    w.assess_alert(pb::AssessAlertRequest {
+        alert_id: id.clone(),
+        decision: "confirmed".into(),
+        reason: "bakery cluster".into(),
+    })
+    .await
+    .unwrap();
+    w.raise_group_ratio(pb::RaiseGroupRatioRequest {
+        alert_id: id.clone(),
+        ratio_a: 300,
+        ratio_b: 500,
+        ratio_c: 800,
+        ratio_d: 1000,
+        valid_from: "2026-11-01".into(),
+        valid_until: "2026-11-30".into(),
+    })
+    .await
+    .unwrap();
+    id
 }
 
 /// `Err(reason)` when the checker cannot run here.
@@ -245,6 +311,22 @@ async fn exported_bundles_pass_the_independent_python_checker() {
         .selected
         .iter()
         .any(|e| e.unstaffed_reason.contains("reached the workload cap of 2")));
+    // Differentiated supervision: a confirmed group alert raises 510104's ratios, and a draw
+    // there applies the group ratio override (after the draws above, which it must not touch).
+    let basis = group_ratio_from_an_alert(&s).await;
+    let raised = draws
+        .create_draw(spec("group-ratio", "food-2026", Default::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        serde_json::from_str::<Value>(&raised.record_json)
+            .unwrap()
+            .to_string()
+            .contains(&format!("\"basis\":\"{basis}\"")),
+        "the override is in the record: {}",
+        raised.record_json
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let dir = match std::env::var_os("CREDITRISK_BUNDLE_DIR") {
@@ -254,7 +336,7 @@ async fn exported_bundles_pass_the_independent_python_checker() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut files = Vec::new();
     let mut docs = BTreeMap::new();
-    for id in ["ordinary-1", "joint-short-lead", "cap-hit"] {
+    for id in ["ordinary-1", "joint-short-lead", "cap-hit", "group-ratio"] {
         let json = export_files(&s, id, "")
             .await
             .remove("bundle.json")
@@ -277,7 +359,7 @@ async fn exported_bundles_pass_the_independent_python_checker() {
         code, 0,
         "the checker rejects a bundle the server exported:\n{out}"
     );
-    assert_eq!(out.matches(": OK: ").count(), 3, "{out}");
+    assert_eq!(out.matches(": OK: ").count(), 4, "{out}");
     assert!(out.contains("lead department short)"), "{out}");
 
     // Forgeries, written outside the bundle directory (CI checks that one expecting success).

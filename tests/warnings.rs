@@ -161,6 +161,7 @@ async fn a_group_alert_goes_through_its_lifecycle_with_the_right_roles() {
                 kind: "interview".into(),
                 deadline: "2026-12-20".into(),
                 note: String::new(),
+                ..Default::default()
             })
             .await,
         Code::FailedPrecondition,
@@ -231,6 +232,7 @@ async fn a_group_alert_goes_through_its_lifecycle_with_the_right_roles() {
                 kind: kind.into(),
                 deadline: deadline.into(),
                 note: "bakeries of the cluster".into(),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -658,6 +660,7 @@ async fn bad_input_is_refused_naming_the_field_and_unknown_alerts_are_not_found(
         kind: kind.into(),
         deadline: deadline.into(),
         note: String::new(),
+        ..Default::default()
     };
     let (f, d) = field(
         w.dispose_alert(dispose("raid", "2026-12-01"))
@@ -883,6 +886,7 @@ async fn department_tokens_see_and_change_only_the_alerts_notified_to_them() {
         kind: "interview".into(),
         deadline: "2026-12-20".into(),
         note: String::new(),
+        ..Default::default()
     };
     let st = health.dispose_alert(dispose.clone()).await.unwrap_err();
     assert_eq!(st.code(), Code::NotFound, "{st:?}");

@@ -210,6 +210,7 @@ pub const POLICY: &[(&str, &[Role])] = &[
         ALERT_WRITE,
     ),
     ("/creditrisk.v1.WarningService/CloseAlert", ALERT_WRITE),
+    ("/creditrisk.v1.WarningService/RaiseGroupRatio", ALERT_WRITE),
     ("/creditrisk.v1.WarningService/ListOverdue", ALERT_READ),
     ("/creditrisk.v1.WarningService/WatchAlerts", ALERT_READ),
     ("/creditrisk.v1.WarningService/EvaluateGroups", ALERT_WRITE),
@@ -600,6 +601,7 @@ mod tests {
         ("WarningService", "DisposeAlert", "planner admin"),
         ("WarningService", "RecordActionOutcome", "planner admin"),
         ("WarningService", "CloseAlert", "planner admin"),
+        ("WarningService", "RaiseGroupRatio", "planner admin"),
         (
             "WarningService",
             "ListOverdue",
@@ -645,6 +647,7 @@ mod tests {
         "DisposeAlert",
         "RecordActionOutcome",
         "CloseAlert",
+        "RaiseGroupRatio",
         "EvaluateGroups",
         "UploadWarningRuleSet",
         "ActivateWarningRuleSet",

@@ -1028,6 +1028,41 @@ pub async fn load_demo_if_empty(
         d = state.tiers[3],
         "demo population classified"
     );
+    demo_warnings(app, &data).await
+}
+
+/// Early warning on the demo, as of the demo's date: the default warning rules (activated if
+/// none is), group signals over the whole population, and the enterprises of the demo's
+/// serious-list incidents classified once more through the single-classification path, whose
+/// store job evaluates their enterprise signals. So `serve --demo` starts with the injected
+/// incidents open as alerts at their levels.
+async fn demo_warnings(app: &App, data: &crate::demo::DemoData) -> anyhow::Result<()> {
+    let w = app.warnings().clone();
+    w.ensure_default_rules(crate::clock::now_ms()).await?;
+    let codes: Vec<crate::domain::CreditCode> = data
+        .incidents
+        .iter()
+        .filter_map(|i| i.subject.strip_prefix("enterprise/"))
+        .filter_map(|c| crate::domain::CreditCode::parse(c).ok())
+        .collect();
+    let c = app.classifier().clone();
+    let as_of = crate::demo::demo_as_of();
+    let (e, enterprises) = tokio::task::spawn_blocking(move || {
+        let system = crate::classify::service::SYSTEM;
+        let now = crate::clock::now_ms();
+        let e = w.evaluate_groups(as_of, None, system, now, crate::clock::today())?;
+        for code in &codes {
+            c.classify_one_blocking(*code, as_of, None, true)?;
+        }
+        Ok::<_, crate::error::Error>((e, codes.len()))
+    })
+    .await??;
+    tracing::info!(
+        as_of = %e.as_of,
+        group_alerts = e.fired.raised.len(),
+        enterprises,
+        "demo warnings evaluated"
+    );
     Ok(())
 }
 

@@ -27,7 +27,7 @@ pub fn alert_json(a: &pb::Alert) -> serde_json::Value {
         "actions": a.actions.iter().map(|x| json!({
             "number": x.number, "kind": x.kind, "deadline": x.deadline, "note": x.note,
             "outcome": x.outcome, "outcome_recorded_on": x.outcome_recorded_on,
-            "outcome_actor": x.outcome_actor})).collect::<Vec<_>>(),
+            "outcome_actor": x.outcome_actor, "draw_id": x.draw_id})).collect::<Vec<_>>(),
         "history": a.history.iter().map(|t| json!({
             "action": t.action, "state": t.state, "level": t.level, "actor": t.actor,
             "at_unix_ms": t.at_unix_ms, "reason": t.reason})).collect::<Vec<_>>(),
@@ -141,6 +141,16 @@ pub enum Transition {
         deadline: String,
         /// What is to be done.
         note: String,
+        /// Also make a joint targeted draw (`--draw`).
+        draw: bool,
+        /// With `draw`: the planned inspection date.
+        inspection_date: String,
+        /// With `draw`: the seed (empty: the server's).
+        seed: String,
+        /// With `draw`: sample the alert's group instead of its enterprises.
+        group_scope: bool,
+        /// With `draw`: the records date (empty: the alert's evaluation date).
+        draw_as_of: String,
     },
     /// `outcome ID --action N --outcome TEXT`.
     Outcome {
@@ -154,6 +164,29 @@ pub enum Transition {
         /// Why.
         reason: String,
     },
+    /// `raise-ratio ID --ratios A,B,C,D --from DATE --until DATE`.
+    RaiseRatio {
+        /// Ratios per mille for tiers A, B, C and D.
+        ratios: [u32; 4],
+        /// First inspection date it applies to.
+        valid_from: String,
+        /// Last inspection date it applies to.
+        valid_until: String,
+    },
+}
+
+/// Parses `A,B,C,D` (per mille, tiers A to D) for `--ratios`.
+pub fn parse_ratios(s: &str) -> Result<[u32; 4], String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let bad = || format!("`{s}`: expected four per-mille ratios A,B,C,D, e.g. 50,100,200,400");
+    if parts.len() != 4 {
+        return Err(bad());
+    }
+    let mut out = [0u32; 4];
+    for (o, p) in out.iter_mut().zip(&parts) {
+        *o = p.parse().map_err(|_| bad())?;
+    }
+    Ok(out)
 }
 
 /// Runs a transition on alert `id`; prints the alert after it (one line, `--json`: whole).
@@ -165,6 +198,7 @@ pub async fn transition(
 ) -> anyhow::Result<()> {
     let mut c = client(target).await?;
     let alert_id = id.to_string();
+    let drew = matches!(t, Transition::Dispose { draw: true, .. });
     let a = match t {
         Transition::Assess { decision, reason } => {
             c.assess_alert(pb::AssessAlertRequest {
@@ -185,12 +219,22 @@ pub async fn transition(
             kind,
             deadline,
             note,
+            draw,
+            inspection_date,
+            seed,
+            group_scope,
+            draw_as_of,
         } => {
             c.dispose_alert(pb::DisposeAlertRequest {
+                draw_as_of,
                 alert_id,
                 kind,
                 deadline,
                 note,
+                draw,
+                inspection_date,
+                seed,
+                group_scope,
             })
             .await
         }
@@ -206,10 +250,32 @@ pub async fn transition(
             c.close_alert(pb::CloseAlertRequest { alert_id, reason })
                 .await
         }
+        Transition::RaiseRatio {
+            ratios: [a, b, cc, d],
+            valid_from,
+            valid_until,
+        } => {
+            c.raise_group_ratio(pb::RaiseGroupRatioRequest {
+                alert_id,
+                ratio_a: a,
+                ratio_b: b,
+                ratio_c: cc,
+                ratio_d: d,
+                valid_from,
+                valid_until,
+            })
+            .await
+        }
     }
     .map_err(explain)?
     .into_inner();
     print(&a, as_json);
+    // A disposal that made a draw names it on a second line (`draw get ID`).
+    if let (false, true, Some(x)) = (as_json, drew, a.actions.last()) {
+        if !x.draw_id.is_empty() {
+            println!("draw {}", x.draw_id);
+        }
+    }
     Ok(())
 }
 

@@ -177,19 +177,97 @@ impl WarningService for WarningApi {
         let kind = convert::action_kind(&r.kind).map_err(to_status)?;
         let deadline = convert::date_req("deadline", &r.deadline).map_err(to_status)?;
         let note = convert::text("note", &r.note, false).map_err(to_status)?;
-        let action = NewAction {
+        let joint = if r.draw {
+            Some(joint_request(&self.app, &r, kind).map_err(to_status)?)
+        } else {
+            for (field, set) in [
+                ("inspection_date", !r.inspection_date.is_empty()),
+                ("seed", !r.seed.is_empty()),
+                ("group_scope", r.group_scope),
+                ("draw_as_of", !r.draw_as_of.is_empty()),
+            ] {
+                if set {
+                    return Err(to_status(Error::invalid(
+                        field,
+                        "is only allowed with `draw`",
+                    )));
+                }
+            }
+            None
+        };
+        let mut action = NewAction {
             kind,
             deadline,
             note,
+            draw_id: None,
         };
         alert(
             self.app
                 .warn_op(move |w| {
+                    let current = w.get(&id)?;
                     // Departments set at `warn` never change, so the check cannot go stale.
-                    if scope.is_some() {
-                        check_scope(&w.get(&id)?, &scope)?;
+                    check_scope(&current, &scope)?;
+                    if let Some(j) = joint {
+                        // Checked first so that a refused disposal makes no draw.
+                        current.check_disposable()?;
+                        action.draw_id = Some(j.draw(&current, &actor)?);
                     }
                     w.dispose(&id, action, &actor, clock::now_ms())
+                })
+                .await
+                .map_err(to_status)?,
+        )
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn raise_group_ratio(&self, req: Request<pb::RaiseGroupRatioRequest>) -> R<pb::Alert> {
+        let me = caller(&req)?;
+        let (actor, scope) = (me.token_id.clone(), scope(&me));
+        let r = req.into_inner();
+        let id = convert::alert_id(&r.alert_id)
+            .map_err(to_status)?
+            .to_string();
+        let valid_from = convert::date_req("valid_from", &r.valid_from).map_err(to_status)?;
+        let valid_until = convert::date_req("valid_until", &r.valid_until).map_err(to_status)?;
+        let ratio_per_mille = crate::draw::TierValues {
+            a: r.ratio_a,
+            b: r.ratio_b,
+            c: r.ratio_c,
+            d: r.ratio_d,
+        };
+        let draws = self.app.draws().map_err(to_status)?.clone();
+        alert(
+            self.app
+                .warn_op(move |w| {
+                    let a = w.get(&id)?;
+                    check_scope(&a, &scope)?;
+                    // Checked before the override is stored, and again in the history step.
+                    a.check_ratio_basis()?;
+                    let dim = |name: &str| {
+                        a.group
+                            .iter()
+                            .find(|(d, _)| d == name)
+                            .map(|(_, v)| v.clone())
+                    };
+                    let ratio = crate::draw::GroupRatio {
+                        basis: a.id.clone(),
+                        district: dim("district"),
+                        industry: dim("industry_division").or_else(|| dim("industry_section")),
+                        ratio_per_mille,
+                        valid_from,
+                        valid_until,
+                    };
+                    let summary = format!(
+                        "group ratio A {} B {} C {} D {} per mille for district `{}` industry `{}`, {valid_from} to {valid_until}",
+                        ratio_per_mille.a,
+                        ratio_per_mille.b,
+                        ratio_per_mille.c,
+                        ratio_per_mille.d,
+                        ratio.district.as_deref().unwrap_or("any"),
+                        ratio.industry.as_deref().unwrap_or("any"),
+                    );
+                    draws.record_group_ratio(ratio, &actor, clock::now_ms())?;
+                    w.record_ratio(&id, summary, &actor, clock::now_ms())
                 })
                 .await
                 .map_err(to_status)?,
@@ -500,5 +578,103 @@ fn rule_set_info(set: &crate::warn::WarningRuleSet) -> pb::WarningRuleSetInfo {
         name: set.name().to_string(),
         effective_from: set.effective_from().to_string(),
         rule_ids: set.rule_ids().into_iter().map(str::to_string).collect(),
+    }
+}
+
+/// What `DisposeAlert` with `draw` asks for, checked before the alert is read.
+struct JointRequest {
+    draws: crate::drawsvc::Draws,
+    inspection_date: crate::domain::Date,
+    as_of: Option<crate::domain::Date>,
+    seed: Option<String>,
+    group_scope: bool,
+}
+
+/// Checks the draw fields of a `DisposeAlert` request with `draw` set.
+fn joint_request(
+    app: &App,
+    r: &pb::DisposeAlertRequest,
+    kind: crate::warnsvc::alert::ActionKind,
+) -> crate::Result<JointRequest> {
+    use crate::warnsvc::alert::ActionKind;
+    if !matches!(
+        kind,
+        ActionKind::JointInspection | ActionKind::TargetedInspection
+    ) {
+        return Err(Error::invalid(
+            "draw",
+            format!(
+                "a draw is made only for `joint-inspection` or `targeted-inspection`, not `{}`",
+                kind.as_str()
+            ),
+        ));
+    }
+    let inspection_date = convert::date_req("inspection_date", &r.inspection_date)?;
+    if r.seed.len() > 128 {
+        return Err(Error::invalid(
+            "seed",
+            format!("is {} bytes; at most 128", r.seed.len()),
+        ));
+    }
+    Ok(JointRequest {
+        draws: app.draws()?.clone(),
+        inspection_date,
+        as_of: if r.draw_as_of.is_empty() {
+            None
+        } else {
+            Some(convert::date_req("draw_as_of", &r.draw_as_of)?)
+        },
+        seed: (!r.seed.is_empty()).then(|| r.seed.clone()),
+        group_scope: r.group_scope,
+    })
+}
+
+impl JointRequest {
+    /// Makes the joint targeted draw of `a` (as of the requested date, else the alert's
+    /// evaluation date) and returns its id.
+    fn draw(self, a: &crate::warnsvc::Alert, actor: &str) -> crate::Result<String> {
+        use crate::drawsvc::AlertTarget;
+        let as_of = self.as_of.unwrap_or(a.basis.as_of);
+        let d = self.inspection_date;
+        if d < as_of || d > as_of.add_days(366) {
+            return Err(Error::invalid(
+                "inspection_date",
+                format!(
+                    "`{d}` must fall between the draw's records date `{as_of}` and 366 days after it"
+                ),
+            ));
+        }
+        if self.group_scope && a.group.is_empty() {
+            return Err(Error::invalid(
+                "group_scope",
+                format!("alert `{}` is not a group alert", a.id),
+            ));
+        }
+        let routing = crate::warn::routing::Routing::built_in().map_err(|e| {
+            Error::Internal(format!("the built-in routing file does not load: {e:?}"))
+        })?;
+        let firing = crate::warn::Firing {
+            rule_id: a.rule_id.clone(),
+            subject: a.subject.clone(),
+            level: a.level,
+            evidence: a.evidence.clone(),
+            enterprises: if self.group_scope {
+                Vec::new()
+            } else {
+                a.enterprises.clone()
+            },
+            sectors: a.sectors.clone(),
+            group: a.group.clone(),
+        };
+        let target = AlertTarget::from_firing(&a.id, &a.rule_id, &firing, &routing);
+        let view = self.draws.joint_draw_for_alert(
+            &target,
+            as_of,
+            d,
+            self.seed,
+            actor,
+            clock::now_ms(),
+        )?;
+        Ok(view.record.draw_id)
     }
 }

@@ -173,12 +173,17 @@ pub struct Action {
     pub note: String,
     /// The outcome, once recorded.
     pub outcome: Option<Outcome>,
+    /// The joint targeted draw created for this action, if any (`draw get ID`). Always
+    /// serialized: the store's codec (postcard) is not self-describing, so fields cannot be
+    /// skipped.
+    pub draw_id: Option<String>,
 }
 
 /// One step of an alert's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transition {
-    /// `raise`, `refire`, `assess`, `warn`, `dispose`, `outcome`, `escalate` or `close`.
+    /// `raise`, `refire`, `assess`, `warn`, `dispose`, `outcome`, `escalate`, `ratio` or
+    /// `close`.
     pub action: String,
     /// State after the step.
     pub state: State,
@@ -420,22 +425,63 @@ impl Alert {
         Ok(())
     }
 
-    /// Adds a disposal action; returns its number (from 1).
-    pub fn dispose(&mut self, action: Action, actor: &str, at_ms: i64) -> Result<usize> {
-        if !matches!(self.state, State::Warned | State::Disposing) {
-            return Err(refuse(
+    /// `Ok` when a disposal action may be added (`warned` or `disposing`): checked before a
+    /// joint draw is made for one, so a refused disposal makes no draw.
+    pub fn check_disposable(&self) -> Result<()> {
+        if matches!(self.state, State::Warned | State::Disposing) {
+            Ok(())
+        } else {
+            Err(refuse(
                 self,
                 "dispose",
                 "is allowed only when `warned` or `disposing`",
+            ))
+        }
+    }
+
+    /// `Ok` when the alert may be the basis of a group ratio override (differentiated
+    /// supervision): a group alert, confirmed, not closed.
+    pub fn check_ratio_basis(&self) -> Result<()> {
+        if self.group.is_empty() {
+            return Err(Error::FailedPrecondition(format!(
+                "alert `{}` is `{}` and an enterprise alert (`{}`): only a confirmed group alert can raise a group's inspection ratio",
+                self.id,
+                self.state.as_str(),
+                self.subject
+            )));
+        }
+        let confirmed = self.assessment.as_ref().is_some_and(|a| a.confirmed);
+        if !confirmed || self.state == State::Closed {
+            return Err(refuse(
+                self,
+                "raising a group ratio",
+                "is allowed only for a confirmed alert that is not closed",
             ));
         }
+        Ok(())
+    }
+
+    /// Records in the history that a group ratio override rests on this alert (`summary`
+    /// says which); the state does not change.
+    pub fn record_ratio(&mut self, summary: &str, actor: &str, at_ms: i64) -> Result<()> {
+        self.check_ratio_basis()?;
+        self.step("ratio", actor, at_ms, summary.to_string());
+        Ok(())
+    }
+
+    /// Adds a disposal action; returns its number (from 1).
+    pub fn dispose(&mut self, action: Action, actor: &str, at_ms: i64) -> Result<usize> {
+        self.check_disposable()?;
         self.state = State::Disposing;
-        let reason = format!(
+        let mut reason = format!(
             "{} due {}: {}",
             action.kind.as_str(),
             action.deadline,
             action.note
         );
+        if let Some(d) = &action.draw_id {
+            reason.push_str(&format!(" (draw {d})"));
+        }
         self.actions.push(action);
         self.step("dispose", actor, at_ms, reason);
         Ok(self.actions.len())

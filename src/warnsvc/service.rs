@@ -57,6 +57,8 @@ pub struct NewAction {
     pub deadline: Date,
     /// What is to be done.
     pub note: String,
+    /// The joint targeted draw made for it, if any.
+    pub draw_id: Option<String>,
 }
 
 /// Alert service over the store. Cheap to clone.
@@ -318,12 +320,25 @@ impl Warnings {
                     deadline: action.deadline,
                     note: action.note,
                     outcome: None,
+                    draw_id: action.draw_id,
                 },
                 &actor,
                 at_ms,
             )
             .map(|_| ())
         })
+    }
+
+    /// Records in the alert's history that a group ratio override rests on it.
+    pub fn record_ratio(
+        &self,
+        id: &str,
+        summary: String,
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<Alert> {
+        let actor = actor.to_string();
+        self.apply(id, move |a| a.record_ratio(&summary, &actor, at_ms))
     }
 
     /// Records the outcome of action `n` (from 1).

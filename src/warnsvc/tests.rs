@@ -86,6 +86,7 @@ fn overdue_alerts_escalate_once_per_episode() {
         deadline: d(deadline),
         note: String::new(),
         outcome: None,
+        draw_id: None,
     };
     a.dispose(action("2026-12-10"), "p", 13).unwrap();
     a.dispose(action("2026-12-31"), "p", 14).unwrap();

@@ -221,6 +221,7 @@ pub fn alert_to(a: &Alert, overdue: bool) -> pb::Alert {
             .enumerate()
             .map(|(i, x)| pb::DisposalAction {
                 number: i as u32 + 1,
+                draw_id: x.draw_id.clone().unwrap_or_default(),
                 kind: x.kind.as_str().into(),
                 deadline: x.deadline.to_string(),
                 note: x.note.clone(),
