@@ -128,7 +128,7 @@ struct RawCategory {
 }
 
 /// The loaded routing table. Immutable; every list is sorted and deduplicated.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Routing {
     version: String,
     default: Vec<String>,

@@ -107,27 +107,28 @@ impl ActionKind {
     }
 }
 
-/// The departments an alert may be routed to (the plan's list, section 9.3).
-pub const DEPARTMENTS: [&str; 8] = [
-    "market-regulation",
-    "economy-information",
-    "housing-construction",
-    "commerce",
-    "agriculture",
-    "health",
-    "emergency-management",
-    "public-security",
-];
+/// The routing file built into the binary (`rules/routing.toml`): the one list of departments
+/// alerts are routed and notified to, the same ids as the inspector roster and inspection items.
+pub fn routing() -> &'static crate::warn::routing::Routing {
+    static ROUTING: std::sync::OnceLock<crate::warn::routing::Routing> = std::sync::OnceLock::new();
+    ROUTING.get_or_init(|| {
+        // INVARIANT (built-in file): `rules/routing.toml` is embedded and a unit test
+        // (`warn::routing`) loads it, so a broken file fails the build's tests, not a server.
+        crate::warn::routing::Routing::built_in().unwrap_or_default()
+    })
+}
 
-/// Checks a department id against [`DEPARTMENTS`].
+/// Checks a department id against the routing file's departments.
 pub fn check_department(d: &str) -> std::result::Result<(), String> {
-    if DEPARTMENTS.contains(&d) {
+    let r = routing();
+    if r.department(d).is_some() {
         Ok(())
     } else {
+        let known: Vec<&str> = r.departments().map(|x| x.id.as_str()).collect();
         Err(format!(
-            "`{}` is not a known department; known: {}",
+            "`{}` is not a known department (rules/routing.toml); known: {}",
             crate::domain::validate::truncate(d, 40),
-            DEPARTMENTS.join(", ")
+            known.join(", ")
         ))
     }
 }
@@ -243,6 +244,11 @@ pub struct Alert {
     pub district: Option<String>,
     /// Departments notified (set when warned).
     pub departments: Vec<String>,
+    /// Departments responsible according to the routing file (`rules/routing.toml`), set when
+    /// raised: the ones to warn.
+    pub routed: Vec<String>,
+    /// The routed departments belong to more than one agency: a cross-department case.
+    pub cross_department: bool,
     /// What the newest evidence was computed from.
     pub basis: Basis,
     /// The service's date when it was raised (assessment deadlines count from it).
@@ -276,6 +282,10 @@ pub struct NewFiring {
     pub group: Vec<(String, String)>,
     /// District concerned.
     pub district: Option<String>,
+    /// Departments responsible by the routing file.
+    pub routed: Vec<String>,
+    /// The routed departments span more than one agency.
+    pub cross_department: bool,
     /// Inputs.
     pub basis: Basis,
 }
@@ -290,7 +300,11 @@ impl NewFiring {
                 .find(|(d, _)| d == "district")
                 .map(|(_, v)| v.clone())
         });
+        let routed = routing().departments_for(&f);
+        let cross_department = routing().agencies_of(&routed).len() > 1;
         NewFiring {
+            routed,
+            cross_department,
             rule_id: f.rule_id,
             subject: f.subject,
             level: f.level,
@@ -327,6 +341,8 @@ impl Alert {
             group: f.group,
             district: f.district,
             departments: Vec::new(),
+            routed: f.routed,
+            cross_department: f.cross_department,
             basis: f.basis,
             raised_on: today,
             assessment: None,

@@ -20,6 +20,8 @@ fn firing(level: Level, rate: &str) -> NewFiring {
         sectors: vec!["food".into()],
         group: vec![("district".into(), "510104".into())],
         district: None,
+        routed: vec!["samr-chengdu-food".into()],
+        cross_department: false,
         basis: Basis {
             rule_set: "h".into(),
             as_of: d("2026-11-30"),

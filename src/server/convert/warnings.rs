@@ -255,6 +255,8 @@ pub fn alert_to(a: &Alert, overdue: bool) -> pb::Alert {
             })
             .collect(),
         overdue,
+        routed_departments: a.routed.clone(),
+        cross_department: a.cross_department,
     }
 }
 
