@@ -19,8 +19,10 @@
 //! [`crate::drawsvc::Draws`], [`crate::classify::Classifier::tier_report`]); storage reads go to
 //! the blocking pool like theirs do.
 
+pub mod audit;
 pub mod pages;
 pub mod session;
+pub mod warnings;
 
 use crate::app::App;
 use crate::audit::access::{authorize, Principal};
@@ -83,6 +85,10 @@ pub fn router(app: App, options: Options) -> Router {
         .route("/inspector", get(pages::inspector))
         .route("/inspector/results", post(pages::record_result))
         .route("/enterprises/{code}", get(pages::enterprise))
+        .route("/warnings", get(warnings::board))
+        .route("/warnings/{id}", get(warnings::alert))
+        .route("/warnings/{id}/{op}", post(warnings::change))
+        .route("/audit", get(audit::audit))
         .fallback(not_found)
         // METRICS: merged here once `crate::metrics` exists (the `metrics` branch):
         // .merge(crate::metrics::router(..))
@@ -301,6 +307,12 @@ impl Ctx {
                                     }
                                     @if self.may(p, pages::LIST_ASSIGNMENTS) {
                                         li { a href="/inspector" { (self.t("我的检查任务", "My assignments")) } }
+                                    }
+                                    @if self.may(p, warnings::LIST_ALERTS) {
+                                        li { a href="/warnings" { (self.t("预警", "Warnings")) } }
+                                    }
+                                    @if self.may(p, audit::GET_SIGNED_HEAD) {
+                                        li { a href="/audit" { (self.t("审计", "Audit")) } }
                                     }
                                 }
                                 li { a href={ (self.path) "?lang=" (other.0) } lang=(other.0) { (other.1) } }
