@@ -504,3 +504,32 @@ async fn the_audit_page_shows_the_signed_head_and_checks_an_enterprise() {
     assert!(r.body.contains("GetSignedHead"));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_rules_page_lists_rule_sets_and_activations_newest_first() {
+    let s = Servers::start().await;
+    let sets = pb::rule_service_client::RuleServiceClient::new(s.as_role(Role::Auditor).await)
+        .list_rule_sets(pb::ListRuleSetsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .rule_sets;
+    let active = sets.iter().find(|r| r.active).expect("an active rule set");
+    let mut auditor = Browser::new(s.web);
+    auditor.login(&s.tokens[&Role::Auditor]).await;
+    let r = auditor.get("/rules?lang=en").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let cls = &r.body
+        [r.body.find("id=\"classification\"").unwrap()..r.body.find("id=\"warning\"").unwrap()];
+    assert!(cls.contains(&active.hash[..12]), "{cls}");
+    assert!(cls.contains(&active.name), "{cls}");
+    assert!(cls.contains("<strong>yes</strong>"), "{cls}");
+    assert!(r.body.contains("href=\"/rules\""), "in the navigation");
+    // Inspectors may not list rule sets, as over gRPC.
+    let mut insp = Browser::new(s.web);
+    insp.login(&s.tokens[&Role::Inspector]).await;
+    let r = insp.get("/rules").await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("ListRuleSets"));
+    s.stop().await;
+}

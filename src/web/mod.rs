@@ -21,6 +21,7 @@
 
 pub mod audit;
 pub mod pages;
+pub mod rules;
 pub mod session;
 pub mod warnings;
 
@@ -89,6 +90,7 @@ pub fn router(app: App, options: Options) -> Router {
         .route("/warnings/{id}", get(warnings::alert))
         .route("/warnings/{id}/{op}", post(warnings::change))
         .route("/audit", get(audit::audit))
+        .route("/rules", get(rules::rules))
         .fallback(not_found)
         // METRICS: merged here once `crate::metrics` exists (the `metrics` branch):
         // .merge(crate::metrics::router(..))
@@ -310,6 +312,9 @@ impl Ctx {
                                     }
                                     @if self.may(p, warnings::LIST_ALERTS) {
                                         li { a href="/warnings" { (self.t("预警", "Warnings")) } }
+                                    }
+                                    @if self.may(p, rules::LIST_RULE_SETS) {
+                                        li { a href="/rules" { (self.t("规则", "Rules")) } }
                                     }
                                     @if self.may(p, audit::GET_SIGNED_HEAD) {
                                         li { a href="/audit" { (self.t("审计", "Audit")) } }

@@ -49,6 +49,7 @@ pub fn method_words(method: &str, lang: Lang) -> &'static str {
         EXPLAIN => ("查看分类理由", "see why an enterprise has its tier"),
         _ => super::warnings::method_words(method)
             .or_else(|| super::audit::method_words(method))
+            .or_else(|| super::rules::method_words(method))
             .unwrap_or(("调用此接口", "call this method")),
     };
     lang.pick(zh, en)
@@ -135,7 +136,7 @@ fn legend(c: &Ctx) -> Markup {
 }
 
 /// Runs a storage read on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> crate::Result<T> {
     tokio::task::spawn_blocking(f)
