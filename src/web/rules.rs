@@ -38,7 +38,7 @@ struct Kind {
 fn newest_first(mut k: Kind) -> Kind {
     k.sets
         .sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.hash.cmp(&b.1.hash)));
-    k.activations.sort_by(|a, b| b.seq.cmp(&a.seq));
+    k.activations.sort_by_key(|a| std::cmp::Reverse(a.seq));
     k
 }
 
