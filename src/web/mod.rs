@@ -19,8 +19,11 @@
 //! [`crate::drawsvc::Draws`], [`crate::classify::Classifier::tier_report`]); storage reads go to
 //! the blocking pool like theirs do.
 
+pub mod audit;
 pub mod pages;
+pub mod rules;
 pub mod session;
+pub mod warnings;
 
 use crate::app::App;
 use crate::audit::access::{authorize, Principal};
@@ -85,6 +88,11 @@ pub fn router(app: App, options: Options) -> Router {
         .route("/inspector", get(pages::inspector))
         .route("/inspector/results", post(pages::record_result))
         .route("/enterprises/{code}", get(pages::enterprise))
+        .route("/warnings", get(warnings::board))
+        .route("/warnings/{id}", get(warnings::alert))
+        .route("/warnings/{id}/{op}", post(warnings::change))
+        .route("/audit", get(audit::audit))
+        .route("/rules", get(rules::rules))
         .fallback(not_found)
         .with_state(web)
         .merge(metrics)
@@ -302,6 +310,15 @@ impl Ctx {
                                     }
                                     @if self.may(p, pages::LIST_ASSIGNMENTS) {
                                         li { a href="/inspector" { (self.t("我的检查任务", "My assignments")) } }
+                                    }
+                                    @if self.may(p, warnings::LIST_ALERTS) {
+                                        li { a href="/warnings" { (self.t("预警", "Warnings")) } }
+                                    }
+                                    @if self.may(p, rules::LIST_RULE_SETS) {
+                                        li { a href="/rules" { (self.t("规则", "Rules")) } }
+                                    }
+                                    @if self.may(p, audit::GET_SIGNED_HEAD) {
+                                        li { a href="/audit" { (self.t("审计", "Audit")) } }
                                     }
                                 }
                                 li { a href={ (self.path) "?lang=" (other.0) } lang=(other.0) { (other.1) } }

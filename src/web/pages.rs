@@ -47,7 +47,10 @@ pub fn method_words(method: &str, lang: Lang) -> &'static str {
         GET_CLASSIFICATION => ("查看企业分类", "see an enterprise's tier"),
         LIST_CLASSIFICATIONS => ("查看分类历史", "see an enterprise's tier history"),
         EXPLAIN => ("查看分类理由", "see why an enterprise has its tier"),
-        _ => ("调用此接口", "call this method"),
+        _ => super::warnings::method_words(method)
+            .or_else(|| super::audit::method_words(method))
+            .or_else(|| super::rules::method_words(method))
+            .unwrap_or(("调用此接口", "call this method")),
     };
     lang.pick(zh, en)
 }
@@ -133,7 +136,7 @@ fn legend(c: &Ctx) -> Markup {
 }
 
 /// Runs a storage read on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> crate::Result<T> {
     tokio::task::spawn_blocking(f)

@@ -1,0 +1,535 @@
+//! The console's warnings board, alert page and audit page (issue 13) against a real server:
+//! gRPC and web listeners on 127.0.0.1:0 over one store, driven by plain HTTP/1.1. The helpers
+//! are those of tests/web.rs (copied, so the two files merge independently).
+
+mod common;
+
+use common::{issue, synthetic_code, synthetic_enterprise, Role};
+use creditrisk::app::App;
+use creditrisk::server::{self, pb, Limits};
+use pb::warning_service_client::WarningServiceClient;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A gRPC server and the web console over the same store, with a token per role.
+struct Servers {
+    url: String,
+    web: SocketAddr,
+    tokens: BTreeMap<Role, String>,
+    store: creditrisk::access::Tokens,
+    _dir: tempfile::TempDir,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Servers {
+    async fn start() -> Servers {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut app, stopper) = App::open(dir.path(), 64).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        app.classifier()
+            .rule_sets()
+            .ensure_default(&root.join("rules/default"), 0)
+            .await
+            .unwrap();
+        app.enable_draws(&root.join("rules")).unwrap();
+        app.enable_auto_reclassify();
+        let store = app.tokens().clone();
+        let mut tokens = BTreeMap::new();
+        for role in Role::ALL {
+            let subject = if role == Role::Inspector {
+                common::INSPECTOR
+            } else {
+                "test"
+            };
+            let t = issue(&store, role, subject, None, creditrisk::clock::now_ms()).await;
+            tokens.insert(role, t);
+        }
+        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let web_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", grpc.local_addr().unwrap());
+        let web = web_l.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let router = creditrisk::web::router(app.clone(), creditrisk::web::Options::default());
+        let task = tokio::spawn(async move {
+            let w = tokio::spawn(creditrisk::web::serve(web_l, router, stopped()));
+            server::serve_with(grpc, app, Limits::default(), None, stopped())
+                .await
+                .unwrap();
+            w.await.unwrap().unwrap();
+            tokio::task::spawn_blocking(move || stopper.close())
+                .await
+                .unwrap();
+        });
+        Servers {
+            url,
+            web,
+            tokens,
+            store,
+            _dir: dir,
+            shutdown: tx,
+            task,
+        }
+    }
+
+    async fn channel(&self, token: &str) -> creditrisk::cli::client::AuthChannel {
+        common::channel(&self.url, token).await
+    }
+
+    async fn as_role(&self, role: Role) -> creditrisk::cli::client::AuthChannel {
+        self.channel(&self.tokens[&role]).await
+    }
+
+    /// Both listeners stop on one signal and the store closes.
+    async fn stop(self) {
+        self.shutdown.send(true).unwrap();
+        self.task.await.unwrap();
+    }
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of the first hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .unwrap_or_else(|| panic!("no csrf field: {}", self.body));
+        let rest = &self.body[at + 19..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+}
+
+/// A browser: a cookie jar and HTTP/1.1 over a fresh connection per request.
+struct Browser {
+    addr: SocketAddr,
+    cookies: BTreeMap<String, String>,
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Browser {
+    fn new(addr: SocketAddr) -> Browser {
+        Browser {
+            addr,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> Resp {
+        let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: console\r\nConnection: close\r\n");
+        if !cookie.is_empty() {
+            req.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        if let Some(b) = body {
+            req.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
+        }
+        req.push_str("\r\n");
+        req.push_str(body.unwrap_or(""));
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in &headers {
+            if k.eq_ignore_ascii_case("set-cookie") {
+                let pair = v.split(';').next().unwrap();
+                let (name, value) = pair.split_once('=').unwrap();
+                if v.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.into(), value.into());
+                }
+            }
+        }
+        Resp {
+            status,
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Resp {
+        self.request("GET", path, None).await
+    }
+
+    async fn post(&mut self, path: &str, body: &str) -> Resp {
+        self.request("POST", path, Some(body)).await
+    }
+
+    /// Logs in with `token` through the login form; the answer to the form's POST.
+    async fn login(&mut self, token: &str) -> Resp {
+        let page = self.get("/login").await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let csrf = page.csrf();
+        self.post("/login", &form(&[("csrf", &csrf), ("token", token)]))
+            .await
+    }
+}
+
+fn warnings(
+    ch: creditrisk::cli::client::AuthChannel,
+) -> WarningServiceClient<creditrisk::cli::client::AuthChannel> {
+    WarningServiceClient::new(ch)
+}
+
+/// One enterprise seriously listed three days ago: the enterprise signal raises a red alert.
+async fn red_alert(s: &Servers) -> pb::Alert {
+    let mut rec =
+        pb::record_service_client::RecordServiceClient::new(s.as_role(Role::Ingest).await);
+    rec.upsert_enterprises(pb::UpsertEnterprisesRequest {
+        records: vec![synthetic_enterprise(100)],
+    })
+    .await
+    .unwrap();
+    let code = synthetic_code(100).to_string();
+    rec.append_events(pb::AppendEventsRequest {
+        records: vec![pb::CreditEvent {
+            event_id: "serious-100".into(),
+            credit_code: code.clone(),
+            effective_date: creditrisk::clock::today().add_days(-3).to_string(),
+            source_department: "samr-chengdu".into(),
+            body: Some(pb::credit_event::Body::SeriousListEntry(
+                pb::SeriousListEntry {
+                    reason: "fraud".into(),
+                },
+            )),
+            seq: 0,
+        }],
+    })
+    .await
+    .unwrap();
+    let subject = format!("enterprise/{code}");
+    let mut w = warnings(s.as_role(Role::Auditor).await);
+    for _ in 0..600 {
+        let list = w
+            .list_alerts(pb::ListAlertsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .alerts;
+        if let Some(a) = list.into_iter().find(|a| a.subject == subject) {
+            return a;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no alert on `{subject}`");
+}
+
+async fn state_of(s: &Servers, id: &str) -> String {
+    warnings(s.as_role(Role::Auditor).await)
+        .get_alert(pb::GetAlertRequest {
+            alert_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .state
+}
+
+#[tokio::test]
+async fn a_planner_assesses_through_the_board_and_auditors_only_look() {
+    let s = Servers::start().await;
+    let a = red_alert(&s).await;
+    assert_eq!(a.level, "red");
+    assert_eq!(a.state, "raised");
+    let page = format!("/warnings/{}", a.id);
+    let link = format!("href=\"{page}\"");
+
+    let mut planner = Browser::new(s.web);
+    assert_eq!(planner.login(&s.tokens[&Role::Planner]).await.status, 303);
+    let board = planner.get("/warnings").await;
+    assert_eq!(board.status, 200, "{board:?}");
+    assert!(board.body.contains(&link), "{}", board.body);
+    assert!(board.body.contains("红色（I）"), "levels in words");
+    assert!(
+        board.body.contains("href=\"/warnings\""),
+        "in the navigation"
+    );
+    // Filters: another level or state hides it; its own shows it.
+    let blue = planner.get("/warnings?level=blue").await;
+    assert!(!blue.body.contains(&link));
+    let closed = planner.get("/warnings?state=closed").await;
+    assert!(!closed.body.contains(&link));
+    let red = planner
+        .get("/warnings?level=red&state=raised&lang=en")
+        .await;
+    assert!(
+        red.body.contains(&link) && red.body.contains("Red (I)"),
+        "{}",
+        red.body
+    );
+    let bad = planner.get("/warnings?level=purple").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("purple"), "{}", bad.body);
+
+    let detail = planner.get(&page).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.body.contains(&format!("action=\"{page}/assess\"")));
+    assert!(detail.body.contains("raise"), "the history");
+    let csrf = detail.csrf();
+
+    // Without the CSRF token: refused, nothing changed.
+    let r = planner
+        .post(
+            &format!("{page}/assess"),
+            &form(&[("decision", "confirmed"), ("reason", "checked")]),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(r.body.contains("CSRF"));
+    assert_eq!(state_of(&s, &a.id).await, "raised");
+    // A bad decision names the field.
+    let r = planner
+        .post(
+            &format!("{page}/assess"),
+            &form(&[("csrf", &csrf), ("decision", "maybe"), ("reason", "x")]),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("decision"), "{}", r.body);
+
+    let r = planner
+        .post(
+            &format!("{page}/assess"),
+            &form(&[
+                ("csrf", &csrf),
+                ("decision", "confirmed"),
+                ("reason", "listed for fraud"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some(page.as_str()));
+    assert_eq!(state_of(&s, &a.id).await, "assessed");
+    let detail = planner.get(&page).await;
+    assert!(detail.body.contains("listed for fraud"));
+    assert!(detail.body.contains(&format!("action=\"{page}/warn\"")));
+
+    // The auditor sees the board and the alert, without forms; posting is refused.
+    let mut auditor = Browser::new(s.web);
+    assert_eq!(auditor.login(&s.tokens[&Role::Auditor]).await.status, 303);
+    let board = auditor.get("/warnings").await;
+    assert_eq!(board.status, 200);
+    assert!(board.body.contains(&link));
+    let detail = auditor.get(&page).await;
+    assert_eq!(detail.status, 200);
+    assert!(!detail.body.contains("/warn\""), "no forms for auditors");
+    let csrf = auditor.get("/warnings").await.csrf();
+    let r = auditor
+        .post(
+            &format!("{page}/warn"),
+            &form(&[("csrf", &csrf), ("departments", "commerce")]),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(r.body.contains("WarnAlert"), "{}", r.body);
+    assert_eq!(state_of(&s, &a.id).await, "assessed");
+    // The auditor replays the alert's evidence on the audit page.
+    let replay = auditor.get(&format!("/audit?alert={}", a.id)).await;
+    assert_eq!(replay.status, 200, "{replay:?}");
+    assert!(replay.body.contains(">MATCH</strong>"), "{}", replay.body);
+
+    // The planner warns a department; a token of that department sees the alert, another
+    // department's does not (as over gRPC).
+    let csrf = planner.get(&page).await.csrf();
+    let r = planner
+        .post(
+            &format!("{page}/warn"),
+            &form(&[("csrf", &csrf), ("departments", "commerce")]),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(state_of(&s, &a.id).await, "warned");
+    let now = creditrisk::clock::now_ms();
+    let commerce = issue(&s.store, Role::Planner, "commerce", None, now).await;
+    let health = issue(&s.store, Role::Planner, "health", None, now).await;
+    let mut b = Browser::new(s.web);
+    b.login(&commerce).await;
+    assert!(b.get("/warnings").await.body.contains(&link));
+    assert_eq!(b.get(&page).await.status, 200);
+    let mut b = Browser::new(s.web);
+    b.login(&health).await;
+    assert!(!b.get("/warnings").await.body.contains(&link));
+    assert_eq!(b.get(&page).await.status, 404);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_audit_page_shows_the_signed_head_and_checks_an_enterprise() {
+    let s = Servers::start().await;
+    let mut rec =
+        pb::record_service_client::RecordServiceClient::new(s.as_role(Role::Ingest).await);
+    rec.upsert_enterprises(pb::UpsertEnterprisesRequest {
+        records: (1..=5).map(synthetic_enterprise).collect(),
+    })
+    .await
+    .unwrap();
+    let mut cls = pb::classification_service_client::ClassificationServiceClient::new(
+        s.as_role(Role::Admin).await,
+    );
+    let mut stream = cls
+        .reclassify(pb::ReclassifyRequest {
+            scope: None,
+            as_of: "2026-11-01".into(),
+            run_id: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while stream.message().await.unwrap().is_some() {}
+
+    let mut auditor = Browser::new(s.web);
+    assert_eq!(auditor.login(&s.tokens[&Role::Auditor]).await.status, 303);
+    let grpc = pb::audit_service_client::AuditServiceClient::new(s.as_role(Role::Auditor).await);
+    let head = || {
+        let mut g = grpc.clone();
+        async move {
+            g.get_signed_head(pb::GetSignedHeadRequest { tree_size: 0 })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    // Background work may still append: compare when the head held still around the page.
+    let mut same = false;
+    for _ in 0..100 {
+        let before = head().await;
+        let page = auditor.get("/audit").await;
+        let after = head().await;
+        assert_eq!(page.status, 200, "{page:?}");
+        if before.tree_size != after.tree_size {
+            continue;
+        }
+        assert!(before.tree_size > 0);
+        assert!(
+            page.body
+                .contains(&format!("id=\"head-size\">{}<", before.tree_size)),
+            "{}",
+            page.body
+        );
+        assert!(page
+            .body
+            .contains(&format!("id=\"head-root\">{}<", before.root)));
+        assert!(page.body.contains("已用日志公钥验证"), "signature verified");
+        same = true;
+        break;
+    }
+    assert!(same, "the head never held still");
+
+    let code = synthetic_code(3).to_string();
+    let r = auditor.get(&format!("/audit?code={code}&lang=en")).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains(">MATCH</strong>"), "{}", r.body);
+    assert!(
+        r.body.contains(&format!("classification/{code}")),
+        "{}",
+        r.body
+    );
+    let inclusion = &r.body[r.body.find("id=\"inclusion\"").expect("an inclusion proof")..];
+    assert!(
+        inclusion.starts_with("id=\"inclusion\"><span class=\"ok\">"),
+        "{inclusion}"
+    );
+    let bad = auditor.get("/audit?code=nonsense").await;
+    assert_eq!(bad.status, 400);
+
+    // Planners may not see the audit page, as over gRPC.
+    let mut planner = Browser::new(s.web);
+    planner.login(&s.tokens[&Role::Planner]).await;
+    let r = planner.get("/audit").await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("GetSignedHead"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_rules_page_lists_rule_sets_and_activations_newest_first() {
+    let s = Servers::start().await;
+    let sets = pb::rule_service_client::RuleServiceClient::new(s.as_role(Role::Auditor).await)
+        .list_rule_sets(pb::ListRuleSetsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .rule_sets;
+    let active = sets.iter().find(|r| r.active).expect("an active rule set");
+    let mut auditor = Browser::new(s.web);
+    auditor.login(&s.tokens[&Role::Auditor]).await;
+    let r = auditor.get("/rules?lang=en").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let cls = &r.body
+        [r.body.find("id=\"classification\"").unwrap()..r.body.find("id=\"warning\"").unwrap()];
+    assert!(cls.contains(&active.hash[..12]), "{cls}");
+    assert!(cls.contains(&active.name), "{cls}");
+    assert!(cls.contains("<strong>yes</strong>"), "{cls}");
+    assert!(r.body.contains("href=\"/rules\""), "in the navigation");
+    // Inspectors may not list rule sets, as over gRPC.
+    let mut insp = Browser::new(s.web);
+    insp.login(&s.tokens[&Role::Inspector]).await;
+    let r = insp.get("/rules").await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("ListRuleSets"));
+    s.stop().await;
+}
