@@ -342,7 +342,7 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
         "WarningService/WarnAlert" => Warn::new(ch)
             .warn_alert(pb::WarnAlertRequest {
                 alert_id: "W1".into(),
-                departments: vec!["health".into()],
+                departments: vec!["health-chengdu".into()],
             })
             .await
             .map(drop),

@@ -462,6 +462,8 @@ async fn open_alerts_are_counted_by_level() {
         sectors: vec![],
         group: vec![("district".into(), "510104".into())],
         district: None,
+        routed: vec!["samr-chengdu".into()],
+        cross_department: false,
         basis: Basis {
             rule_set: "h".into(),
             as_of: creditrisk::domain::Date::parse("2026-11-30").unwrap(),

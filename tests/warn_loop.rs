@@ -135,7 +135,7 @@ async fn a_disposal_makes_a_joint_draw_and_a_confirmed_group_alert_raises_the_ra
     .unwrap();
     w.warn_alert(pb::WarnAlertRequest {
         alert_id: id.clone(),
-        departments: vec!["market-regulation".into(), "health".into()],
+        departments: vec!["samr-chengdu".into(), "health-chengdu".into()],
     })
     .await
     .unwrap();

@@ -145,7 +145,7 @@ async fn a_group_alert_goes_through_its_lifecycle_with_the_right_roles() {
         planner
             .warn_alert(pb::WarnAlertRequest {
                 alert_id: id.clone(),
-                departments: vec!["market-regulation".into()],
+                departments: vec!["samr-chengdu".into()],
             })
             .await,
         Code::FailedPrecondition,
@@ -215,7 +215,7 @@ async fn a_group_alert_goes_through_its_lifecycle_with_the_right_roles() {
     let a = planner
         .warn_alert(pb::WarnAlertRequest {
             alert_id: id.clone(),
-            departments: vec!["market-regulation".into(), "health".into()],
+            departments: vec!["samr-chengdu".into(), "health-chengdu".into()],
         })
         .await
         .unwrap()
@@ -277,21 +277,21 @@ async fn a_group_alert_goes_through_its_lifecycle_with_the_right_roles() {
     let planner_id = a.history[1].actor.clone();
     assert!(planner_id.starts_with("t-planner-"), "{planner_id}");
     assert!(a.history[3].actor.starts_with("t-admin-"));
-    assert_eq!(a.departments, ["market-regulation", "health"]);
+    assert_eq!(a.departments, ["samr-chengdu", "health-chengdu"]);
 
     // Filters: the department, the district, the state.
     let mut auditor = warnings(&s, Role::Auditor).await;
     for (req, want) in [
         (
             pb::ListAlertsRequest {
-                department: "health".into(),
+                department: "health-chengdu".into(),
                 ..Default::default()
             },
             1,
         ),
         (
             pb::ListAlertsRequest {
-                department: "commerce".into(),
+                department: "commerce-chengdu".into(),
                 ..Default::default()
             },
             0,
@@ -678,7 +678,7 @@ async fn bad_input_is_refused_naming_the_field_and_unknown_alerts_are_not_found(
     let (f, d) = field(
         w.warn_alert(pb::WarnAlertRequest {
             alert_id: "W1".into(),
-            departments: vec!["health".into(), "ministry-of-magic".into()],
+            departments: vec!["health-chengdu".into(), "ministry-of-magic".into()],
         })
         .await
         .unwrap_err(),
@@ -853,8 +853,8 @@ async fn department_tokens_see_and_change_only_the_alerts_notified_to_them() {
             WarningServiceClient::new(s.channel_with(Some(&t)).await)
         }
     };
-    let mut market = dept("market-regulation").await;
-    let mut health = dept("health").await;
+    let mut market = dept("samr-chengdu").await;
+    let mut health = dept("health-chengdu").await;
     // Not yet warned: no department sees it.
     let seen = market
         .list_alerts(pb::ListAlertsRequest::default())
@@ -865,7 +865,7 @@ async fn department_tokens_see_and_change_only_the_alerts_notified_to_them() {
     central
         .warn_alert(pb::WarnAlertRequest {
             alert_id: a.id.clone(),
-            departments: vec!["market-regulation".into()],
+            departments: vec!["samr-chengdu".into()],
         })
         .await
         .unwrap();
@@ -893,7 +893,7 @@ async fn department_tokens_see_and_change_only_the_alerts_notified_to_them() {
     market.dispose_alert(dispose).await.unwrap();
     let st = market
         .list_alerts(pb::ListAlertsRequest {
-            department: "health".into(),
+            department: "health-chengdu".into(),
             ..Default::default()
         })
         .await

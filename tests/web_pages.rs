@@ -381,7 +381,7 @@ async fn a_planner_assesses_through_the_board_and_auditors_only_look() {
     let r = auditor
         .post(
             &format!("{page}/warn"),
-            &form(&[("csrf", &csrf), ("departments", "commerce")]),
+            &form(&[("csrf", &csrf), ("departments", "commerce-chengdu")]),
         )
         .await;
     assert_eq!(r.status, 403, "{r:?}");
@@ -398,14 +398,14 @@ async fn a_planner_assesses_through_the_board_and_auditors_only_look() {
     let r = planner
         .post(
             &format!("{page}/warn"),
-            &form(&[("csrf", &csrf), ("departments", "commerce")]),
+            &form(&[("csrf", &csrf), ("departments", "commerce-chengdu")]),
         )
         .await;
     assert_eq!(r.status, 303, "{r:?}");
     assert_eq!(state_of(&s, &a.id).await, "warned");
     let now = creditrisk::clock::now_ms();
-    let commerce = issue(&s.store, Role::Planner, "commerce", None, now).await;
-    let health = issue(&s.store, Role::Planner, "health", None, now).await;
+    let commerce = issue(&s.store, Role::Planner, "commerce-chengdu", None, now).await;
+    let health = issue(&s.store, Role::Planner, "health-chengdu", None, now).await;
     let mut b = Browser::new(s.web);
     b.login(&commerce).await;
     assert!(b.get("/warnings").await.body.contains(&link));

@@ -197,6 +197,19 @@ mod tests {
     }
 
     #[test]
+    fn the_provisional_2027_file_has_the_statutory_days() {
+        let c = Calendar::from_files(&[(
+            "rules/calendar/2027.toml",
+            include_str!("../../rules/calendar/2027.toml"),
+        )])
+        .unwrap();
+        assert!(!c.is_working_day(d("2027-02-08")).unwrap()); // Monday, Spring Festival
+        assert!(c.is_working_day(d("2027-02-09")).unwrap()); // Tuesday
+        assert!(!c.is_working_day(d("2027-10-01")).unwrap()); // Friday, National Day
+        assert!(c.is_working_day(d("2027-10-04")).unwrap()); // Monday: no bridge days yet
+    }
+
+    #[test]
     fn deadline_across_national_day_week() {
         let c = cal();
         // Fri 2025-09-26: Sun 28 (working), Mon 29, Tue 30 = 3; Oct 1-8 off; Thu 9, Fri 10,

@@ -31,6 +31,7 @@ pub fn routing() -> (&'static str, &'static str) {
 pub const FILES: &[(&str, &str)] = embed![
     "calendar/2025.toml",
     "calendar/2026.toml",
+    "calendar/2027.toml",
     "default/general/complaints.toml",
     "default/general/inspections.toml",
     "default/general/lists.toml",

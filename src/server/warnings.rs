@@ -34,22 +34,8 @@ fn alert(a: crate::warnsvc::Alert) -> R<pb::Alert> {
     Ok(Response::new(convert::alert_to(&a, false)))
 }
 
-/// The department a caller's view is limited to: planner and inspector tokens whose subject
-/// is a department id see (and change) only the alerts notified to that department; other
-/// tokens see every alert.
-fn scope(p: &crate::audit::Principal) -> Option<String> {
-    (matches!(p.role, Role::Planner | Role::Inspector)
-        && crate::warnsvc::alert::check_department(&p.subject).is_ok())
-    .then(|| p.subject.clone())
-}
-
-/// NOT_FOUND for an alert outside the caller's department (its existence is not revealed).
-fn check_scope(a: &crate::warnsvc::Alert, scope: &Option<String>) -> crate::Result<()> {
-    match scope {
-        Some(d) if !a.departments.contains(d) => Err(Error::NotFound(format!("alert `{}`", a.id))),
-        _ => Ok(()),
-    }
-}
+// Department tokens see only their department's alerts: one rule for gRPC and the console.
+use crate::warnsvc::alert::{check_scope, department_scope as scope};
 
 #[tonic::async_trait]
 impl WarningService for WarningApi {

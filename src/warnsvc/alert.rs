@@ -133,6 +133,23 @@ pub fn check_department(d: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// The department a caller's view of alerts is limited to: planner and inspector tokens whose
+/// subject is a department id see (and change) only the alerts notified to that department;
+/// `None` for everyone else. gRPC and the web console both use this rule.
+pub fn department_scope(p: &crate::audit::Principal) -> Option<String> {
+    use crate::audit::Role;
+    (matches!(p.role, Role::Planner | Role::Inspector) && check_department(&p.subject).is_ok())
+        .then(|| p.subject.clone())
+}
+
+/// NOT_FOUND for an alert outside the caller's department (its existence is not revealed).
+pub fn check_scope(a: &Alert, scope: &Option<String>) -> Result<()> {
+    match scope {
+        Some(d) if !a.departments.contains(d) => Err(Error::NotFound(format!("alert `{}`", a.id))),
+        _ => Ok(()),
+    }
+}
+
 /// Days an alert of each level may stay unassessed before it is overdue (README table).
 pub fn assessment_days(level: Level) -> i32 {
     match level {

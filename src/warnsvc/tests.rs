@@ -54,13 +54,13 @@ fn msg(e: crate::Error) -> String {
 #[test]
 fn transitions_out_of_order_name_the_alert_its_state_and_what_is_allowed() {
     let mut a = raised(Level::Yellow);
-    let m = msg(a.warn(vec!["health".into()], "p", 2).unwrap_err());
+    let m = msg(a.warn(vec!["health-chengdu".into()], "p", 2).unwrap_err());
     assert_eq!(
         m,
         "alert `W1` is `raised`: warn is allowed only when `assessed` and confirmed"
     );
     a.assess(false, "lab error", "p", 2).unwrap();
-    let m = msg(a.warn(vec!["health".into()], "p", 3).unwrap_err());
+    let m = msg(a.warn(vec!["health-chengdu".into()], "p", 3).unwrap_err());
     assert!(m.contains("a dismissed one can only be closed"), "{m}");
     a.close("dismissed", "p", 4).unwrap();
     assert!(!a.is_open());
@@ -82,7 +82,7 @@ fn overdue_alerts_escalate_once_per_episode() {
     assert!(!a.escalate(d("2026-12-20"), "system", 10));
     assert_eq!(a.level, Level::Orange);
     a.assess(true, "real", "p", 11).unwrap();
-    a.warn(vec!["health".into()], "p", 12).unwrap();
+    a.warn(vec!["health-chengdu".into()], "p", 12).unwrap();
     let action = |deadline: &str| Action {
         kind: ActionKind::Interview,
         deadline: d(deadline),
@@ -141,7 +141,7 @@ fn levels_states_kinds_and_departments_parse_and_refuse_with_the_value() {
         Ok(ActionKind::RectificationOrder)
     );
     assert!(ActionKind::parse("raid").unwrap_err().contains("`raid`"));
-    assert!(check_department("health").is_ok());
+    assert!(check_department("health-chengdu").is_ok());
     assert!(check_department("police").unwrap_err().contains("`police`"));
     assert_eq!(assessment_days(Level::Red), 1);
     assert_eq!(super::store::parse_id("W12"), Some(12));

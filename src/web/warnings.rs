@@ -7,11 +7,11 @@
 //! department's alerts, exactly as over gRPC.
 
 use super::{ctx, field, read_form, see_other, session, Ctx, Web};
-use crate::audit::access::{Principal, Role};
+use crate::audit::access::Principal;
 use crate::error::Error;
 use crate::server::convert;
 use crate::warn::Level;
-use crate::warnsvc::alert::{check_department, DEPARTMENTS};
+use crate::warnsvc::alert::{check_department, routing};
 use crate::warnsvc::{ActionKind, Alert, AlertFilter, NewAction, State};
 use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, Uri};
@@ -50,21 +50,7 @@ pub fn method_words(method: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
-/// The department a caller's view is limited to. The same rule as the gRPC handlers'
-/// (`server::warnings::scope`, private to that module): planner and inspector tokens whose
-/// subject is a department id see (and change) only the alerts notified to that department.
-fn scope(p: &Principal) -> Option<String> {
-    (matches!(p.role, Role::Planner | Role::Inspector) && check_department(&p.subject).is_ok())
-        .then(|| p.subject.clone())
-}
-
-/// NOT_FOUND for an alert outside the caller's department, as over gRPC.
-fn check_scope(a: &Alert, scope: &Option<String>) -> crate::Result<()> {
-    match scope {
-        Some(d) if !a.departments.contains(d) => Err(Error::NotFound(format!("alert `{}`", a.id))),
-        _ => Ok(()),
-    }
-}
+use crate::warnsvc::alert::{check_scope, department_scope as scope};
 
 /// Levels from the most severe.
 const LEVELS: [Level; 4] = [Level::Red, Level::Orange, Level::Yellow, Level::Blue];
@@ -214,8 +200,8 @@ pub async fn board(AxState(web): AxState<Web>, headers: HeaderMap, uri: Uri) -> 
                 label for="department" { (c.t("部门", "Department")) }
                 select id="department" name="department" {
                     option value="" { (c.t("全部", "all")) }
-                    @for d in DEPARTMENTS {
-                        option value=(d) selected[chosen("department", d)] { (d) }
+                    @for d in routing().departments() {
+                        option value=(d.id) selected[chosen("department", &d.id)] { (c.t(&d.zh, &d.en)) }
                     }
                 }
             }
@@ -424,8 +410,11 @@ fn forms(c: &Ctx, p: &Principal, a: &Alert) -> Markup {
                 input type="hidden" name="csrf" value=(csrf);
                 fieldset {
                     legend { (c.t("通报部门", "Departments to notify")) }
-                    @for d in DEPARTMENTS {
-                        label { input type="checkbox" name="departments" value=(d); code { (d) } }
+                    @for d in routing().departments() {
+                        label {
+                            input type="checkbox" name="departments" value=(d.id) checked[a.routed.contains(&d.id)];
+                            (c.t(&d.zh, &d.en)) " " code { (d.id) }
+                        }
                     }
                 }
                 p { button type="submit" { (c.t("发布", "Warn")) } }
@@ -501,6 +490,7 @@ fn step(op: &str, form: &[(String, String)]) -> crate::Result<Step> {
             kind: convert::action_kind(field(form, "kind"))?,
             deadline: convert::date_req("deadline", field(form, "deadline"))?,
             note: convert::text("note", field(form, "note"), false)?,
+            draw_id: None,
         }),
         "outcome" => {
             let n = field(form, "action");
