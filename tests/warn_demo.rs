@@ -84,13 +84,15 @@ fn check_incidents(data: &DemoData) {
             departments.join(", ")
         );
     }
-    // The bakery cluster goes to market regulation's food division (and health, through the
-    // food sector of its rule): a cross-department case.
+    // The bakery cluster goes to market regulation's food division and health (its product
+    // category's routing): a cross-department case.
     let cluster = fired
         .iter()
         .find(|f| f.subject.contains("product_category=糕点"))
         .unwrap_or_else(|| panic!("no cluster"));
-    assert!(routing
-        .departments_for(cluster)
-        .contains(&"samr-chengdu-food".to_string()));
+    assert_eq!(
+        routing.departments_for(cluster),
+        ["health-chengdu", "samr-chengdu-food"]
+    );
+    assert!(routing.is_cross_department(cluster));
 }

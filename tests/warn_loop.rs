@@ -13,15 +13,9 @@ use pb::warning_service_client::WarningServiceClient;
 use tonic::Code;
 
 const AS_OF: &str = "2026-11-30";
-/// What rules/routing.toml gives the bakery alert (sectors food and key consumer products),
-/// market regulation first: a cross-department case.
-const DEPARTMENTS: [&str; 5] = [
-    "samr-chengdu",
-    "samr-chengdu-food",
-    "commerce-chengdu",
-    "econinfo-chengdu",
-    "health-chengdu",
-];
+/// What rules/routing.toml gives the bakery alert (product category 糕点: the food division and
+/// health), market regulation first as the lead: a cross-department case.
+const DEPARTMENTS: [&str; 2] = ["samr-chengdu-food", "health-chengdu"];
 
 async fn warnings(s: &TestServer) -> WarningServiceClient<AuthChannel> {
     WarningServiceClient::new(s.channel_as(Role::Planner).await)
@@ -57,7 +51,7 @@ async fn group_alert(s: &TestServer) -> pb::Alert {
             source_department: "samr-chengdu".into(),
             body: Some(pb::credit_event::Body::SpotCheck(pb::SpotCheck {
                 passed: n > 5,
-                product_category: "bakery".into(),
+                product_category: "糕点".into(),
             })),
             seq: 0,
         })

@@ -23,7 +23,8 @@ pub fn alert_json(a: &pb::Alert) -> serde_json::Value {
         "enterprises": a.enterprises, "sectors": a.sectors, "departments": a.departments,
         "district": a.district, "as_of": a.as_of, "cut": a.cut, "raised_on": a.raised_on,
         "assessment": a.assessment, "assessment_reason": a.assessment_reason,
-        "overdue": a.overdue,
+        "overdue": a.overdue, "routed_departments": a.routed_departments,
+        "cross_department": a.cross_department,
         "actions": a.actions.iter().map(|x| json!({
             "number": x.number, "kind": x.kind, "deadline": x.deadline, "note": x.note,
             "outcome": x.outcome, "outcome_recorded_on": x.outcome_recorded_on,
@@ -41,12 +42,17 @@ fn line(a: &pb::Alert) -> String {
         format!(" district {}", a.district)
     };
     format!(
-        "{} {} {} {} {}{district}{}",
+        "{} {} {} {} {}{district}{}{}",
         a.id,
         a.level,
         a.state,
         a.rule_id,
         a.subject,
+        if a.cross_department {
+            " CROSS-DEPARTMENT"
+        } else {
+            ""
+        },
         if a.overdue { " OVERDUE" } else { "" }
     )
 }

@@ -683,6 +683,14 @@ fn history(r: &mut Rng, e: &Enterprise, as_of: Date, out: &mut Vec<CreditEvent>)
     // Nothing can happen before establishment: clamp event ages to the enterprise's age.
     let ago =
         |r: &mut Rng, lo: i32, hi: i32| r.days_ago(lo.min(age - 1).max(0), hi.min(age).max(1));
+    // Complaints arrive at a steady rate over the enterprise's life: one that would fall before
+    // establishment is not made (instead of being squeezed into a young enterprise's few days,
+    // which would make every recent month look like a surge to the complaint-change warning).
+    // Draws the same one number as `ago`, so every other event stays as it was.
+    let lived = |r: &mut Rng, lo: i32, hi: i32| {
+        let d = r.days_ago(lo, hi);
+        (d >= e.established).then_some(d)
+    };
     let est_year = e.established.year();
 
     // Licences for key-sector industries.
@@ -791,8 +799,11 @@ fn history(r: &mut Rng, e: &Enterprise, as_of: Date, out: &mut Vec<CreditEvent>)
         );
     }
     if r.chance(0.01) {
-        let d = ago(r, 400, 2 * 365);
-        ev.complaint(d, r.chance(0.5));
+        let d = lived(r, 400, 2 * 365);
+        let verified = r.chance(0.5);
+        if let Some(d) = d {
+            ev.complaint(d, verified);
+        }
     }
 
     match profile {
@@ -817,8 +828,9 @@ fn history(r: &mut Rng, e: &Enterprise, as_of: Date, out: &mut Vec<CreditEvent>)
                     ev.penalty(r, d, Severity::General);
                 }
                 12..=21 => {
-                    let d = ago(r, 0, 365);
-                    ev.complaint(d, true);
+                    if let Some(d) = lived(r, 0, 365) {
+                        ev.complaint(d, true);
+                    }
                 }
                 22..=27 => {
                     let d = ago(r, 0, 2 * 365);
@@ -837,8 +849,9 @@ fn history(r: &mut Rng, e: &Enterprise, as_of: Date, out: &mut Vec<CreditEvent>)
                     let d = ago(r, 0, 3 * 365);
                     ev.penalty(r, d, Severity::General);
                 }
-                let d = ago(r, 0, 365);
-                ev.complaint(d, true);
+                if let Some(d) = lived(r, 0, 365) {
+                    ev.complaint(d, true);
+                }
             }
             2 => {
                 let d = ago(r, 0, 2 * 365);
@@ -849,8 +862,9 @@ fn history(r: &mut Rng, e: &Enterprise, as_of: Date, out: &mut Vec<CreditEvent>)
             3 => {
                 let d = ago(r, 0, 2 * 365);
                 ev.inspection(r, d, &[ResultCode::Unreachable]);
-                let d = ago(r, 0, 365);
-                ev.complaint(d, true);
+                if let Some(d) = lived(r, 0, 365) {
+                    ev.complaint(d, true);
+                }
             }
             4 => {
                 let entry = ago(r, 200, 3 * 365 - 30);
@@ -861,8 +875,9 @@ fn history(r: &mut Rng, e: &Enterprise, as_of: Date, out: &mut Vec<CreditEvent>)
                 );
                 let d = ago(r, 0, 2 * 365);
                 ev.inspection(r, d, &[ResultCode::ProblemPending]);
-                let d = ago(r, 0, 365);
-                ev.complaint(d, true);
+                if let Some(d) = lived(r, 0, 365) {
+                    ev.complaint(d, true);
+                }
             }
             5 => {
                 for _ in 0..2 {
@@ -872,8 +887,9 @@ fn history(r: &mut Rng, e: &Enterprise, as_of: Date, out: &mut Vec<CreditEvent>)
             }
             6 => {
                 for _ in 0..4 {
-                    let d = ago(r, 0, 365);
-                    ev.complaint(d, true);
+                    if let Some(d) = lived(r, 0, 365) {
+                        ev.complaint(d, true);
+                    }
                 }
             }
             _ => {
@@ -881,8 +897,9 @@ fn history(r: &mut Rng, e: &Enterprise, as_of: Date, out: &mut Vec<CreditEvent>)
                 ev.penalty(r, d, Severity::General);
                 let d = ago(r, 0, 2 * 365);
                 ev.inspection(r, d, &[ResultCode::OtherViolation]);
-                let d = ago(r, 0, 365);
-                ev.complaint(d, true);
+                if let Some(d) = lived(r, 0, 365) {
+                    ev.complaint(d, true);
+                }
             }
         },
         Profile::C => {
@@ -911,8 +928,9 @@ fn history(r: &mut Rng, e: &Enterprise, as_of: Date, out: &mut Vec<CreditEvent>)
                             ev.penalty(r, d, Severity::Heavier);
                         }
                         for _ in 0..2 {
-                            let d = ago(r, 0, 365);
-                            ev.complaint(d, true);
+                            if let Some(d) = lived(r, 0, 365) {
+                                ev.complaint(d, true);
+                            }
                         }
                     }
                     _ => {

@@ -493,9 +493,16 @@ mod tests {
             vec!["health-chengdu", "samr-chengdu-food"]
         );
         assert!(r.is_cross_department(&f));
-        // A bakery spot-check cluster without a sector: the food division only.
+        // A bakery spot-check cluster without a sector: its category's food division and health.
         let f = firing(&[], &[("product_category", "糕点")]);
-        assert_eq!(r.departments_for(&f), vec!["samr-chengdu-food"]);
+        assert_eq!(
+            r.departments_for(&f),
+            vec!["health-chengdu", "samr-chengdu-food"]
+        );
+        assert!(r.is_cross_department(&f));
+        // A category routing does not know: market regulation alone.
+        let f = firing(&[], &[("product_category", "bakery")]);
+        assert_eq!(r.departments_for(&f), vec!["samr-chengdu"]);
         assert!(!r.is_cross_department(&f));
         // Prefixes match values that start with them, not the other way round.
         let f = firing(&[], &[("district", "510104"), ("industry_division", "F52")]);
