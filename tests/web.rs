@@ -704,7 +704,9 @@ fn serve_flag_starts_the_console_and_sigterm_stops_both() {
     let metrics = rt.block_on(Browser::new(web).get("/metrics"));
     assert_eq!(metrics.status, 200, "{}", metrics.body);
     assert!(
-        metrics.body.contains("creditrisk_writer_commit_duration_seconds"),
+        metrics
+            .body
+            .contains("creditrisk_writer_commit_duration_seconds"),
         "{}",
         metrics.body
     );
