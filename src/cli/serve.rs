@@ -89,7 +89,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to find the port when listening on port 0: it stays the
     // first line of standard output.
-    println!("creditrisk listening on {addr}");
+    announce(&format!("creditrisk listening on {addr}"));
     boot.print_demo(&mut std::io::stdout());
     tracing::info!(%addr, data_dir = %config.data_dir.display(), tls = tls.is_some(), "serving");
     let limits = Limits {
@@ -113,7 +113,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(l) => {
             let addr = l.local_addr()?;
             // Scripts read this line to find the console when `web_listen` has port 0.
-            println!("creditrisk web console on http://{addr}");
+            announce(&format!("creditrisk web console on http://{addr}"));
             tracing::info!(%addr, "web console serving");
             let router = crate::web::router(
                 app.clone(),
@@ -265,4 +265,12 @@ pub async fn termination() {
         _ = ctrl_c => tracing::info!("SIGINT received"),
         _ = term => tracing::info!("SIGTERM received"),
     }
+}
+
+/// Writes one line for scripts to standard output. A server must not stop because whoever started
+/// it stopped reading (a closed pipe makes `println!` panic), so write errors are ignored.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }

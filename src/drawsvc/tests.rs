@@ -365,11 +365,10 @@ async fn joint_targeted_draw_from_an_alert_uses_the_ordinary_draw_path() {
             ("product_category".into(), "糕点".into()),
         ],
     };
-    let mut target =
-        super::AlertTarget::from_firing("W3", "糕点抽检不合格率偏高", &firing, &routing);
-    assert_eq!(target.departments, ["samr-chengdu-food"]);
-    // The cross-department case of the plan: market regulation's food division with health.
-    target.departments.push("health-chengdu".into());
+    // The cross-department case of the plan: market regulation's food division with health,
+    // both from the routing of the product category.
+    let target = super::AlertTarget::from_firing("W3", "糕点抽检不合格率偏高", &firing, &routing);
+    assert_eq!(target.departments, ["samr-chengdu-food", "health-chengdu"]);
     let (view, bad) = app
         .draw_op(move |dr| {
             let view = dr.joint_draw_for_alert(
