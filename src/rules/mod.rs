@@ -26,8 +26,8 @@ pub use features::{
     RepContribution, SectorDef, Window, SCHEMA, SECTORS,
 };
 pub(crate) use ruleset::{
-    date_value, duplicate_id, expr, missing_file, read_dir, rule_file_path_ok, scope_value, sorted,
-    toml_error, valid_id, FileCx,
+    date_value, duplicate_id, expr, missing_file, read_folder, rule_file_path_ok, scope_value,
+    sorted, toml_error, valid_id, FileCx,
 };
 pub use ruleset::{
     Bands, CompiledRuleSet, Manifest, Rule, RuleEffect, RuleError, RuleSet, Scope, Severity, Tier,

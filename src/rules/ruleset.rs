@@ -912,18 +912,25 @@ fn canonical_json(m: &Manifest, rules: &[Rule]) -> String {
     v.to_string()
 }
 
+/// Every file under `dir` as relative path (with `/`) to content, for `from_files` of a rule
+/// set or a warning rule set; unreadable files and folders are errors.
+pub(crate) fn read_folder(dir: &Path) -> Result<BTreeMap<String, String>, Vec<RuleError>> {
+    let mut files = BTreeMap::new();
+    let mut errs = Vec::new();
+    read_dir(dir, dir, &mut files, &mut errs);
+    if errs.is_empty() {
+        Ok(files)
+    } else {
+        Err(errs)
+    }
+}
+
 impl RuleSet {
     /// Loads and checks the rule set in folder `dir`: `ruleset.toml` and every `*.toml` in its
     /// sub-folders. Returns every error found (warnings too, when there are errors), sorted by
     /// file, line and column.
     pub fn load(dir: &Path) -> Result<RuleSet, Vec<RuleError>> {
-        let mut files = BTreeMap::new();
-        let mut errs = Vec::new();
-        read_dir(dir, dir, &mut files, &mut errs);
-        if !errs.is_empty() {
-            return Err(errs);
-        }
-        RuleSet::from_files(files)
+        RuleSet::from_files(read_folder(dir)?)
     }
 
     /// Loads and checks a rule set given as files: relative path (with `/`) to content. The

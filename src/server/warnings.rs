@@ -37,6 +37,33 @@ fn alert(a: crate::warnsvc::Alert) -> R<pb::Alert> {
 // Department tokens see only their department's alerts: one rule for gRPC and the console.
 use crate::warnsvc::alert::{check_scope, department_scope as scope};
 
+impl WarningApi {
+    /// One lifecycle step `f(warnings, id, actor)` on alert `id` for caller `me`, on the blocking
+    /// pool. A department token acts only on its department's alerts: departments set at `warn`
+    /// never change, so the check cannot go stale before the step.
+    async fn step(
+        &self,
+        me: &crate::audit::Principal,
+        id: String,
+        f: impl FnOnce(&crate::warnsvc::Warnings, &str, &str) -> crate::Result<crate::warnsvc::Alert>
+            + Send
+            + 'static,
+    ) -> R<pb::Alert> {
+        let (actor, scope) = (me.token_id.clone(), scope(me));
+        alert(
+            self.app
+                .warn_op(move |w| {
+                    if scope.is_some() {
+                        check_scope(&w.get(&id)?, &scope)?;
+                    }
+                    f(w, &id, &actor)
+                })
+                .await
+                .map_err(to_status)?,
+        )
+    }
+}
+
 #[tonic::async_trait]
 impl WarningService for WarningApi {
     #[tracing::instrument(skip_all)]
@@ -108,48 +135,30 @@ impl WarningService for WarningApi {
     #[tracing::instrument(skip_all)]
     async fn assess_alert(&self, req: Request<pb::AssessAlertRequest>) -> R<pb::Alert> {
         let me = caller(&req)?;
-        let (actor, scope) = (me.token_id.clone(), scope(&me));
         let r = req.into_inner();
         let id = convert::alert_id(&r.alert_id)
             .map_err(to_status)?
             .to_string();
         let confirmed = convert::decision(&r.decision).map_err(to_status)?;
         let reason = convert::text("reason", &r.reason, true).map_err(to_status)?;
-        alert(
-            self.app
-                .warn_op(move |w| {
-                    // Departments set at `warn` never change, so the check cannot go stale.
-                    if scope.is_some() {
-                        check_scope(&w.get(&id)?, &scope)?;
-                    }
-                    w.assess(&id, confirmed, reason, &actor, clock::now_ms())
-                })
-                .await
-                .map_err(to_status)?,
-        )
+        self.step(&me, id, move |w, id, actor| {
+            w.assess(id, confirmed, reason, actor, clock::now_ms())
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
     async fn warn_alert(&self, req: Request<pb::WarnAlertRequest>) -> R<pb::Alert> {
         let me = caller(&req)?;
-        let (actor, scope) = (me.token_id.clone(), scope(&me));
         let r = req.into_inner();
         let id = convert::alert_id(&r.alert_id)
             .map_err(to_status)?
             .to_string();
         let departments = convert::departments(&r.departments).map_err(to_status)?;
-        alert(
-            self.app
-                .warn_op(move |w| {
-                    // Departments set at `warn` never change, so the check cannot go stale.
-                    if scope.is_some() {
-                        check_scope(&w.get(&id)?, &scope)?;
-                    }
-                    w.warn(&id, departments, &actor, clock::now_ms())
-                })
-                .await
-                .map_err(to_status)?,
-        )
+        self.step(&me, id, move |w, id, actor| {
+            w.warn(id, departments, actor, clock::now_ms())
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -266,7 +275,6 @@ impl WarningService for WarningApi {
         req: Request<pb::RecordActionOutcomeRequest>,
     ) -> R<pb::Alert> {
         let me = caller(&req)?;
-        let (actor, scope) = (me.token_id.clone(), scope(&me));
         let r = req.into_inner();
         let id = convert::alert_id(&r.alert_id)
             .map_err(to_status)?
@@ -279,40 +287,24 @@ impl WarningService for WarningApi {
         }
         let text = convert::text("outcome", &r.outcome, true).map_err(to_status)?;
         let n = r.action as usize;
-        alert(
-            self.app
-                .warn_op(move |w| {
-                    if scope.is_some() {
-                        check_scope(&w.get(&id)?, &scope)?;
-                    }
-                    w.record_outcome(&id, n, text, clock::today(), &actor, clock::now_ms())
-                })
-                .await
-                .map_err(to_status)?,
-        )
+        self.step(&me, id, move |w, id, actor| {
+            w.record_outcome(id, n, text, clock::today(), actor, clock::now_ms())
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
     async fn close_alert(&self, req: Request<pb::CloseAlertRequest>) -> R<pb::Alert> {
         let me = caller(&req)?;
-        let (actor, scope) = (me.token_id.clone(), scope(&me));
         let r = req.into_inner();
         let id = convert::alert_id(&r.alert_id)
             .map_err(to_status)?
             .to_string();
         let reason = convert::text("reason", &r.reason, false).map_err(to_status)?;
-        alert(
-            self.app
-                .warn_op(move |w| {
-                    // Departments set at `warn` never change, so the check cannot go stale.
-                    if scope.is_some() {
-                        check_scope(&w.get(&id)?, &scope)?;
-                    }
-                    w.close(&id, reason, &actor, clock::now_ms())
-                })
-                .await
-                .map_err(to_status)?,
-        )
+        self.step(&me, id, move |w, id, actor| {
+            w.close(id, reason, actor, clock::now_ms())
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]

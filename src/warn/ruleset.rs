@@ -11,7 +11,7 @@ use super::Level;
 use crate::domain::Date;
 use crate::rules::lang::{bool_range, compile, suggest, Checked, Program, Schema, Truth, Type};
 use crate::rules::{
-    date_value, duplicate_id, expr, lang_schema, missing_file, read_dir, rule_file_path_ok,
+    date_value, duplicate_id, expr, lang_schema, missing_file, read_folder, rule_file_path_ok,
     scope_value, sorted, toml_error, valid_id, FileCx, RuleError, Scope, Severity, SCHEMA, SECTORS,
 };
 use serde::Deserialize;
@@ -924,13 +924,7 @@ impl WarningRuleSet {
     /// in its sub-folders. Returns every error found (warnings too, when there are errors),
     /// sorted by file, line and column.
     pub fn load(dir: &Path) -> Result<WarningRuleSet, Vec<RuleError>> {
-        let mut files = BTreeMap::new();
-        let mut errs = Vec::new();
-        read_dir(dir, dir, &mut files, &mut errs);
-        if !errs.is_empty() {
-            return Err(errs);
-        }
-        WarningRuleSet::from_files(files)
+        WarningRuleSet::from_files(read_folder(dir)?)
     }
 
     /// Loads and checks a warning rule set given as files: relative path (with `/`) to content.
