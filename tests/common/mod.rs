@@ -2,6 +2,8 @@
 //! token for every role (issued through the library, not the network).
 #![allow(dead_code)]
 
+pub mod web;
+
 use creditrisk::access::{NewToken, Tokens};
 use creditrisk::app::App;
 pub use creditrisk::audit::access::Role;
