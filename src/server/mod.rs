@@ -15,6 +15,7 @@ pub mod auth;
 pub mod codec;
 pub mod convert;
 pub mod draws;
+pub mod follow;
 pub mod pb;
 pub mod records;
 pub mod rules;

@@ -376,50 +376,19 @@ impl ClassificationService for ClassificationApi {
         };
         let jurisdiction = (!r.jurisdiction.is_empty()).then_some(r.jurisdiction);
         let c = self.app.classifier().clone();
-        let mut notified = c.subscribe();
-        let closing = c.closing();
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
-        tokio::spawn(async move {
-            tokio::pin!(closing);
-            let mut cursor = r.cursor;
-            loop {
-                let c2 = c.clone();
-                let batch =
-                    match tokio::task::spawn_blocking(move || c2.changes_after(cursor, 1000)).await
-                    {
-                        Ok(Ok(b)) => b,
-                        Ok(Err(e)) => {
-                            let _ = tx.send(Err(to_status(e))).await;
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                let empty = batch.is_empty();
-                for (seq, ch) in batch {
-                    cursor = seq;
-                    let dir = (ch.to as i8 - ch.from as i8).signum();
-                    let keep = jurisdiction.as_ref().is_none_or(|j| *j == ch.jurisdiction)
-                        && (direction == 0 || dir == direction);
-                    if keep
-                        && tx
-                            .send(Ok(convert::tier_change_to(seq, &ch)))
-                            .await
-                            .is_err()
-                    {
-                        return; // the watcher left
-                    }
-                }
-                if empty {
-                    // Wait for news, but look again now and then in case a notification raced.
-                    tokio::select! {
-                        r = notified.changed() => if r.is_err() { return },
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
-                        _ = tx.closed() => return,
-                        _ = &mut closing => return, // shutting down: end the stream cleanly
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        let (notified, closing) = (c.subscribe(), c.closing());
+        let stream = super::follow::follow(
+            r.cursor,
+            move |after, limit| c.changes_after(after, limit),
+            notified,
+            closing,
+            move |seq, ch| {
+                let dir = (ch.to as i8 - ch.from as i8).signum();
+                let keep = jurisdiction.as_ref().is_none_or(|j| *j == ch.jurisdiction)
+                    && (direction == 0 || dir == direction);
+                keep.then(|| convert::tier_change_to(seq, ch))
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -11,7 +11,6 @@ use crate::clock;
 use crate::error::Error;
 use crate::warnsvc::NewAction;
 use std::pin::Pin;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 type R<T> = std::result::Result<Response<T>, Status>;
@@ -350,50 +349,18 @@ impl WarningService for WarningApi {
             .map_err(to_status)?;
         let min = convert::level_opt("min_level", &r.min_level).map_err(to_status)?;
         let w = self.app.warnings().clone();
-        let mut notified = w.subscribe();
-        let closing = self.app.classifier().closing();
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
-        tokio::spawn(async move {
-            tokio::pin!(closing);
-            let mut cursor = r.cursor;
-            loop {
-                let w2 = w.clone();
-                let batch =
-                    match tokio::task::spawn_blocking(move || w2.changes_after(cursor, 1000)).await
-                    {
-                        Ok(Ok(b)) => b,
-                        Ok(Err(e)) => {
-                            let _ = tx.send(Err(to_status(e))).await;
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                let empty = batch.is_empty();
-                for (seq, ch) in batch {
-                    cursor = seq;
-                    if min.is_some_and(|m| ch.level < m) {
-                        continue;
-                    }
-                    if tx
-                        .send(Ok(convert::alert_event_to(seq, &ch)))
-                        .await
-                        .is_err()
-                    {
-                        return; // the watcher left
-                    }
-                }
-                if empty {
-                    // Wait for news, but look again now and then in case a notification raced.
-                    tokio::select! {
-                        r = notified.changed() => if r.is_err() { return },
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
-                        _ = tx.closed() => return,
-                        _ = &mut closing => return, // shutting down: end the stream cleanly
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        let (notified, closing) = (w.subscribe(), self.app.classifier().closing());
+        let stream = super::follow::follow(
+            r.cursor,
+            move |after, limit| w.changes_after(after, limit),
+            notified,
+            closing,
+            move |seq, ch| {
+                min.is_none_or(|m| ch.level >= m)
+                    .then(|| convert::alert_event_to(seq, ch))
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 
     #[tracing::instrument(skip_all)]
