@@ -33,6 +33,17 @@ async fn enterprises(s: &TestServer, ns: impl Iterator<Item = u64>) {
 /// Spot checks of bakery products: one per enterprise in `ns`, the first `failed` failing,
 /// in November 2026; event ids `PREFIX-n`.
 async fn spot_checks(s: &TestServer, prefix: &str, ns: std::ops::Range<u64>, failed: u64) {
+    spot_checks_of(s, "bakery", prefix, ns, failed).await
+}
+
+/// [`spot_checks`] of products of `category`.
+async fn spot_checks_of(
+    s: &TestServer,
+    category: &str,
+    prefix: &str,
+    ns: std::ops::Range<u64>,
+    failed: u64,
+) {
     let first = ns.start;
     let records = ns
         .map(|n| pb::CreditEvent {
@@ -42,7 +53,7 @@ async fn spot_checks(s: &TestServer, prefix: &str, ns: std::ops::Range<u64>, fai
             source_department: "samr-chengdu".into(),
             body: Some(pb::credit_event::Body::SpotCheck(pb::SpotCheck {
                 passed: n - first >= failed,
-                product_category: "bakery".into(),
+                product_category: category.into(),
             })),
             seq: 0,
         })
@@ -967,5 +978,107 @@ async fn admins_upload_and_activate_warning_rule_sets_checked_like_classificatio
         .await
         .unwrap_err();
     assert_eq!(st.code(), Code::NotFound, "{st:?}");
+    s.stop().await;
+}
+
+/// The events of `client`'s watch from cursor 0 until `want` events of alert
+/// `id` arrived; every event received is returned.
+async fn watch_until(
+    client: &mut WarningServiceClient<AuthChannel>,
+    id: &str,
+    want: usize,
+) -> Vec<pb::AlertEvent> {
+    let mut stream = client
+        .watch_alerts(pb::WatchAlertsRequest {
+            cursor: 0,
+            min_level: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut got = Vec::new();
+    while got
+        .iter()
+        .filter(|e: &&pb::AlertEvent| e.alert_id == id)
+        .count()
+        < want
+    {
+        got.push(stream.message().await.unwrap().unwrap());
+        assert!(got.len() < 100, "{got:?}");
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_department_watch_streams_only_the_alerts_notified_to_it() {
+    let s = TestServer::start().await;
+    // Two clusters in one evaluation: bakery products (warned to market regulation) and dairy
+    // (warned to health), so each alert's changes fall between the other's.
+    enterprises(&s, 1..=24).await;
+    spot_checks(&s, "sc", 1..13, 5).await;
+    spot_checks_of(&s, "dairy", "sd", 13..25, 5).await;
+    evaluate(&s).await;
+    let found = alerts_of(&s, RATE_RULE).await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    let bakery = found
+        .iter()
+        .find(|a| a.subject == BAKERY)
+        .unwrap()
+        .id
+        .clone();
+    let dairy = found
+        .iter()
+        .find(|a| a.subject != BAKERY)
+        .unwrap()
+        .id
+        .clone();
+    let mut central = warnings(&s, Role::Planner).await;
+    for id in [&bakery, &dairy] {
+        central
+            .assess_alert(pb::AssessAlertRequest {
+                alert_id: id.clone(),
+                decision: "confirmed".into(),
+                reason: "real".into(),
+            })
+            .await
+            .unwrap();
+    }
+    for (id, d) in [(&bakery, "samr-chengdu"), (&dairy, "health-chengdu")] {
+        central
+            .warn_alert(pb::WarnAlertRequest {
+                alert_id: id.clone(),
+                departments: vec![d.into()],
+            })
+            .await
+            .unwrap();
+    }
+    let now = creditrisk::clock::now_ms();
+    let mut market = WarningServiceClient::new(
+        s.channel_with(Some(
+            &issue(&s.store, Role::Planner, "samr-chengdu", None, now).await,
+        ))
+        .await,
+    );
+    let mut health = WarningServiceClient::new(
+        s.channel_with(Some(
+            &issue(&s.store, Role::Inspector, "health-chengdu", None, now).await,
+        ))
+        .await,
+    );
+    // Each sees its own alert's raise, assess and warn, and nothing of the other's, though
+    // the other's changes sit between them in the log.
+    for (client, mine, theirs) in [
+        (&mut market, &bakery, &dairy),
+        (&mut health, &dairy, &bakery),
+    ] {
+        let got = watch_until(client, mine, 3).await;
+        let actions: Vec<&str> = got.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["raise", "assess", "warn"], "{got:?}");
+        assert!(got.iter().all(|e| e.alert_id == *mine), "{theirs}: {got:?}");
+    }
+    // The central planner (no department) sees both, interleaved.
+    let got = watch_until(&mut central, &dairy, 3).await;
+    let ids: BTreeSet<&str> = got.iter().map(|e| e.alert_id.as_str()).collect();
+    assert_eq!(ids, BTreeSet::from([bakery.as_str(), dairy.as_str()]));
     s.stop().await;
 }

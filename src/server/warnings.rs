@@ -344,6 +344,8 @@ impl WarningService for WarningApi {
         &self,
         req: Request<pb::WatchAlertsRequest>,
     ) -> R<Self::WatchAlertsStream> {
+        // A department token follows only its department's alerts, by the rule of ListAlerts.
+        let scope = scope(&caller(&req)?);
         let r = req.into_inner();
         convert::max_bytes("min_level", &r.min_level, convert::MAX_FILTER_BYTES)
             .map_err(to_status)?;
@@ -352,11 +354,11 @@ impl WarningService for WarningApi {
         let (notified, closing) = (w.subscribe(), self.app.classifier().closing());
         let stream = super::follow::follow(
             r.cursor,
-            move |after, limit| w.changes_after(after, limit),
+            move |after, limit| w.changes_in_scope(after, limit, &scope),
             notified,
             closing,
-            move |seq, ch| {
-                min.is_none_or(|m| ch.level >= m)
+            move |seq, (ch, visible)| {
+                (*visible && min.is_none_or(|m| ch.level >= m))
                     .then(|| convert::alert_event_to(seq, ch))
             },
         );

@@ -3,7 +3,7 @@
 //! change log watchers follow. Every method here blocks (sled reads, waiting for the writer);
 //! the application calls them on tokio's blocking pool.
 
-use super::alert::{check_department, Action, ActionKind, Alert, NewFiring, State};
+use super::alert::{check_department, check_scope, Action, ActionKind, Alert, NewFiring, State};
 use super::store::{self, id_of, parse_id, AlertChange, Fired};
 use crate::domain::{Date, Violations};
 use crate::error::{Error, Result};
@@ -399,6 +399,39 @@ impl Warnings {
                     out.push(a);
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// Alert changes after `cursor`, at most `limit`, oldest first, each with whether a caller
+    /// limited to department `scope` may see it: by [`check_scope`] on the alert as it is now,
+    /// the rule `ListAlerts` and `GetAlert` use. Every change read is returned (visible or not)
+    /// so a follower's cursor moves past the ones it skips.
+    pub fn changes_in_scope(
+        &self,
+        cursor: u64,
+        limit: usize,
+        scope: &Option<String>,
+    ) -> Result<Vec<(u64, (AlertChange, bool))>> {
+        let changes = self.changes_after(cursor, limit)?;
+        let mut seen: std::collections::BTreeMap<u64, bool> = Default::default();
+        let mut out = Vec::with_capacity(changes.len());
+        for (seq, ch) in changes {
+            let visible = match scope {
+                None => true,
+                Some(_) => match seen.get(&ch.alert) {
+                    Some(v) => *v,
+                    None => {
+                        let v = match self.get_n(ch.alert)? {
+                            Some(a) => check_scope(&a, scope).is_ok(),
+                            None => false,
+                        };
+                        seen.insert(ch.alert, v);
+                        v
+                    }
+                },
+            };
+            out.push((seq, (ch, visible)));
         }
         Ok(out)
     }
