@@ -200,6 +200,20 @@ impl App {
         });
     }
 
+    /// Starts pushing alert steps to departments' webhooks from the durable outbox, one
+    /// background task per webhook (must be called inside the tokio runtime); the tasks end at
+    /// shutdown (`warnsvc::webhook`).
+    pub fn enable_webhooks(
+        &self,
+        hooks: Vec<crate::warnsvc::webhook::Webhook>,
+        delivery: crate::warnsvc::webhook::Delivery,
+    ) {
+        let classifier = self.classifier.clone();
+        crate::warnsvc::webhook::spawn_all(&self.warnings, hooks, delivery, move || {
+            Box::pin(classifier.closing())
+        });
+    }
+
     /// The access tokens.
     pub fn tokens(&self) -> &Tokens {
         &self.tokens

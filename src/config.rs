@@ -62,6 +62,29 @@ pub struct Config {
     /// `demo`, which turns it on at [`DEMO_WEB_LISTEN`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_listen: Option<SocketAddr>,
+    /// Departments' webhooks for alert steps (`docs/warnings.md`, "Webhooks"). Default none.
+    pub webhooks: Vec<WebhookConfig>,
+    /// Attempts per webhook delivery, the first included (1 to 20). Default 8.
+    pub webhook_max_attempts: u32,
+    /// Wait before the first webhook retry, in milliseconds; each later one doubles, up to 10
+    /// minutes (1 to 600,000). Default 1,000.
+    pub webhook_backoff_ms: u64,
+}
+
+/// A department's webhook (`[[webhooks]]`; `warnsvc::webhook` checks and uses it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The department (an id of `rules/routing.toml`).
+    pub department: String,
+    /// `http://host:port/path` to POST to.
+    pub url: String,
+    /// Name of the environment variable holding the HMAC secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// File holding the HMAC secret (surrounding whitespace ignored).
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
 }
 
 /// Where `serve --demo` puts the web console when `web_listen` is not set.
@@ -89,6 +112,9 @@ impl Default for Config {
             tls_key: None,
             tls_client_ca: None,
             web_listen: None,
+            webhooks: Vec::new(),
+            webhook_max_attempts: 8,
+            webhook_backoff_ms: 1000,
         }
     }
 }
@@ -139,6 +165,8 @@ impl Config {
         env!(demo, "CREDITRISK_DEMO");
         env!(demo_entities, "CREDITRISK_DEMO_ENTITIES");
         env!(demo_seed, "CREDITRISK_DEMO_SEED");
+        env!(webhook_max_attempts, "CREDITRISK_WEBHOOK_MAX_ATTEMPTS");
+        env!(webhook_backoff_ms, "CREDITRISK_WEBHOOK_BACKOFF_MS");
         // The web console's address: an empty value turns it off.
         if let Some(v) = get("CREDITRISK_WEB_LISTEN") {
             self.web_listen = if v.is_empty() {

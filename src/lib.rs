@@ -54,7 +54,9 @@
 //! - [`warnsvc`]: early-warning alerts over the store: one open alert per (rule, subject), the
 //!   lifecycle (raised, assessed, warned, disposing, closed) with an audit entry per step,
 //!   group evaluation over the warning facts written at ingest, enterprise signals inside a
-//!   classification's store job, overdue escalation, back-tests and replay.
+//!   classification's store job, overdue escalation, back-tests and replay; alert audit entries
+//!   indexed by alert and subject, group alerts exported for the independent checker
+//!   (`tools/verify_alert.py`), and push to departments' webhooks from a durable outbox.
 //! - [`audit`]: the pure core of the audit trail: RFC 6962 Merkle tree and proofs, canonical
 //!   log entries, signed tree heads, offline verification (not yet wired into the service),
 //!   and access control: roles, the policy table, token format and authentication, which the

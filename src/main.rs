@@ -441,6 +441,14 @@ enum WarningsCmd {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// A group alert with its rule, facts (or tier counts) and evidence as JSON, for
+    /// `tools/verify_alert.py`.
+    Export {
+        /// Alert id.
+        id: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Check and store a warning rule folder (admin); prints its hash.
     Upload {
         /// The folder (`warnings.toml` and rule files).
@@ -660,6 +668,17 @@ enum AuditCmd {
     },
     /// The Ed25519 public key that verifies heads.
     PublicKey {
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Every alert entry about `alert/W1`, `enterprise/CODE` or `group/KEY`, each checked
+    /// against the signed head (inclusion proof, head signature).
+    AlertEntries {
+        /// `alert/W1`, `enterprise/CODE` or `group/KEY`.
+        subject: String,
+        /// The server's Ed25519 public key (hex) to pin [default: ask the server].
+        #[arg(long)]
+        public_key: Option<String>,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -1128,6 +1147,11 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 cli::audit::head(&server.target(), size, out.as_deref()).await
             }
             AuditCmd::PublicKey { server } => cli::audit::public_key(&server.target()).await,
+            AuditCmd::AlertEntries {
+                subject,
+                public_key,
+                server,
+            } => cli::audit::alert_entries(&server.target(), &subject, public_key.as_deref()).await,
             AuditCmd::Bundle {
                 saved_head,
                 entries,
@@ -1360,6 +1384,7 @@ async fn run_warnings(c: WarningsCmd) -> anyhow::Result<()> {
             server,
         } => w::backtest(&server.target(), &from, &to, dir.as_deref(), &rule_set).await,
         WarningsCmd::Replay { id, server } => w::replay(&server.target(), &id).await,
+        WarningsCmd::Export { id, server } => w::export(&server.target(), &id).await,
         WarningsCmd::Upload { dir, server } => w::upload(&server.target(), &dir).await,
         WarningsCmd::Activate { hash, server } => w::activate(&server.target(), &hash).await,
     }

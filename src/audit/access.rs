@@ -198,6 +198,7 @@ pub const POLICY: &[(&str, &[Role])] = &[
     ("/creditrisk.v1.AuditService/ExportPublicKey", AUDIT),
     ("/creditrisk.v1.AuditService/GetEntries", AUDIT),
     ("/creditrisk.v1.AuditService/FindEntry", AUDIT),
+    ("/creditrisk.v1.AuditService/ListAlertEntries", AUDIT),
     // Early warning: planners and admins take alerts through their lifecycle and evaluate;
     // auditors read, back-test and replay; inspectors read; ingest nothing.
     ("/creditrisk.v1.WarningService/ListAlerts", ALERT_READ),
@@ -219,6 +220,7 @@ pub const POLICY: &[(&str, &[Role])] = &[
         ALERT_BACKTEST,
     ),
     ("/creditrisk.v1.WarningService/ReplayAlert", AUDIT),
+    ("/creditrisk.v1.WarningService/ExportAlert", ALERT_READ),
     ("/creditrisk.v1.WarningService/UploadWarningRuleSet", ADMIN),
     (
         "/creditrisk.v1.WarningService/ActivateWarningRuleSet",
@@ -586,6 +588,7 @@ mod tests {
         ("AuditService", "ExportPublicKey", "auditor admin"),
         ("AuditService", "GetEntries", "auditor admin"),
         ("AuditService", "FindEntry", "auditor admin"),
+        ("AuditService", "ListAlertEntries", "auditor admin"),
         (
             "WarningService",
             "ListAlerts",
@@ -619,6 +622,11 @@ mod tests {
             "planner auditor admin",
         ),
         ("WarningService", "ReplayAlert", "auditor admin"),
+        (
+            "WarningService",
+            "ExportAlert",
+            "planner inspector auditor admin",
+        ),
         ("WarningService", "UploadWarningRuleSet", "admin"),
         ("WarningService", "ActivateWarningRuleSet", "admin"),
     ];

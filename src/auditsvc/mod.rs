@@ -53,6 +53,17 @@ impl StoredEntry {
     }
 }
 
+/// A page of [`Auditor::alert_entries`].
+#[derive(Clone, Debug)]
+pub struct AlertEntries {
+    /// The signed head the proofs are against.
+    pub head: SignedTreeHead,
+    /// The entries, by log index, each with its inclusion proof.
+    pub entries: Vec<(StoredEntry, Vec<Hash>)>,
+    /// The log index to continue from, when more may follow.
+    pub next: Option<u64>,
+}
+
 fn proof_error(e: merkle::ProofError<Error>) -> Error {
     match e {
         merkle::ProofError::Store(e) => e,
@@ -131,6 +142,56 @@ impl Auditor {
             return Err(not_found());
         }
         Ok(e)
+    }
+
+    /// The alert entries about `subject` (`alert/<id>`, or an alert subject:
+    /// `enterprise/<code>`, `group/<key>`) from log index `from` on, at most `count` (capped
+    /// at [`MAX_ENTRIES`]), each with its inclusion proof against the newest signed head
+    /// (returned too); and the index to go on from when more may follow. Read from the index
+    /// written with each entry ([`crate::storage::Key::AlertEntry`]); entries after the head
+    /// are left for the next call. An index row naming an entry of another subject or kind
+    /// is reported as corrupt rather than listed.
+    pub fn alert_entries(&self, subject: &str, from: u64, count: usize) -> Result<AlertEntries> {
+        use crate::storage::keys::{prefix, trailing_seq};
+        let head = self.head(None)?;
+        let size = head.head.size;
+        let pre = prefix::alert_entries(subject);
+        let mut start = pre.clone();
+        start.extend_from_slice(&from.to_be_bytes());
+        let mut end = pre.clone();
+        end.extend_from_slice(&size.to_be_bytes());
+        let count = count.clamp(1, MAX_ENTRIES);
+        let reader = self.reader();
+        let mut entries = Vec::new();
+        let mut next = None;
+        for kv in self.records.engine().range(&start, &end) {
+            let (k, _) = kv?;
+            let index = trailing_seq(&k)
+                .filter(|_| k.len() == pre.len() + 8)
+                .ok_or_else(|| Error::Corrupt(format!("alert entry index of `{subject}`")))?;
+            if entries.len() == count {
+                next = Some(index);
+                break;
+            }
+            let e = self.entry_in(&reader, index)?;
+            // An alert entry's subject is `alert/<id>`; the alert's own subject is its
+            // `subject` detail.
+            let about = e.entry.subject == subject
+                || e.entry.details.get("subject").map(String::as_str) == Some(subject);
+            if e.entry.kind != crate::audit::EntryKind::Alert || !about {
+                return Err(Error::Corrupt(format!(
+                    "alert entry index of `{subject}` names entry {index} about `{}`",
+                    e.entry.subject
+                )));
+            }
+            let proof = merkle::inclusion_proof(&reader, index, size).map_err(proof_error)?;
+            entries.push((e, proof));
+        }
+        Ok(AlertEntries {
+            head,
+            entries,
+            next,
+        })
     }
 
     /// Entries in the log as of the newest head (0 when empty).

@@ -17,6 +17,51 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+/// The webhooks checked (secrets read from the environment or files) and how they retry;
+/// errors name `webhooks[i].field`.
+pub fn webhooks(
+    config: &Config,
+) -> Result<
+    (
+        Vec<crate::warnsvc::webhook::Webhook>,
+        crate::warnsvc::webhook::Delivery,
+    ),
+    String,
+> {
+    use crate::warnsvc::webhook::{Delivery, Webhook};
+    if !(1..=20).contains(&config.webhook_max_attempts) {
+        return Err(format!(
+            "webhook_max_attempts: `{}` is outside 1 to 20",
+            config.webhook_max_attempts
+        ));
+    }
+    if !(1..=600_000).contains(&config.webhook_backoff_ms) {
+        return Err(format!(
+            "webhook_backoff_ms: `{}` is outside 1 to 600000",
+            config.webhook_backoff_ms
+        ));
+    }
+    let mut hooks = Vec::new();
+    for (i, c) in config.webhooks.iter().enumerate() {
+        let h = Webhook::from_config(i, c, |k| std::env::var(k).ok())?;
+        if hooks.iter().any(|x: &Webhook| x.department == h.department) {
+            return Err(format!(
+                "webhooks[{i}].department: `{}` has a webhook already",
+                h.department
+            ));
+        }
+        hooks.push(h);
+    }
+    Ok((
+        hooks,
+        Delivery {
+            max_attempts: config.webhook_max_attempts,
+            base: std::time::Duration::from_millis(config.webhook_backoff_ms),
+            ..Delivery::default()
+        },
+    ))
+}
+
 /// Name of the lock file `serve` holds in the data folder while it runs.
 pub const LOCK_FILE: &str = "creditrisk.lock";
 
@@ -37,6 +82,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(dir) => crate::drawsvc::Draws::load_rules(dir)?,
         None => crate::drawsvc::Draws::embedded_rules()?,
     };
+    let (hooks, delivery) = webhooks(&config).map_err(anyhow::Error::msg)?;
     let tls = match config.tls_files().map_err(anyhow::Error::msg)? {
         Some((cert, key, ca)) => Some(server::tls_config(cert, key, ca)?),
         None => None,
@@ -86,6 +132,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await?;
         app.enable_warning_schedule();
     }
+    app.enable_webhooks(hooks, delivery);
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to find the port when listening on port 0: it stays the
     // first line of standard output.

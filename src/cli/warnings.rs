@@ -475,3 +475,24 @@ pub async fn activate(target: &Target, hash: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `warnings export ID`: the group alert with its rule, facts or tier counts and evidence as
+/// JSON on standard output, for `tools/verify_alert.py`.
+pub async fn export(target: &Target, id: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stream = client(target)
+        .await?
+        .export_alert(pb::ExportAlertRequest {
+            alert_id: id.into(),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    let mut out = std::io::stdout().lock();
+    while let Some(chunk) = stream.message().await.map_err(explain)? {
+        out.write_all(&chunk.data)?;
+    }
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}

@@ -99,6 +99,52 @@ impl AuditService for AuditApi {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn list_alert_entries(
+        &self,
+        req: Request<pb::ListAlertEntriesRequest>,
+    ) -> R<pb::ListAlertEntriesResponse> {
+        let r = req.into_inner();
+        let known = ["alert/", "enterprise/", "group/"];
+        if r.subject.len() > 1000 || !known.iter().any(|p| r.subject.starts_with(p)) {
+            return Err(to_status(Error::invalid(
+                "subject",
+                format!(
+                    "`{}` is not an alert subject: `alert/W1`, `enterprise/CODE` or `group/KEY`",
+                    crate::domain::validate::truncate(&r.subject, 60)
+                ),
+            )));
+        }
+        if r.count as usize > crate::auditsvc::MAX_ENTRIES {
+            return Err(to_status(Error::invalid(
+                "count",
+                format!(
+                    "`{}` is more than {} entries per call",
+                    r.count,
+                    crate::auditsvc::MAX_ENTRIES
+                ),
+            )));
+        }
+        let count = if r.count == 0 { 100 } else { r.count as usize };
+        let page = self
+            .app
+            .audit_op(move |a| a.alert_entries(&r.subject, r.from_index, count))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListAlertEntriesResponse {
+            entries: page
+                .entries
+                .iter()
+                .map(|(e, proof)| pb::ProvenEntry {
+                    entry: Some(convert::entry_to(e)),
+                    proof: proof.iter().map(hex::encode).collect(),
+                })
+                .collect(),
+            head: Some(convert::head_to(&page.head)),
+            next_from_index: page.next.unwrap_or(0),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn get_inclusion_proof(
         &self,
         req: Request<pb::InclusionProofRequest>,

@@ -484,6 +484,35 @@ impl WarningService for WarningApi {
         }))
     }
 
+    type ExportAlertStream = Stream<pb::AlertExportChunk>;
+
+    #[tracing::instrument(skip_all)]
+    async fn export_alert(
+        &self,
+        req: Request<pb::ExportAlertRequest>,
+    ) -> R<Self::ExportAlertStream> {
+        let scope = scope(&caller(&req)?);
+        let id = convert::alert_id(&req.into_inner().alert_id)
+            .map_err(to_status)?
+            .to_string();
+        let json = self
+            .app
+            .warn_op(move |w| {
+                let e = w.export(&id, &scope)?;
+                serde_json::to_vec_pretty(&e)
+                    .map_err(|e| Error::Internal(format!("alert export of `{id}`: {e}")))
+            })
+            .await
+            .map_err(to_status)?;
+        // Chunks well under the message limit, however many facts the group has.
+        const CHUNK: usize = 1 << 20;
+        let chunks: Vec<_> = json
+            .chunks(CHUNK)
+            .map(|c| Ok(pb::AlertExportChunk { data: c.to_vec() }))
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+    }
+
     #[tracing::instrument(skip_all)]
     async fn upload_warning_rule_set(
         &self,

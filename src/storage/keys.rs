@@ -118,6 +118,17 @@ pub enum Key<'a> {
     WarnRuleSet(&'a str),
     /// A warning rule-set activation, by its seq.
     WarnActivation(u64),
+    /// Index of alert audit entries by subject (value empty): each alert step's log index
+    /// under `alert/<id>` and under the alert's subject (`enterprise/<code>`, `group/<key>`),
+    /// written in the step's commit (`warnsvc::store`).
+    AlertEntry(&'a str, u64),
+    /// The webhook outbox: an alert step of a warned alert, by change number; value: a
+    /// `warnsvc::webhook::OutboxRow` (the event and the departments notified), written in the
+    /// step's commit.
+    WebhookOutbox(u64),
+    /// A department's webhook delivery cursor: the last change number its delivery finished
+    /// (delivered, or given up after the bounded attempts), 8 bytes big-endian.
+    WebhookCursor(&'a str),
 }
 
 const META: u8 = 0x01;
@@ -164,6 +175,9 @@ const ALERT_CHANGE: u8 = 0x92;
 const WARN_FACT: u8 = 0x93;
 const WARN_RULE_SET: u8 = 0x94;
 const WARN_ACTIVATION: u8 = 0x95;
+const ALERT_ENTRY: u8 = 0x9a;
+const WEBHOOK_OUTBOX: u8 = 0x9b;
+const WEBHOOK_CURSOR: u8 = 0x9c;
 
 impl Key<'_> {
     /// The order-preserving encoding.
@@ -318,6 +332,15 @@ impl Key<'_> {
                 k.extend_from_slice(&day_bytes(*day));
                 k.extend_from_slice(&seq.to_be_bytes());
             }
+            Key::AlertEntry(subject, index) => {
+                str0(&mut k, ALERT_ENTRY, subject);
+                k.extend_from_slice(&index.to_be_bytes());
+            }
+            Key::WebhookOutbox(n) => {
+                k.push(WEBHOOK_OUTBOX);
+                k.extend_from_slice(&n.to_be_bytes());
+            }
+            Key::WebhookCursor(d) => str0(&mut k, WEBHOOK_CURSOR, d),
         }
         k
     }
@@ -510,6 +533,17 @@ pub mod prefix {
     /// The alert-change log.
     pub fn alert_changes() -> Vec<u8> {
         vec![ALERT_CHANGE]
+    }
+    /// The alert audit entries about `subject` (`alert/<id>`, `enterprise/<code>`,
+    /// `group/<key>`), by log index.
+    pub fn alert_entries(subject: &str) -> Vec<u8> {
+        let mut k = Vec::new();
+        str0(&mut k, ALERT_ENTRY, subject);
+        k
+    }
+    /// The webhook outbox, by change number.
+    pub fn webhook_outbox() -> Vec<u8> {
+        vec![WEBHOOK_OUTBOX]
     }
     /// The first warning-fact key of day `day` (days since 1970-01-01): facts of days
     /// `from..to` are the keys in `[facts_from(from), facts_from(to))`.

@@ -10,11 +10,16 @@
 //!   store.
 //! - [`eval`]: group evaluation as of a date and cut, enterprise signals inside a
 //!   classification's store job, back-tests, replay.
+//! - [`export`]: a group alert with its rule's parameters and the facts or tier counts behind
+//!   it, for the independent checker `tools/verify_alert.py`.
+//! - [`webhook`]: push to departments' webhooks from a durable outbox, signed, retried.
 
 pub mod alert;
 pub mod eval;
+pub mod export;
 pub mod service;
 pub mod store;
+pub mod webhook;
 
 pub use alert::{Action, ActionKind, Alert, NewFiring, State};
 pub use eval::{Backtest, EnterpriseSignals, Evaluation, Replay, RuleSource};

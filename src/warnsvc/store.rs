@@ -1,13 +1,16 @@
 //! How alerts are stored, and the writer jobs that change them.
 //!
 //! Keys: [`Key::Alert`] (the record, by number), [`Key::AlertOpen`] (the open alert of a
-//! (rule, subject)), [`Key::AlertChange`] (the change log watchers follow) and two meta
-//! counters, `alert_next` (alert numbers) and `alert_change_next` (change numbers).
+//! (rule, subject)), [`Key::AlertChange`] (the change log watchers follow),
+//! [`Key::AlertEntry`] (the audit entries of an alert and of a subject, by log index),
+//! [`Key::WebhookOutbox`] (the steps of warned alerts, for the departments' webhooks) and two
+//! meta counters, `alert_next` (alert numbers) and `alert_change_next` (change numbers).
 //!
 //! Every change is a job on the single [`crate::storage::Writer`]: the job reads the open
 //! index, changes the alert, writes it, its change-log entry and its audit entry (kind
 //! `alert`, subject `alert/<id>`, payload digest = SHA-256 of the alert's canonical JSON after
-//! the change) in one atomic commit.
+//! the change, details `action`, `level`, `rule`, `state` and the alert's `subject`), the
+//! entry's index rows and, for a warned alert, its webhook outbox row, in one atomic commit.
 //!
 //! INVARIANT (one open alert per rule and subject): only [`fire`] creates alerts, it runs on
 //! the writer thread and checks [`Key::AlertOpen`] first, and the index is written in the same
@@ -90,7 +93,7 @@ fn save(tx: &mut Tx<'_>, n: u64, a: &Alert) -> Result<()> {
         .last()
         .ok_or_else(|| Error::Internal(format!("alert `{}` has no history", a.id)))?;
     let json = a.canonical_json()?;
-    tx.log_unindexed(&log::entry(
+    let index = tx.log_unindexed(&log::entry(
         EntryKind::Alert,
         last.at_ms,
         &last.actor,
@@ -101,8 +104,16 @@ fn save(tx: &mut Tx<'_>, n: u64, a: &Alert) -> Result<()> {
             ("level", a.level.as_str().to_string()),
             ("rule", a.rule_id.clone()),
             ("state", a.state.as_str().to_string()),
+            ("subject", a.subject.clone()),
         ],
     ))?;
+    // INVARIANT (alert entries indexed): every alert entry is indexed under its alert and its
+    // subject in the commit that appends it, so `entries_about` lists all of them.
+    tx.put(
+        &Key::AlertEntry(&format!("alert/{}", a.id), index),
+        Vec::new(),
+    );
+    tx.put(&Key::AlertEntry(&a.subject, index), Vec::new());
     let open = Key::AlertOpen(&a.rule_id, &a.subject);
     if a.is_open() {
         tx.put(&open, n.to_be_bytes().to_vec());
@@ -110,18 +121,27 @@ fn save(tx: &mut Tx<'_>, n: u64, a: &Alert) -> Result<()> {
         tx.delete(&open);
     }
     let change = counter(tx, NEXT_CHANGE)?;
-    tx.put(
-        &Key::AlertChange(change),
-        encode(&AlertChange {
-            alert: n,
-            action: last.action.clone(),
-            state: a.state,
-            level: a.level,
-            rule_id: a.rule_id.clone(),
-            subject: a.subject.clone(),
-            at_ms: last.at_ms,
-        })?,
-    );
+    let event = AlertChange {
+        alert: n,
+        action: last.action.clone(),
+        state: a.state,
+        level: a.level,
+        rule_id: a.rule_id.clone(),
+        subject: a.subject.clone(),
+        at_ms: last.at_ms,
+    };
+    tx.put(&Key::AlertChange(change), encode(&event)?);
+    // INVARIANT (outbox): a step of an alert notified to departments is in the webhook outbox
+    // from the commit that makes it, so no acknowledged step is lost to a restart.
+    if !a.departments.is_empty() {
+        tx.put(
+            &Key::WebhookOutbox(change),
+            encode(&super::webhook::OutboxRow {
+                departments: a.departments.clone(),
+                event,
+            })?,
+        );
+    }
     tx.put(&Key::Alert(n), encode(a)?);
     Ok(())
 }

@@ -76,6 +76,17 @@ impl TestServer {
         limits: Limits,
         tls: Option<tonic::transport::ServerTlsConfig>,
     ) -> TestServer {
+        Self::start_setup(dir, limits, tls, |_| {}).await
+    }
+
+    /// [`TestServer::start_full`], calling `setup` on the app before serving (e.g. to turn on
+    /// webhooks).
+    pub async fn start_setup(
+        dir: tempfile::TempDir,
+        limits: Limits,
+        tls: Option<tonic::transport::ServerTlsConfig>,
+        setup: impl FnOnce(&App),
+    ) -> TestServer {
         // After a stop in this same process, background tasks of the old server (the automatic
         // re-classifier, ended watch streams) may still hold the database for a moment: sled's
         // file lock is released when the last handle drops. Wait for it, boundedly.
@@ -99,6 +110,7 @@ impl TestServer {
         app.enable_draws(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
             .unwrap();
         app.enable_auto_reclassify();
+        setup(&app);
         let store = app.tokens().clone();
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {
