@@ -293,6 +293,13 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
             })
             .await
             .map(drop),
+        "AuditService/ListAlertEntries" => Aud::new(ch)
+            .list_alert_entries(pb::ListAlertEntriesRequest {
+                subject: "alert/W1".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
         "AuditService/GetInclusionProof" => Aud::new(ch)
             .get_inclusion_proof(pb::InclusionProofRequest::default())
             .await
@@ -403,6 +410,12 @@ async fn call(method: &str, ch: AuthChannel, code: &str) -> Option<Result<(), St
             .map(drop),
         "WarningService/ReplayAlert" => Warn::new(ch)
             .replay_alert(pb::ReplayAlertRequest {
+                alert_id: "W1".into(),
+            })
+            .await
+            .map(drop),
+        "WarningService/ExportAlert" => Warn::new(ch)
+            .export_alert(pb::ExportAlertRequest {
                 alert_id: "W1".into(),
             })
             .await
