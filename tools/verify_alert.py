@@ -32,7 +32,6 @@ import json
 import re
 import sys
 from fractions import Fraction
-from math import comb
 
 LEVELS = ["blue", "yellow", "orange", "red"]
 FORMAT = "creditrisk-alert-export/1"
@@ -190,7 +189,13 @@ def poisson_p(count, baseline, periods):
     if count == 0:
         return Fraction(1)
     b = periods
-    num = sum(comb(n, j) * b ** (n - j) for j in range(count, n + 1))
+    # sum_{j=count}^{n} C(n, j) b^(n-j), from j = n down, with C(n, j-1) = C(n, j) j / (n-j+1)
+    # (exact integer division) and the power of b carried along: integers only.
+    num, c, bpow = 0, 1, 1
+    for j in range(n, count - 1, -1):
+        num += c * bpow
+        c = c * j // (n - j + 1)
+        bpow *= b
     return Fraction(num, (b + 1) ** n)
 
 
