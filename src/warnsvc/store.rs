@@ -108,7 +108,7 @@ fn save(tx: &mut Tx<'_>, n: u64, a: &Alert) -> Result<()> {
         ],
     ))?;
     // INVARIANT (alert entries indexed): every alert entry is indexed under its alert and its
-    // subject in the commit that appends it, so `entries_about` lists all of them.
+    // subject in the commit that appends it, so `Auditor::alert_entries` lists all of them.
     tx.put(
         &Key::AlertEntry(&format!("alert/{}", a.id), index),
         Vec::new(),
