@@ -1,6 +1,6 @@
 //! The web console against a real server: gRPC and web listeners on 127.0.0.1:0 over one store,
-//! driven by a few lines of HTTP/1.1 over a TCP stream (no browser: Chromium/WebDriver and
-//! axe-core runs are still to come, see docs/web.md).
+//! driven by a few lines of HTTP/1.1 over a TCP stream. The same pages in a real browser, with
+//! axe-core: tests/browser.rs.
 
 mod common;
 
