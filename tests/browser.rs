@@ -390,6 +390,14 @@ async fn scenarios(
         assert_eq!(row(r, &format!("s-{}", x.key)).await, counts(&x.counts));
     }
     screenshot(&r.c, "overview").await;
+    // English on the switch (checked too), then back to Chinese for the rest.
+    r.visit("/overview?lang=en").await;
+    assert_eq!(r.h1().await, "Credit-risk tier overview");
+    assert_eq!(row(r, "overall-all").await, counts(&report.overall));
+    r.goto("/overview?lang=zh").await;
+    // A page that does not exist: the error page, checked like the others.
+    r.visit("/nowhere").await;
+    assert!(r.text("main p[role=alert]").await.contains("/nowhere"));
     r.visit("/draws").await;
     r.visit("/draws/food-2026-11").await;
     r.visit("/warnings").await;
