@@ -1,112 +1,17 @@
 //! The web console against a real server: gRPC and web listeners on 127.0.0.1:0 over one store,
-//! driven by a few lines of HTTP/1.1 over a TCP stream (no browser: Chromium/WebDriver and
-//! axe-core runs are still to come, see docs/web.md).
+//! driven by a few lines of HTTP/1.1 over a TCP stream. The same pages in a real browser, with
+//! axe-core: tests/browser.rs.
 
 mod common;
 
-use common::web::{form, Browser, Servers};
-use common::{issue, synthetic_enterprise, Role};
+use common::web::{
+    counts, food_draw, form, population, row_numbers, Browser, Servers, INSPECTION, SCRIPT,
+};
+use common::{issue, Role};
 use creditrisk::app::App;
 use creditrisk::server::pb;
 use pb::draw_service_client::DrawServiceClient;
 use std::net::SocketAddr;
-
-const AS_OF: &str = "2026-11-01";
-const INSPECTION: &str = "2026-11-10";
-const SCRIPT: &str = "<script>alert(1)</script>";
-
-/// The numbers of the table row with id `id`.
-fn row_numbers(body: &str, id: &str) -> Vec<u64> {
-    let at = body
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no row `{id}`"));
-    let row = &body[at..at + body[at..].find("</tr>").unwrap()];
-    row.split("<td class=\"n\">")
-        .skip(1)
-        .map(|c| c[..c.find('<').unwrap()].parse().unwrap())
-        .collect()
-}
-
-fn counts(c: &Option<pb::TierCounts>) -> Vec<u64> {
-    let c = c.unwrap_or_default();
-    vec![c.a, c.b, c.c, c.d, c.a + c.b + c.c + c.d]
-}
-
-/// 60 enterprises in 510104 (every other one catering), the first named like a script; two
-/// seriously listed; a roster of food and health inspectors; classified as of AS_OF.
-async fn population(s: &Servers) -> Vec<String> {
-    let mut rec =
-        pb::record_service_client::RecordServiceClient::new(s.as_role(Role::Ingest).await);
-    let records: Vec<_> = (0..60)
-        .map(|n| {
-            let mut e = synthetic_enterprise(n);
-            e.industry = if n % 2 == 0 { "H6210" } else { "C1310" }.into();
-            if n == 0 {
-                e.name = SCRIPT.into();
-            }
-            e
-        })
-        .collect();
-    let codes: Vec<String> = records.iter().map(|e| e.credit_code.clone()).collect();
-    rec.upsert_enterprises(pb::UpsertEnterprisesRequest { records })
-        .await
-        .unwrap();
-    // Two seriously listed enterprises, so tier D is not empty.
-    rec.append_events(pb::AppendEventsRequest {
-        records: [0u64, 2]
-            .iter()
-            .map(|n| pb::CreditEvent {
-                event_id: format!("serious-{n}"),
-                credit_code: common::synthetic_code(*n).to_string(),
-                effective_date: "2026-05-01".into(),
-                source_department: "samr-chengdu".into(),
-                body: Some(pb::credit_event::Body::SeriousListEntry(
-                    pb::SeriousListEntry {
-                        reason: "fraud".into(),
-                    },
-                )),
-                seq: 0,
-            })
-            .collect(),
-    })
-    .await
-    .unwrap();
-    let roster: Vec<_> = (0..6)
-        .map(|i| pb::Inspector {
-            inspector_id: format!("food-{i:02}"),
-            name: format!("检查员{i}"),
-            department: "samr-food".into(),
-            jurisdictions: vec!["510104".into(), "510107".into()],
-            qualifications: vec!["food".into()],
-            certificate_number: format!("川执{i}"),
-            certificate_expiry: "2030-12-31".into(),
-            active: true,
-            ..Default::default()
-        })
-        .collect();
-    pb::record_service_client::RecordServiceClient::new(s.as_role(Role::Admin).await)
-        .upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
-        .await
-        .unwrap();
-    let mut cls = pb::classification_service_client::ClassificationServiceClient::new(
-        s.as_role(Role::Admin).await,
-    );
-    let mut stream = cls
-        .reclassify(pb::ReclassifyRequest {
-            scope: None,
-            as_of: AS_OF.into(),
-            run_id: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while let Some(p) = stream.message().await.unwrap() {
-        if p.finished {
-            assert_eq!(p.done, 60);
-        }
-    }
-    codes
-}
 
 #[tokio::test]
 async fn each_role_sees_its_pages_and_a_clear_refusal_otherwise() {
@@ -298,36 +203,8 @@ async fn bad_tokens_are_limited_and_forms_need_their_csrf_token() {
 async fn draws_public_page_and_the_inspector_form() {
     let s = Servers::start().await;
     population(&s).await;
+    let d = food_draw(&s).await;
     let mut draws = DrawServiceClient::new(s.as_role(Role::Planner).await);
-    draws
-        .upsert_items(pb::UpsertItemsRequest {
-            records: vec![pb::InspectionItem {
-                id: "food-2026".into(),
-                name: "餐饮食品安全".into(),
-                basis: "《中华人民共和国食品安全法》第一百一十条".into(),
-                departments: vec!["samr-food".into()],
-                kind: pb::ItemKind::Key as i32,
-                qualifications: vec!["food".into()],
-                scope: Some(pb::ItemScope {
-                    industries: vec!["H62".into()],
-                    ..Default::default()
-                }),
-            }],
-        })
-        .await
-        .unwrap();
-    let d = draws
-        .create_draw(pb::DrawSpec {
-            draw_id: "food-2026-11".into(),
-            item_id: "food-2026".into(),
-            seed: "dice 3-1-4-1-5".into(),
-            as_of: AS_OF.into(),
-            inspection_date: INSPECTION.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
     let first = d.selected[0].clone();
     let team: Vec<String> = first
         .team

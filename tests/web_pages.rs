@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::web::{form, Browser, Servers};
+use common::web::{form, red_alert, Browser, Servers};
 use common::{issue, synthetic_code, synthetic_enterprise, Role};
 use creditrisk::server::pb;
 use pb::warning_service_client::WarningServiceClient;
@@ -13,49 +13,6 @@ fn warnings(
     ch: creditrisk::cli::client::AuthChannel,
 ) -> WarningServiceClient<creditrisk::cli::client::AuthChannel> {
     WarningServiceClient::new(ch)
-}
-
-/// One enterprise seriously listed three days ago: the enterprise signal raises a red alert.
-async fn red_alert(s: &Servers) -> pb::Alert {
-    let mut rec =
-        pb::record_service_client::RecordServiceClient::new(s.as_role(Role::Ingest).await);
-    rec.upsert_enterprises(pb::UpsertEnterprisesRequest {
-        records: vec![synthetic_enterprise(100)],
-    })
-    .await
-    .unwrap();
-    let code = synthetic_code(100).to_string();
-    rec.append_events(pb::AppendEventsRequest {
-        records: vec![pb::CreditEvent {
-            event_id: "serious-100".into(),
-            credit_code: code.clone(),
-            effective_date: creditrisk::clock::today().add_days(-3).to_string(),
-            source_department: "samr-chengdu".into(),
-            body: Some(pb::credit_event::Body::SeriousListEntry(
-                pb::SeriousListEntry {
-                    reason: "fraud".into(),
-                },
-            )),
-            seq: 0,
-        }],
-    })
-    .await
-    .unwrap();
-    let subject = format!("enterprise/{code}");
-    let mut w = warnings(s.as_role(Role::Auditor).await);
-    for _ in 0..600 {
-        let list = w
-            .list_alerts(pb::ListAlertsRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .alerts;
-        if let Some(a) = list.into_iter().find(|a| a.subject == subject) {
-            return a;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no alert on `{subject}`");
 }
 
 async fn state_of(s: &Servers, id: &str) -> String {

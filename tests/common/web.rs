@@ -2,9 +2,11 @@
 //! 127.0.0.1:0, and a minimal browser (a cookie jar and HTTP/1.1 over a TCP stream), shared by
 //! tests/web.rs and tests/web_pages.rs.
 
-use super::{issue, Role};
+use super::{issue, synthetic_code, synthetic_enterprise, Role};
 use creditrisk::app::App;
+use creditrisk::server::pb;
 use creditrisk::server::{self, Limits};
+use pb::draw_service_client::DrawServiceClient;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -224,4 +226,182 @@ impl Browser {
         self.post("/login", &form(&[("csrf", &csrf), ("token", token)]))
             .await
     }
+}
+
+// Fixtures shared by the console's tests (tests/web.rs, tests/web_pages.rs, tests/browser.rs).
+
+pub const AS_OF: &str = "2026-11-01";
+pub const INSPECTION: &str = "2026-11-10";
+pub const SCRIPT: &str = "<script>alert(1)</script>";
+
+/// The numbers of the table row with id `id`.
+pub fn row_numbers(body: &str, id: &str) -> Vec<u64> {
+    let at = body
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no row `{id}`"));
+    let row = &body[at..at + body[at..].find("</tr>").unwrap()];
+    row.split("<td class=\"n\">")
+        .skip(1)
+        .map(|c| c[..c.find('<').unwrap()].parse().unwrap())
+        .collect()
+}
+
+pub fn counts(c: &Option<pb::TierCounts>) -> Vec<u64> {
+    let c = c.unwrap_or_default();
+    vec![c.a, c.b, c.c, c.d, c.a + c.b + c.c + c.d]
+}
+
+/// 60 enterprises in 510104 (every other one catering), the first named like a script; two
+/// seriously listed; a roster of food and health inspectors; classified as of AS_OF.
+pub async fn population(s: &Servers) -> Vec<String> {
+    let mut rec =
+        pb::record_service_client::RecordServiceClient::new(s.as_role(Role::Ingest).await);
+    let records: Vec<_> = (0..60)
+        .map(|n| {
+            let mut e = synthetic_enterprise(n);
+            e.industry = if n % 2 == 0 { "H6210" } else { "C1310" }.into();
+            if n == 0 {
+                e.name = SCRIPT.into();
+            }
+            e
+        })
+        .collect();
+    let codes: Vec<String> = records.iter().map(|e| e.credit_code.clone()).collect();
+    rec.upsert_enterprises(pb::UpsertEnterprisesRequest { records })
+        .await
+        .unwrap();
+    // Two seriously listed enterprises, so tier D is not empty.
+    rec.append_events(pb::AppendEventsRequest {
+        records: [0u64, 2]
+            .iter()
+            .map(|n| pb::CreditEvent {
+                event_id: format!("serious-{n}"),
+                credit_code: synthetic_code(*n).to_string(),
+                effective_date: "2026-05-01".into(),
+                source_department: "samr-chengdu".into(),
+                body: Some(pb::credit_event::Body::SeriousListEntry(
+                    pb::SeriousListEntry {
+                        reason: "fraud".into(),
+                    },
+                )),
+                seq: 0,
+            })
+            .collect(),
+    })
+    .await
+    .unwrap();
+    let roster: Vec<_> = (0..6)
+        .map(|i| pb::Inspector {
+            inspector_id: format!("food-{i:02}"),
+            name: format!("检查员{i}"),
+            department: "samr-food".into(),
+            jurisdictions: vec!["510104".into(), "510107".into()],
+            qualifications: vec!["food".into()],
+            certificate_number: format!("川执{i}"),
+            certificate_expiry: "2030-12-31".into(),
+            active: true,
+            ..Default::default()
+        })
+        .collect();
+    pb::record_service_client::RecordServiceClient::new(s.as_role(Role::Admin).await)
+        .upsert_inspectors(pb::UpsertInspectorsRequest { records: roster })
+        .await
+        .unwrap();
+    let mut cls = pb::classification_service_client::ClassificationServiceClient::new(
+        s.as_role(Role::Admin).await,
+    );
+    let mut stream = cls
+        .reclassify(pb::ReclassifyRequest {
+            scope: None,
+            as_of: AS_OF.into(),
+            run_id: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while let Some(p) = stream.message().await.unwrap() {
+        if p.finished {
+            assert_eq!(p.done, 60);
+        }
+    }
+    codes
+}
+
+/// The inspection item `food-2026` (catering, H62) and the draw `food-2026-11` over the
+/// [`population`], made by the planner; the draw as created.
+pub async fn food_draw(s: &Servers) -> pb::Draw {
+    let mut draws = DrawServiceClient::new(s.as_role(Role::Planner).await);
+    draws
+        .upsert_items(pb::UpsertItemsRequest {
+            records: vec![pb::InspectionItem {
+                id: "food-2026".into(),
+                name: "餐饮食品安全".into(),
+                basis: "《中华人民共和国食品安全法》第一百一十条".into(),
+                departments: vec!["samr-food".into()],
+                kind: pb::ItemKind::Key as i32,
+                qualifications: vec!["food".into()],
+                scope: Some(pb::ItemScope {
+                    industries: vec!["H62".into()],
+                    ..Default::default()
+                }),
+            }],
+        })
+        .await
+        .unwrap();
+    draws
+        .create_draw(pb::DrawSpec {
+            draw_id: "food-2026-11".into(),
+            item_id: "food-2026".into(),
+            seed: "dice 3-1-4-1-5".into(),
+            as_of: AS_OF.into(),
+            inspection_date: INSPECTION.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// One enterprise seriously listed three days ago: the enterprise signal raises a red alert.
+pub async fn red_alert(s: &Servers) -> pb::Alert {
+    let mut rec =
+        pb::record_service_client::RecordServiceClient::new(s.as_role(Role::Ingest).await);
+    rec.upsert_enterprises(pb::UpsertEnterprisesRequest {
+        records: vec![synthetic_enterprise(100)],
+    })
+    .await
+    .unwrap();
+    let code = synthetic_code(100).to_string();
+    rec.append_events(pb::AppendEventsRequest {
+        records: vec![pb::CreditEvent {
+            event_id: "serious-100".into(),
+            credit_code: code.clone(),
+            effective_date: creditrisk::clock::today().add_days(-3).to_string(),
+            source_department: "samr-chengdu".into(),
+            body: Some(pb::credit_event::Body::SeriousListEntry(
+                pb::SeriousListEntry {
+                    reason: "fraud".into(),
+                },
+            )),
+            seq: 0,
+        }],
+    })
+    .await
+    .unwrap();
+    let subject = format!("enterprise/{code}");
+    let mut w =
+        pb::warning_service_client::WarningServiceClient::new(s.as_role(Role::Auditor).await);
+    for _ in 0..600 {
+        let list = w
+            .list_alerts(pb::ListAlertsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .alerts;
+        if let Some(a) = list.into_iter().find(|a| a.subject == subject) {
+            return a;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no alert on `{subject}`");
 }
