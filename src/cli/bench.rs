@@ -323,6 +323,10 @@ pub async fn classify(
         .rule_sets()
         .ensure_default(rules_dir, crate::clock::now_ms())
         .await?;
+    // As `serve` does: the run evaluates the enterprise warning signals in each chunk's job.
+    app.warnings()
+        .ensure_default_rules(crate::clock::now_ms())
+        .await?;
     let (mut gen_s, mut load_s, mut ne, mut nv) = (0.0, 0.0, 0, 0);
     if reuse {
         println!("reusing the population loaded in `{}`", dir.display());
@@ -350,6 +354,7 @@ pub async fn classify(
     }
     let c = app.classifier().clone();
     let log_before = app.auditor().size()?;
+    let alerts_before = app.warnings().open_numbers()?.len();
     let (run, class_s) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
         let t = Instant::now();
         let run = c.start_run(None, as_of, crate::clock::now_ms())?;
@@ -357,6 +362,7 @@ pub async fn classify(
         Ok((run, t.elapsed().as_secs_f64()))
     })
     .await??;
+    let alerts = app.warnings().open_numbers()?.len() - alerts_before;
     // Replay of the run just made: every classification recomputed and checked against the log.
     let auditor = app.auditor();
     let log_after = auditor.size()?;
@@ -368,7 +374,8 @@ pub async fn classify(
     .await??;
     if part == Part::RunAndReplay {
         println!(
-            "full re-classification of {} enterprises: {class_s:.1} s ({} tier changes)",
+            "full re-classification of {} enterprises: {class_s:.1} s ({} tier changes, \
+             {alerts} enterprise alerts raised)",
             run.done, run.changed
         );
         println!(
@@ -444,6 +451,7 @@ pub async fn classify(
         "    elapsed           : {class_s:.1} s ({:.0} enterprises/s)",
         n / class_s
     );
+    println!("    enterprise alerts : {alerts} raised by the run (warning signals in its jobs)");
     println!(
         "    tiers             : A {:.1}% B {:.1}% C {:.1}% D {:.1}%",
         100.0 * run.tiers[0] as f64 / n,

@@ -15,9 +15,10 @@ use super::service::Warnings;
 use super::store::{self, Fired};
 use crate::classify::inputs::Inputs;
 use crate::classify::record::{tier_of, ClassificationRecord};
-use crate::classify::service::{SignalJob, StoreHook};
+use crate::classify::service::{SignalJob, SignalPreparer, StoreHook};
 use crate::domain::Date;
 use crate::error::{Error, Result};
+use crate::rules::FeatureVector;
 use crate::storage::keys::prefix;
 use crate::warn::{Evidence, Fact, GroupTiers, Level, WarningRuleSet};
 use std::collections::BTreeMap;
@@ -367,8 +368,9 @@ fn enterprise_firings(
     Ok(rules.evaluate_enterprise(&input))
 }
 
-/// The enterprise-signal hook: evaluates the warning rules in force after each single
-/// classification, inside its store job (see [`crate::classify::service::StoreHook`]).
+/// The enterprise-signal hook: evaluates the warning rules in force after each
+/// classification, single or in a run's chunk, inside its store job (see
+/// [`crate::classify::service::StoreHook`]).
 ///
 /// It holds the warning rule sets and the change notifier, not the [`Warnings`] service: the
 /// classifier holds the hook and the service holds the classifier, so holding the service
@@ -389,25 +391,46 @@ impl EnterpriseSignals {
 }
 
 impl StoreHook for EnterpriseSignals {
-    fn prepare(&self, inputs: &Inputs, record: &ClassificationRecord) -> Result<Option<SignalJob>> {
-        let rules = match self.rules.applicable_blocking(record.as_of) {
-            Ok(r) => r,
+    fn preparer(&self, as_of: Date) -> Option<Arc<dyn SignalPreparer>> {
+        match self.rules.applicable_blocking(as_of) {
+            Ok(rules) => Some(Arc::new(Signals { rules })),
             // No warning rules in force: classification goes on without signals.
-            Err(Error::FailedPrecondition(_)) => return Ok(None),
+            Err(Error::FailedPrecondition(_)) => None,
             // Fail-safe: a warning rule set that cannot be read must not stop classification
-            // (which draws and the tier log depend on); the lost signal is logged loudly and
+            // (which draws and the tier log depend on); the lost signals are logged loudly and
             // the next classification or group evaluation tries again.
             Err(e) => {
-                tracing::error!(error = %e, code = %record.code, "enterprise warning signals skipped");
-                return Ok(None);
+                tracing::error!(error = %e, %as_of, "enterprise warning signals skipped");
+                None
             }
-        };
-        let features = inputs.features(record.as_of);
+        }
+    }
+
+    fn committed(&self) {
+        self.changes.send_modify(|c| *c += 1);
+    }
+}
+
+/// The enterprise signals of one warning rule set, for classifications as of one date.
+struct Signals {
+    rules: Arc<WarningRuleSet>,
+}
+
+impl SignalPreparer for Signals {
+    fn prepare(
+        &self,
+        inputs: &Inputs,
+        features: FeatureVector,
+        record: &ClassificationRecord,
+    ) -> Result<Option<SignalJob>> {
         let extras = crate::warn::extras(&inputs.events, record.as_of);
         let district = inputs.version.enterprise.jurisdiction.clone();
         let as_of = record.as_of;
         let tier = tier_of(record.tier)?;
-        let today = crate::clock::today();
+        let rules = self.rules.clone();
+        // Evaluated in the writer job: the firings depend on the previous tier, which only the
+        // job knows for certain (another classification of the enterprise may commit between
+        // this call and the job).
         Ok(Some(Box::new(move |tx, prev, stored| {
             let previous = prev.map(tier_of).transpose()?;
             let input = crate::warn::EnterpriseInput {
@@ -442,13 +465,9 @@ impl StoreHook for EnterpriseSignals {
                 new,
                 crate::classify::service::SYSTEM,
                 crate::clock::now_ms(),
-                today,
+                crate::clock::today(),
             )?;
             Ok(())
         })))
-    }
-
-    fn committed(&self) {
-        self.changes.send_modify(|c| *c += 1);
     }
 }

@@ -22,4 +22,6 @@ pub use service::{AlertFilter, NewAction, Warnings};
 pub use store::{AlertChange, Fired};
 
 #[cfg(test)]
+mod run_tests;
+#[cfg(test)]
 mod tests;
