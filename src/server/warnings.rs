@@ -479,6 +479,7 @@ impl WarningService for WarningApi {
                         })
                         .collect(),
                     fired: m.fired,
+                    tiers_run: m.tiers_run.unwrap_or(0),
                 })
                 .collect(),
         }))

@@ -59,6 +59,10 @@ pub struct BacktestMonth {
     pub counts: BTreeMap<(String, Level), u64>,
     /// `rule level subject` of the first firings (at most 100).
     pub fired: Vec<String>,
+    /// The whole-population run whose tier mix gave the month's tier counts: the newest
+    /// finished one as of the month's last day; `None`: no run yet, so no tier counts (the
+    /// concentration rules see no enterprises that month).
+    pub tiers_run: Option<u64>,
 }
 
 /// A back-test's answer.
@@ -223,8 +227,23 @@ impl Warnings {
         })
     }
 
+    /// The finished whole-population runs whose stored tier mix has the (jurisdiction,
+    /// section) breakdown group signals need, as (as-of date, run id), ascending.
+    fn tier_runs(&self) -> Result<Vec<(Date, u64)>> {
+        let mut out = Vec::new();
+        for r in self.classifier().runs()? {
+            if r.finished && r.jurisdiction.is_none() {
+                out.push((r.as_of, r.id));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// What `source` would have fired month by month from `from` to `to` (each as of its last
-    /// day, reading every fact stored so far and the current tier counts). Stores nothing.
+    /// day, reading every fact stored so far, and the tier counts of the newest finished
+    /// whole-population run as of that day: the tiers as they were then, not today's).
+    /// Stores nothing.
     pub fn backtest(
         &self,
         source: RuleSource,
@@ -240,7 +259,9 @@ impl Warnings {
             RuleSource::InForce => None,
         };
         let cut = self.records().next_seq()?.saturating_sub(1);
-        let (tiers, _) = self.group_tiers()?;
+        let runs = self.tier_runs()?;
+        // Tier counts by run, each read once (months often share a run).
+        let mut mixes: BTreeMap<u64, GroupTiers> = BTreeMap::new();
         let mut months = Vec::new();
         let (mut y, mut m) = from;
         let mut hash = String::new();
@@ -252,12 +273,32 @@ impl Warnings {
             };
             hash = rules.hash().to_string();
             let facts = self.facts(as_of.add_days(-rules.window_days()), as_of, cut)?;
+            // The newest run as of the month's end whose mix has the cross breakdown (older
+            // mixes lack it: that run is passed over for an older one).
+            let mut tiers_run = None;
+            for &(_, id) in runs.iter().rev().filter(|(d, _)| *d <= as_of) {
+                if !mixes.contains_key(&id) {
+                    let Some(mix) = crate::classify::report::stored_mix(self.classifier(), id)?
+                    else {
+                        continue;
+                    };
+                    if mix.total() > 0 && mix.by_jurisdiction_section.is_empty() {
+                        continue;
+                    }
+                    mixes.insert(id, mix.group_tiers());
+                }
+                tiers_run = Some(id);
+                break;
+            }
+            let none = GroupTiers::new();
+            let tiers = tiers_run.and_then(|id| mixes.get(&id)).unwrap_or(&none);
             let mut month = BacktestMonth {
                 month: format!("{y:04}-{m:02}"),
                 counts: BTreeMap::new(),
                 fired: Vec::new(),
+                tiers_run,
             };
-            for f in rules.evaluate_groups(as_of, &facts, &tiers) {
+            for f in rules.evaluate_groups(as_of, &facts, tiers) {
                 *month
                     .counts
                     .entry((f.rule_id.clone(), f.level))

@@ -161,3 +161,84 @@ async fn a_run_raises_tier_falls_in_its_chunks_and_a_resumed_run_repeats_and_los
         .await
         .unwrap();
 }
+
+/// A back-test month reads the tier counts of the newest finished whole run as of its last
+/// day: a concentration of D that a run in October made fires in October, not in September
+/// (whose run saw none), although today's tiers have it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backtest_month_uses_the_tiers_of_its_own_run() {
+    let (app, stopper) = crate::app::test_app().await;
+    app.warnings().ensure_default_rules(0).await.unwrap();
+    // 40 enterprises of one district and industry section (the concentration rule needs 30).
+    let mut data = crate::demo::generate(40, 9);
+    for e in &mut data.enterprises {
+        e.jurisdiction = "510104".into();
+        e.industry = "F5211".into();
+    }
+    app.upsert_enterprises(data.enterprises.clone())
+        .await
+        .unwrap();
+    let c = app.classifier().clone();
+    let september = {
+        let c = c.clone();
+        tokio::task::spawn_blocking(move || run(&c, Date::parse("2026-09-30").unwrap()).unwrap())
+            .await
+            .unwrap()
+    };
+    // 15 of 40 (375 per mille) enter the serious list in October: D in October's run.
+    let events = data.enterprises[..15]
+        .iter()
+        .map(|e| CreditEvent {
+            event_id: format!("serious-{}", e.credit_code),
+            credit_code: e.credit_code,
+            effective_date: Date::parse("2026-10-15").unwrap(),
+            source_department: "test".into(),
+            body: EventBody::SeriousListEntry {
+                reason: "test".into(),
+            },
+        })
+        .collect();
+    app.append_events(events).await.unwrap();
+    let october = {
+        let c = c.clone();
+        tokio::task::spawn_blocking(move || run(&c, Date::parse("2026-10-31").unwrap()).unwrap())
+            .await
+            .unwrap()
+    };
+    assert_eq!(october.tiers[3], 15, "{october:?}");
+    let w = app.warnings().clone();
+    let bt = tokio::task::spawn_blocking(move || {
+        w.backtest(super::RuleSource::InForce, (2026, 8), (2026, 10))
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let concentration = |m: &super::eval::BacktestMonth| {
+        m.fired
+            .iter()
+            .filter(|f| f.starts_with("group.high-risk-concentration "))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let runs: Vec<_> = bt.months.iter().map(|m| m.tiers_run).collect();
+    assert_eq!(runs, [None, Some(september.id), Some(october.id)]);
+    assert!(
+        concentration(&bt.months[0]).is_empty(),
+        "no run, no tier counts"
+    );
+    assert!(
+        concentration(&bt.months[1]).is_empty(),
+        "September's tiers had no D: {:?}",
+        bt.months[1]
+    );
+    let fired = concentration(&bt.months[2]);
+    assert_eq!(fired.len(), 1, "{:?}", bt.months[2]);
+    assert!(
+        fired[0].ends_with(" group/district=510104;industry_section=F"),
+        "{fired:?}"
+    );
+    drop(app);
+    tokio::task::spawn_blocking(move || stopper.close())
+        .await
+        .unwrap();
+}
