@@ -277,7 +277,7 @@ impl Warnings {
             // mixes lack it: that run is passed over for an older one).
             let mut tiers_run = None;
             for &(_, id) in runs.iter().rev().filter(|(d, _)| *d <= as_of) {
-                if !mixes.contains_key(&id) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = mixes.entry(id) {
                     let Some(mix) = crate::classify::report::stored_mix(self.classifier(), id)?
                     else {
                         continue;
@@ -285,7 +285,7 @@ impl Warnings {
                     if mix.total() > 0 && mix.by_jurisdiction_section.is_empty() {
                         continue;
                     }
-                    mixes.insert(id, mix.group_tiers());
+                    slot.insert(mix.group_tiers());
                 }
                 tiers_run = Some(id);
                 break;
