@@ -1,6 +1,6 @@
 //! Evaluating warning rules over the store: group signals as of a date and snapshot cut
-//! (stored as alerts), enterprise signals in the store job of a single classification
-//! ([`EnterpriseSignals`]), back-tests that store nothing, and alert replay.
+//! (stored as alerts), enterprise signals in the store job of a classification, single or in
+//! a run's chunk ([`EnterpriseSignals`]), back-tests that store nothing, and alert replay.
 //!
 //! Group evaluation reads the facts of the window (`window_days` back from `as_of`, one range
 //! scan over the [`crate::storage::Key::WarnFact`] blocks, facts with a seq above the cut
