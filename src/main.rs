@@ -938,6 +938,11 @@ enum BenchCmd {
         /// replay of that run.
         #[arg(long)]
         run_and_replay: bool,
+        /// Only load (or reuse) and compact, run a full re-classification if the store has
+        /// none finished, then time group warning signals from the store (facts and tier
+        /// counts read as `EvaluateGroups` reads them).
+        #[arg(long, conflicts_with_all = ["simulate_only", "run_and_replay"])]
+        groups_only: bool,
     },
     /// Time group warning signals over the facts of N enterprises (demo rates), in-process.
     Warnings {
@@ -1242,10 +1247,12 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             data_dir,
             simulate_only,
             run_and_replay,
+            groups_only,
         }) => {
-            let part = match (simulate_only, run_and_replay) {
-                (true, _) => cli::bench::Part::Simulation,
-                (_, true) => cli::bench::Part::RunAndReplay,
+            let part = match (simulate_only, run_and_replay, groups_only) {
+                (true, _, _) => cli::bench::Part::Simulation,
+                (_, true, _) => cli::bench::Part::RunAndReplay,
+                (_, _, true) => cli::bench::Part::Groups,
                 _ => cli::bench::Part::All,
             };
             cli::bench::classify(entities, seed, data_dir, part).await

@@ -288,3 +288,102 @@ async fn the_demo_starts_with_its_incidents_open_at_every_level() {
         .await
         .unwrap();
 }
+
+/// Issue 12, racing disposals: several dispose-with-draw calls on one alert at once. The draw
+/// is stored in one writer job with its disposal, refused with it when another disposal was
+/// recorded since the call read the alert (check-and-set): every stored draw of the alert's
+/// item is on exactly one action, and each losing call is FAILED_PRECONDITION naming the alert
+/// and its state, with no draw stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_disposals_of_one_alert_store_one_draw_per_recorded_action() {
+    let s = TestServer::start().await;
+    let a = group_alert(&s).await;
+    let id = a.id.clone();
+    let mut w = warnings(&s).await;
+    w.assess_alert(pb::AssessAlertRequest {
+        alert_id: id.clone(),
+        decision: "confirmed".into(),
+        reason: "cluster is real".into(),
+    })
+    .await
+    .unwrap();
+    w.warn_alert(pb::WarnAlertRequest {
+        alert_id: id.clone(),
+        departments: vec!["samr-chengdu".into(), "health-chengdu".into()],
+    })
+    .await
+    .unwrap();
+    const CALLS: usize = 4;
+    // Connected first, so that the calls start together.
+    let mut clients = Vec::new();
+    for _ in 0..CALLS {
+        clients.push(warnings(&s).await);
+    }
+    let mut calls = Vec::new();
+    for (i, mut w) in clients.into_iter().enumerate() {
+        let req = pb::DisposeAlertRequest {
+            alert_id: id.clone(),
+            kind: "joint-inspection".into(),
+            deadline: "2026-12-31".into(),
+            note: format!("call {i}"),
+            draw: true,
+            inspection_date: "2026-12-01".into(),
+            seed: format!("race seed {i}"),
+            group_scope: false,
+            draw_as_of: String::new(),
+        };
+        calls.push(tokio::spawn(async move { w.dispose_alert(req).await }));
+    }
+    let (mut won, mut lost) = (Vec::new(), 0);
+    for c in calls {
+        match c.await.unwrap() {
+            Ok(r) => won.push(r.into_inner().actions.last().unwrap().draw_id.clone()),
+            Err(st) => {
+                assert_eq!(st.code(), Code::FailedPrecondition, "{st:?}");
+                let m = st.message();
+                assert!(
+                    m.contains(&format!("alert `{id}` is `")) && m.contains("draw was not stored"),
+                    "{m}"
+                );
+                lost += 1;
+            }
+        }
+    }
+    assert_eq!(won.len() + lost, CALLS);
+    println!(
+        "racing disposals: {} stored a draw, {lost} refused",
+        won.len()
+    );
+    assert!(!won.is_empty());
+    let after = w
+        .get_alert(pb::GetAlertRequest {
+            alert_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut on_actions: Vec<String> = after.actions.iter().map(|a| a.draw_id.clone()).collect();
+    on_actions.sort();
+    won.sort();
+    assert_eq!(on_actions, won, "each winning call's draw is on one action");
+    let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
+    let mut stored: Vec<String> = draws
+        .list_draws(pb::ListDrawsRequest {
+            page_size: 100,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .draws
+        .into_iter()
+        .filter(|d| d.item_id == format!("alert-{id}"))
+        .map(|d| d.draw_id)
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored, on_actions,
+        "no draw without its action ({lost} calls lost)"
+    );
+    s.stop().await;
+}

@@ -12,7 +12,7 @@
 
 use super::inputs::{gather, gather_range, BatchSource, Inputs};
 use super::report::TierMix;
-use super::service::{decide, store_job, Classifier, Pending};
+use super::service::{decide_with, store_job, Classifier, Pending};
 use crate::domain::{CreditCode, Date};
 use crate::error::{Error, Result};
 use crate::storage::codec::{decode, encode};
@@ -361,12 +361,14 @@ impl Classifier {
         };
         state.total = state.done + codes.len() as u64;
         // Chunks stored but not yet answered: computing goes on while the writer stores them.
-        let mut in_flight: std::collections::VecDeque<(crate::storage::Pending, u64)> =
+        let mut in_flight: std::collections::VecDeque<(crate::storage::Pending, u64, bool)> =
             Default::default();
         let (as_of, cut, id) = (state.as_of, state.cut, state.id);
         // The tier mix of what is stored so far (`classify::report`): empty for a new run, the
         // committed one on resume.
         let mut mix = super::report::stored_mix(self, id)?.unwrap_or_default();
+        // The store hook's work (enterprise warning signals) goes into each chunk's job.
+        let preparer = self.preparer(as_of);
         let compute = |chunk: &[CreditCode]| -> Result<(Vec<Pending>, TierMix)> {
             let mut out = Vec::with_capacity(chunk.len());
             let mut chunk_mix = TierMix::default();
@@ -374,12 +376,18 @@ impl Classifier {
                 .into_iter()
                 .flatten()
             {
-                let (record, _) = decide(&inputs, &rules, as_of, cut, id)?;
+                let features = inputs.features(as_of);
+                let (record, _) = decide_with(&inputs, &features, &rules, as_of, cut, id)?;
                 let e = &inputs.version.enterprise;
                 chunk_mix.add(record.tier, &e.jurisdiction, e.industry_section());
+                let signal = match &preparer {
+                    Some(p) => p.prepare(&inputs, features, &record)?,
+                    None => None,
+                };
                 out.push(Pending {
                     record,
                     jurisdiction: inputs.version.enterprise.jurisdiction,
+                    signal,
                 });
             }
             Ok((out, chunk_mix))
@@ -396,6 +404,7 @@ impl Classifier {
                 state.done += items.len() as u64;
                 state.cursor = chunk.last().copied();
                 let checkpoint = (Key::Run(state.id), encode(&state)?);
+                let signalled = items.iter().any(|p| p.signal.is_some());
                 let (actor, now) = (super::service::SYSTEM.to_string(), crate::clock::now_ms());
                 // A whole-population run stores each chunk as blocks (`classify::blocks`); a
                 // jurisdiction's run stores records one by one (readers look for blocks only in
@@ -411,17 +420,17 @@ impl Classifier {
                     tx.put(&mix_key, mix_value);
                     job(tx)
                 });
-                in_flight.push_back((self.writer().enqueue_blocking(job)?, state.done));
+                in_flight.push_back((self.writer().enqueue_blocking(job)?, state.done, signalled));
                 if in_flight.len() > IN_FLIGHT {
-                    if let Some((p, done)) = in_flight.pop_front() {
-                        self.finish_chunk(p, done, &mut state, progress)?;
+                    if let Some((p, done, signalled)) = in_flight.pop_front() {
+                        self.finish_chunk(p, done, signalled, &mut state, progress)?;
                     }
                 }
                 Ok(())
             },
         )?;
-        while let Some((p, done)) = in_flight.pop_front() {
-            self.finish_chunk(p, done, &mut state, progress)?;
+        while let Some((p, done, signalled)) = in_flight.pop_front() {
+            self.finish_chunk(p, done, signalled, &mut state, progress)?;
         }
         state.finished = true;
         let done = state.clone();
@@ -440,10 +449,14 @@ impl Classifier {
         &self,
         p: crate::storage::Pending,
         done: u64,
+        signalled: bool,
         state: &mut RunState,
         progress: &mut dyn FnMut(&RunState),
     ) -> Result<()> {
         let out = p.wait_blocking()?;
+        if signalled {
+            self.signals_committed();
+        }
         state.changed += out.note;
         if out.note > 0 {
             if let Some(last) = out.seqs.last() {

@@ -26,7 +26,7 @@
 //! Layer and tier blocks use fixed-width entries, so one enterprise is found by binary search
 //! over the stored bytes without decoding the block.
 
-use super::service::{classification_entry, log_tier_change, Pending};
+use super::service::{classification_entry, log_tier_change, run_signals, Pending};
 use crate::domain::CreditCode;
 use crate::error::{Error, Result};
 use crate::storage::codec::{decode_borrowed, encode, SCHEMA_VERSION};
@@ -202,7 +202,10 @@ pub fn layer_entry(engine: &dyn Engine, code: &CreditCode) -> Result<Option<Curr
 /// The job storing one chunk of whole-population run `run` (items in code order, each code
 /// once) as blocks, with the run's checkpoint in the same commit. Seqs and log indices are
 /// consecutive; a tier change is logged, under the record's seq, for every enterprise whose
-/// current tier differs. `WriteOutcome::note` counts the tier changes.
+/// current tier differs. Each item's [`Pending::signal`] (the run's enterprise warning signals)
+/// runs last, with the tier its enterprise had before the chunk, so its alerts commit with the
+/// chunk and its checkpoint: a run resumed after a crash neither repeats nor loses them.
+/// `WriteOutcome::note` counts the tier changes.
 pub fn store_chunk_job(
     run: u64,
     items: Vec<Pending>,
@@ -241,6 +244,7 @@ pub fn store_chunk_job(
         let mut tiers = Vec::with_capacity(n * TIER_WIDTH + 9);
         let mut currents = Vec::with_capacity(n);
         let mut first_seq = None;
+        let mut signals = Vec::new();
         for mut p in items {
             let code = p.record.code;
             let seq = tx.alloc_seq();
@@ -254,7 +258,8 @@ pub fn store_chunk_job(
                 .binary_search_by(|c| c.code.cmp(&code))
                 .ok()
                 .map(|i| (old[i].tier, old[i].seq));
-            if let Some((from, _)) = newest(single, layered) {
+            let prev = newest(single, layered).map(|(t, _)| t);
+            if let Some(from) = prev {
                 if from != p.record.tier {
                     log_tier_change(tx, &p.record, p.jurisdiction, from)?;
                     out.note += 1;
@@ -273,6 +278,9 @@ pub fn store_chunk_job(
             records.push((code, value));
             out.accepted += 1;
             out.seqs.push(seq);
+            if let Some(f) = p.signal {
+                signals.push((f, prev, p.record));
+            }
         }
         let first_seq = first_seq.unwrap_or(0);
         let first_index = tx.log_block(&entries)?;
@@ -297,6 +305,8 @@ pub fn store_chunk_job(
         tx.put(&Key::LogSeqs(first_seq), span.encode());
         replace_layer(tx, &old_keys, old, currents, &first, &last)?;
         tx.put(&checkpoint.0, checkpoint.1);
+        // After the chunk's log block, whose indices must stay consecutive.
+        run_signals(tx, signals)?;
         Ok(out)
     })
 }

@@ -7,7 +7,9 @@ use super::rulesets::RuleSets;
 use crate::audit::EntryKind;
 use crate::domain::{CreditCode, Date};
 use crate::error::{Error, Result};
-use crate::rules::{classify, classify_tier, explain, Decision, Explanation, RuleSet, Tier};
+use crate::rules::{
+    classify, classify_tier, explain, Decision, Explanation, FeatureVector, RuleSet, Tier,
+};
 use crate::storage::codec::{decode, encode};
 use crate::storage::keys::prefix;
 use crate::storage::{log, Job, Key, Records, WriteOutcome, Writer};
@@ -30,21 +32,38 @@ pub struct Pending {
     pub record: ClassificationRecord,
     /// The enterprise's jurisdiction, for the tier-change log.
     pub jurisdiction: String,
+    /// Work for the same store job (the store hook's), run after the job's records are stored.
+    pub signal: Option<SignalJob>,
 }
 
-/// Work added to the store job of a single classification: runs inside the writer job with
-/// the enterprise's previous tier byte (`None` when never classified) and the record as
-/// stored (seq assigned); its writes commit with the classification or not at all.
+/// Work added to the store job of a classification: runs inside the writer job, after the
+/// job's records and their audit entries are stored, with the enterprise's previous tier byte
+/// (`None` when never classified) and the record as stored (seq assigned); its writes commit
+/// with the classification or not at all.
 pub type SignalJob = Box<
     dyn FnOnce(&mut crate::storage::Tx<'_>, Option<u8>, &ClassificationRecord) -> Result<()> + Send,
 >;
 
-/// What a single classification's store job also does (the early-warning service's
-/// enterprise signals). Installed once per service with [`Classifier::set_store_hook`].
+/// Prepares the signal work of classifications as of one date (one set of warning rules).
+pub trait SignalPreparer: Send + Sync {
+    /// The work for classification `record` (seq not yet assigned) computed from `inputs`,
+    /// whose features were `features`; `None`: nothing to add. Runs outside the writer (on a
+    /// run's batch workers too), so it may read and compute.
+    fn prepare(
+        &self,
+        inputs: &Inputs,
+        features: FeatureVector,
+        record: &ClassificationRecord,
+    ) -> Result<Option<SignalJob>>;
+}
+
+/// What a classification's store job also does (the early-warning service's enterprise
+/// signals), for single classifications and for runs alike. Installed once per service with
+/// [`Classifier::set_store_hook`].
 pub trait StoreHook: Send + Sync {
-    /// Prepares the work for the classification `record` (seq not yet assigned) computed
-    /// from `inputs`; `None`: nothing to add. Runs outside the writer, so it may read.
-    fn prepare(&self, inputs: &Inputs, record: &ClassificationRecord) -> Result<Option<SignalJob>>;
+    /// The preparer for classifications as of `as_of`, asked once per single classification
+    /// and once per run (or resumption); `None`: nothing to add. May read.
+    fn preparer(&self, as_of: Date) -> Option<Arc<dyn SignalPreparer>>;
     /// Called after a job with prepared work committed.
     fn committed(&self);
 }
@@ -76,10 +95,22 @@ impl Classifier {
         }
     }
 
-    /// Installs the hook every later single classification's store job runs (shared by all
-    /// clones); a second call is ignored.
+    /// Installs the hook every later classification's store job runs, single or in a run
+    /// (shared by all clones); a second call is ignored.
     pub fn set_store_hook(&self, hook: Arc<dyn StoreHook>) {
         let _ = self.hook.set(hook);
+    }
+
+    /// The store hook's preparer for classifications as of `as_of`, if a hook is installed.
+    pub(crate) fn preparer(&self, as_of: Date) -> Option<Arc<dyn SignalPreparer>> {
+        self.hook.get().and_then(|h| h.preparer(as_of))
+    }
+
+    /// Tells the store hook that a job with prepared work committed.
+    pub(crate) fn signals_committed(&self) {
+        if let Some(h) = self.hook.get() {
+            h.committed();
+        }
     }
 
     /// Rule-set storage.
@@ -149,31 +180,31 @@ impl Classifier {
         let cut = self.cut()?;
         let inputs = gather(&self.records, &code, cut, as_of)?
             .ok_or_else(|| Error::NotFound(format!("enterprise `{code}`")))?;
-        let (mut record, decision) = decide(&inputs, &rules, as_of, cut, 0)?;
+        let features = inputs.features(as_of);
+        let (mut record, decision) = decide_with(&inputs, &features, &rules, as_of, cut, 0)?;
         if store {
-            let hook = self.hook.get();
-            let signal = match hook {
-                Some(h) => h.prepare(&inputs, &record)?,
+            let signal = match self.preparer(as_of) {
+                Some(p) => p.prepare(&inputs, features, &record)?,
                 None => None,
             };
             let signalled = signal.is_some();
-            let job = store_job_with(
+            let job = store_job(
                 vec![Pending {
                     record: record.clone(),
                     jurisdiction: inputs.version.enterprise.jurisdiction.clone(),
+                    signal,
                 }],
                 None,
                 SYSTEM.to_string(),
                 crate::clock::now_ms(),
-                signal,
             );
             let out = self.writer.submit_blocking(job)?;
             record.seq = out.seqs.first().copied().unwrap_or(0);
             if out.note > 0 {
                 self.notify(record.seq);
             }
-            if let (true, Some(h)) = (signalled, hook) {
-                h.committed();
+            if signalled {
+                self.signals_committed();
             }
         }
         Ok(Classified {
@@ -295,8 +326,19 @@ pub fn decide(
     cut: u64,
     run_id: u64,
 ) -> Result<(ClassificationRecord, Decision)> {
-    let features = inputs.features(as_of);
-    let decision = classify(rules.compiled(), &features, as_of);
+    decide_with(inputs, &inputs.features(as_of), rules, as_of, cut, run_id)
+}
+
+/// [`decide`] over features already computed from `inputs` as of `as_of`.
+pub fn decide_with(
+    inputs: &Inputs,
+    features: &FeatureVector,
+    rules: &RuleSet,
+    as_of: Date,
+    cut: u64,
+    run_id: u64,
+) -> Result<(ClassificationRecord, Decision)> {
+    let decision = classify(rules.compiled(), features, as_of);
     let record = ClassificationRecord::from_decision(
         inputs.version.enterprise.credit_code,
         &decision,
@@ -320,7 +362,9 @@ pub const SYSTEM: &str = "system";
 /// The job that stores classifications: each gets the next seq; when the tier differs from the
 /// enterprise's current one, a tier change is logged under the same seq. An optional extra
 /// `(key, value)` (a run checkpoint) is written in the same atomic commit. Each record is
-/// logged in the audit log (actor `actor`, time `at_ms`) in that same commit.
+/// logged in the audit log (actor `actor`, time `at_ms`) in that same commit. Each record's
+/// [`Pending::signal`] runs after every record and its entry is stored (so the records' log
+/// indices stay consecutive), with the tier the enterprise had before.
 /// `WriteOutcome::note` counts the tier changes.
 pub fn store_job(
     items: Vec<Pending>,
@@ -328,23 +372,12 @@ pub fn store_job(
     actor: String,
     at_ms: i64,
 ) -> Job {
-    store_job_with(items, extra, actor, at_ms, None)
-}
-
-/// [`store_job`] that also runs `signal` (for a single classification: `items` holds one)
-/// after the first record is stored, in the same job.
-pub fn store_job_with(
-    items: Vec<Pending>,
-    extra: Option<(Key<'static>, Vec<u8>)>,
-    actor: String,
-    at_ms: i64,
-    mut signal: Option<SignalJob>,
-) -> Job {
     Box::new(move |tx| {
         let mut out = WriteOutcome::default();
         // (first seq, first log index, count) of this job's classifications: one index key for
         // the whole job instead of one per entry.
         let mut span: Option<(u64, u64, u32)> = None;
+        let mut signals = Vec::new();
         for mut p in items {
             let code = p.record.code;
             let seq = tx.alloc_seq();
@@ -366,7 +399,8 @@ pub fn store_job_with(
             span = match span {
                 None => Some((seq, index, 1)),
                 // INVARIANT (lockstep): this loop takes exactly one seq and one log index per
-                // record, so both advance together; `LogReader::index_of` relies on it.
+                // record (signals, which may log, run after it), so both advance together;
+                // `LogReader::index_of` relies on it.
                 Some((s0, i0, n)) if seq - s0 == u64::from(n) && index - i0 == u64::from(n) => {
                     Some((s0, i0, n + 1))
                 }
@@ -379,8 +413,8 @@ pub fn store_job_with(
             tx.put(&Key::Classification(code, seq), value);
             out.accepted += 1;
             out.seqs.push(seq);
-            if let Some(f) = signal.take() {
-                f(tx, prev, &p.record)?;
+            if let Some(f) = p.signal {
+                signals.push((f, prev, p.record));
             }
         }
         if let Some((first_seq, first_index, count)) = span {
@@ -395,8 +429,20 @@ pub fn store_job_with(
         if let Some((k, v)) = extra {
             tx.put(&k, v);
         }
+        run_signals(tx, signals)?;
         Ok(out)
     })
+}
+
+/// Runs the signal work of stored records, each with the tier its enterprise had before.
+pub(crate) fn run_signals(
+    tx: &mut crate::storage::Tx<'_>,
+    signals: Vec<(SignalJob, Option<u8>, ClassificationRecord)>,
+) -> Result<()> {
+    for (f, prev, record) in signals {
+        f(tx, prev, &record)?;
+    }
+    Ok(())
 }
 
 /// Logs the tier change stored classification `record` (its seq assigned) makes from tier

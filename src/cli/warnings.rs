@@ -410,7 +410,8 @@ pub async fn backtest(
             .collect();
         println!(
             "{}",
-            json!({"rule_set": r.rule_set, "month": m.month, "counts": counts, "fired": m.fired})
+            json!({"rule_set": r.rule_set, "month": m.month, "counts": counts, "fired": m.fired,
+                "tiers_run": m.tiers_run})
         );
     }
     Ok(())

@@ -13,10 +13,14 @@ use crate::draw::{
 use crate::error::{Error, Result};
 use crate::storage::codec::decode;
 use crate::storage::keys::{code_in, prefix};
-use crate::storage::{Key, Page, Records, WriteOutcome, Writer};
+use crate::storage::{Job, Key, Page, Records, WriteOutcome, Writer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
+
+/// A job stored in one commit with a draw, made from the draw's id (see
+/// [`Draws::create_with`]).
+pub type ThenJob = Box<dyn FnOnce(&str) -> Job + Send>;
 
 /// What a planner asks for; see `DrawSpec` in `proto/creditrisk/v1/draws.proto`.
 #[derive(Clone, Debug)]
@@ -298,6 +302,19 @@ impl Draws {
         actor: &str,
         now_ms: i64,
     ) -> Result<StoredGroupRatio> {
+        let (stored, job) = self.group_ratio_job(ratio, actor, now_ms)?;
+        self.writer.submit_blocking(job)?;
+        Ok(stored)
+    }
+
+    /// The checked group ratio and the writer job that stores it, for a caller that commits
+    /// it with other writes (the alert it rests on) in one job.
+    pub fn group_ratio_job(
+        &self,
+        ratio: GroupRatio,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<(StoredGroupRatio, Job)> {
         let mut v = Violations::new();
         ratio.validate("group_ratio", Some(&self.policy.ratio_per_mille), &mut v);
         if !v.is_empty() {
@@ -322,9 +339,8 @@ impl Draws {
             recorded_ms: now_ms,
             recorded_by: actor.to_string(),
         };
-        self.writer
-            .submit_blocking(store::store_group_ratio(stored.clone()))?;
-        Ok(stored)
+        let job = store::store_group_ratio(stored.clone());
+        Ok((stored, job))
     }
 
     /// Every recorded group ratio override, ascending basis.
@@ -488,6 +504,20 @@ impl Draws {
 
     /// Draws and stores; `actor` and `now_ms` are recorded.
     pub fn create(&self, spec: &DrawSpec, actor: &str, now_ms: i64) -> Result<DrawView> {
+        self.create_with(spec, actor, now_ms, None)
+    }
+
+    /// [`Draws::create`], storing the draw in one writer job with `then`'s job (given the
+    /// draw's id), which runs first: when it fails (a check-and-set on what the draw is for,
+    /// see [`crate::warnsvc::service::dispose_step`]) the draw is not stored and its error is
+    /// the answer.
+    pub fn create_with(
+        &self,
+        spec: &DrawSpec,
+        actor: &str,
+        now_ms: i64,
+        then: Option<ThenJob>,
+    ) -> Result<DrawView> {
         let req = self.request(spec)?;
         if self
             .records
@@ -519,8 +549,18 @@ impl Draws {
             created_ms: now_ms,
             created_by: actor.to_string(),
         };
-        self.writer
-            .submit_blocking(store::store_draw(stored.clone(), record.clone()))?;
+        let job = store::store_draw(stored.clone(), record.clone());
+        let job: Job = match then {
+            None => job,
+            Some(then) => {
+                let first = then(&record.draw_id);
+                Box::new(move |tx| {
+                    first(tx)?;
+                    job(tx)
+                })
+            }
+        };
+        self.writer.submit_blocking(job)?;
         self.view(stored, record)
     }
 

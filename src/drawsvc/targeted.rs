@@ -125,7 +125,9 @@ impl Draws {
     /// Creates the joint targeted draw of an alert through the ordinary draw path: stores the
     /// alert's item (reference data, replaced if it exists), then draws with the target's
     /// departments; a list of enterprises is drawn whole (1000‰ per tier, recorded as a
-    /// per-draw override). `seed` `None`: the server makes one.
+    /// per-draw override). `seed` `None`: the server makes one. `then` as in
+    /// [`Draws::create_with`] (the disposal that records the draw on the alert).
+    #[allow(clippy::too_many_arguments)]
     pub fn joint_draw_for_alert(
         &self,
         target: &AlertTarget,
@@ -134,6 +136,7 @@ impl Draws {
         seed: Option<String>,
         actor: &str,
         now_ms: i64,
+        then: Option<super::service::ThenJob>,
     ) -> Result<DrawView> {
         let item = target.item()?;
         let whole = !item.scope.credit_codes.is_empty();
@@ -155,6 +158,6 @@ impl Draws {
             jurisdictions: Vec::new(),
             overrides,
         };
-        self.create(&spec, actor, now_ms)
+        self.create_with(&spec, actor, now_ms, then)
     }
 }

@@ -378,6 +378,7 @@ async fn joint_targeted_draw_from_an_alert_uses_the_ordinary_draw_path() {
                 Some("joint-seed".into()),
                 "planner",
                 5,
+                None,
             )?;
             let export = dr.export(&view.record.draw_id, crate::domain::Lang::Zh)?;
             crate::draw::verify_bundle(&export.bundle.json)?;
@@ -385,7 +386,7 @@ async fn joint_targeted_draw_from_an_alert_uses_the_ordinary_draw_path() {
             empty.enterprises.clear();
             empty.district = None;
             let bad = dr
-                .joint_draw_for_alert(&empty, d("2026-11-01"), d("2026-11-20"), None, "p", 6)
+                .joint_draw_for_alert(&empty, d("2026-11-01"), d("2026-11-20"), None, "p", 6, None)
                 .unwrap_err()
                 .to_string();
             Ok((view, bad))

@@ -201,12 +201,37 @@ impl WarningService for WarningApi {
                     let current = w.get(&id)?;
                     // Departments set at `warn` never change, so the check cannot go stale.
                     check_scope(&current, &scope)?;
-                    if let Some(j) = joint {
-                        // Checked first so that a refused disposal makes no draw.
-                        current.check_disposable()?;
-                        action.draw_id = Some(j.draw(&current, &actor)?);
-                    }
-                    w.dispose(&id, action, &actor, clock::now_ms())
+                    let Some(j) = joint else {
+                        return w.dispose(&id, action, &actor, clock::now_ms());
+                    };
+                    // Checked first so that a refused disposal makes no draw.
+                    current.check_disposable()?;
+                    // INVARIANT (one draw per disposal): the draw is stored in one job with
+                    // its disposal, which is refused, draw and all, if another disposal was
+                    // recorded since `current` was read (check-and-set on the action count).
+                    let expected = current.actions.len();
+                    let (w2, actor2) = (w.clone(), actor.clone());
+                    let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+                    let out = slot.clone();
+                    let then = Box::new(move |draw_id: &str| -> crate::storage::Job {
+                        action.draw_id = Some(draw_id.to_string());
+                        let step = crate::warnsvc::service::dispose_step(
+                            action,
+                            Some(expected),
+                            &actor2,
+                            clock::now_ms(),
+                        );
+                        match w2.change_job(&id, step) {
+                            Ok((job, s)) => {
+                                crate::warnsvc::store::put_slot(&out, s);
+                                job
+                            }
+                            Err(e) => Box::new(move |_| Err(e)),
+                        }
+                    });
+                    j.draw(&current, &actor, then)?;
+                    let s = crate::warnsvc::store::take_slot(&slot)?;
+                    w.committed_change(&s)
                 })
                 .await
                 .map_err(to_status)?,
@@ -260,8 +285,11 @@ impl WarningService for WarningApi {
                         ratio.district.as_deref().unwrap_or("any"),
                         ratio.industry.as_deref().unwrap_or("any"),
                     );
-                    draws.record_group_ratio(ratio, &actor, clock::now_ms())?;
-                    w.record_ratio(&id, summary, &actor, clock::now_ms())
+                    // INVARIANT (ratio with its step): the override and the alert's `ratio`
+                    // step commit in one job, the step first: a refused step stores no
+                    // override.
+                    let (_, job) = draws.group_ratio_job(ratio, &actor, clock::now_ms())?;
+                    w.record_ratio_with(&id, summary, &actor, clock::now_ms(), job)
                 })
                 .await
                 .map_err(to_status)?,
@@ -453,6 +481,7 @@ impl WarningService for WarningApi {
                         })
                         .collect(),
                     fired: m.fired,
+                    tiers_run: m.tiers_run.unwrap_or(0),
                 })
                 .collect(),
         }))
@@ -608,7 +637,12 @@ fn joint_request(
 impl JointRequest {
     /// Makes the joint targeted draw of `a` (as of the requested date, else the alert's
     /// evaluation date) and returns its id.
-    fn draw(self, a: &crate::warnsvc::Alert, actor: &str) -> crate::Result<String> {
+    fn draw(
+        self,
+        a: &crate::warnsvc::Alert,
+        actor: &str,
+        then: crate::drawsvc::service::ThenJob,
+    ) -> crate::Result<String> {
         use crate::drawsvc::AlertTarget;
         let as_of = self.as_of.unwrap_or(a.basis.as_of);
         let d = self.inspection_date;
@@ -650,6 +684,7 @@ impl JointRequest {
             self.seed,
             actor,
             clock::now_ms(),
+            Some(then),
         )?;
         Ok(view.record.draw_id)
     }

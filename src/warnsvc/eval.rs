@@ -1,6 +1,6 @@
 //! Evaluating warning rules over the store: group signals as of a date and snapshot cut
-//! (stored as alerts), enterprise signals in the store job of a single classification
-//! ([`EnterpriseSignals`]), back-tests that store nothing, and alert replay.
+//! (stored as alerts), enterprise signals in the store job of a classification, single or in
+//! a run's chunk ([`EnterpriseSignals`]), back-tests that store nothing, and alert replay.
 //!
 //! Group evaluation reads the facts of the window (`window_days` back from `as_of`, one range
 //! scan over the [`crate::storage::Key::WarnFact`] blocks, facts with a seq above the cut
@@ -15,9 +15,10 @@ use super::service::Warnings;
 use super::store::{self, Fired};
 use crate::classify::inputs::Inputs;
 use crate::classify::record::{tier_of, ClassificationRecord};
-use crate::classify::service::{SignalJob, StoreHook};
+use crate::classify::service::{SignalJob, SignalPreparer, StoreHook};
 use crate::domain::Date;
 use crate::error::{Error, Result};
+use crate::rules::FeatureVector;
 use crate::storage::keys::prefix;
 use crate::warn::{Evidence, Fact, GroupTiers, Level, WarningRuleSet};
 use std::collections::BTreeMap;
@@ -58,6 +59,10 @@ pub struct BacktestMonth {
     pub counts: BTreeMap<(String, Level), u64>,
     /// `rule level subject` of the first firings (at most 100).
     pub fired: Vec<String>,
+    /// The whole-population run whose tier mix gave the month's tier counts: the newest
+    /// finished one as of the month's last day; `None`: no run yet, so no tier counts (the
+    /// concentration rules see no enterprises that month).
+    pub tiers_run: Option<u64>,
 }
 
 /// A back-test's answer.
@@ -222,8 +227,23 @@ impl Warnings {
         })
     }
 
+    /// The finished whole-population runs whose stored tier mix has the (jurisdiction,
+    /// section) breakdown group signals need, as (as-of date, run id), ascending.
+    fn tier_runs(&self) -> Result<Vec<(Date, u64)>> {
+        let mut out = Vec::new();
+        for r in self.classifier().runs()? {
+            if r.finished && r.jurisdiction.is_none() {
+                out.push((r.as_of, r.id));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// What `source` would have fired month by month from `from` to `to` (each as of its last
-    /// day, reading every fact stored so far and the current tier counts). Stores nothing.
+    /// day, reading every fact stored so far, and the tier counts of the newest finished
+    /// whole-population run as of that day: the tiers as they were then, not today's).
+    /// Stores nothing.
     pub fn backtest(
         &self,
         source: RuleSource,
@@ -239,7 +259,9 @@ impl Warnings {
             RuleSource::InForce => None,
         };
         let cut = self.records().next_seq()?.saturating_sub(1);
-        let (tiers, _) = self.group_tiers()?;
+        let runs = self.tier_runs()?;
+        // Tier counts by run, each read once (months often share a run).
+        let mut mixes: BTreeMap<u64, GroupTiers> = BTreeMap::new();
         let mut months = Vec::new();
         let (mut y, mut m) = from;
         let mut hash = String::new();
@@ -251,12 +273,32 @@ impl Warnings {
             };
             hash = rules.hash().to_string();
             let facts = self.facts(as_of.add_days(-rules.window_days()), as_of, cut)?;
+            // The newest run as of the month's end whose mix has the cross breakdown (older
+            // mixes lack it: that run is passed over for an older one).
+            let mut tiers_run = None;
+            for &(_, id) in runs.iter().rev().filter(|(d, _)| *d <= as_of) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = mixes.entry(id) {
+                    let Some(mix) = crate::classify::report::stored_mix(self.classifier(), id)?
+                    else {
+                        continue;
+                    };
+                    if mix.total() > 0 && mix.by_jurisdiction_section.is_empty() {
+                        continue;
+                    }
+                    slot.insert(mix.group_tiers());
+                }
+                tiers_run = Some(id);
+                break;
+            }
+            let none = GroupTiers::new();
+            let tiers = tiers_run.and_then(|id| mixes.get(&id)).unwrap_or(&none);
             let mut month = BacktestMonth {
                 month: format!("{y:04}-{m:02}"),
                 counts: BTreeMap::new(),
                 fired: Vec::new(),
+                tiers_run,
             };
-            for f in rules.evaluate_groups(as_of, &facts, &tiers) {
+            for f in rules.evaluate_groups(as_of, &facts, tiers) {
                 *month
                     .counts
                     .entry((f.rule_id.clone(), f.level))
@@ -367,8 +409,9 @@ fn enterprise_firings(
     Ok(rules.evaluate_enterprise(&input))
 }
 
-/// The enterprise-signal hook: evaluates the warning rules in force after each single
-/// classification, inside its store job (see [`crate::classify::service::StoreHook`]).
+/// The enterprise-signal hook: evaluates the warning rules in force after each
+/// classification, single or in a run's chunk, inside its store job (see
+/// [`crate::classify::service::StoreHook`]).
 ///
 /// It holds the warning rule sets and the change notifier, not the [`Warnings`] service: the
 /// classifier holds the hook and the service holds the classifier, so holding the service
@@ -389,25 +432,46 @@ impl EnterpriseSignals {
 }
 
 impl StoreHook for EnterpriseSignals {
-    fn prepare(&self, inputs: &Inputs, record: &ClassificationRecord) -> Result<Option<SignalJob>> {
-        let rules = match self.rules.applicable_blocking(record.as_of) {
-            Ok(r) => r,
+    fn preparer(&self, as_of: Date) -> Option<Arc<dyn SignalPreparer>> {
+        match self.rules.applicable_blocking(as_of) {
+            Ok(rules) => Some(Arc::new(Signals { rules })),
             // No warning rules in force: classification goes on without signals.
-            Err(Error::FailedPrecondition(_)) => return Ok(None),
+            Err(Error::FailedPrecondition(_)) => None,
             // Fail-safe: a warning rule set that cannot be read must not stop classification
-            // (which draws and the tier log depend on); the lost signal is logged loudly and
+            // (which draws and the tier log depend on); the lost signals are logged loudly and
             // the next classification or group evaluation tries again.
             Err(e) => {
-                tracing::error!(error = %e, code = %record.code, "enterprise warning signals skipped");
-                return Ok(None);
+                tracing::error!(error = %e, %as_of, "enterprise warning signals skipped");
+                None
             }
-        };
-        let features = inputs.features(record.as_of);
+        }
+    }
+
+    fn committed(&self) {
+        self.changes.send_modify(|c| *c += 1);
+    }
+}
+
+/// The enterprise signals of one warning rule set, for classifications as of one date.
+struct Signals {
+    rules: Arc<WarningRuleSet>,
+}
+
+impl SignalPreparer for Signals {
+    fn prepare(
+        &self,
+        inputs: &Inputs,
+        features: FeatureVector,
+        record: &ClassificationRecord,
+    ) -> Result<Option<SignalJob>> {
         let extras = crate::warn::extras(&inputs.events, record.as_of);
         let district = inputs.version.enterprise.jurisdiction.clone();
         let as_of = record.as_of;
         let tier = tier_of(record.tier)?;
-        let today = crate::clock::today();
+        let rules = self.rules.clone();
+        // Evaluated in the writer job: the firings depend on the previous tier, which only the
+        // job knows for certain (another classification of the enterprise may commit between
+        // this call and the job).
         Ok(Some(Box::new(move |tx, prev, stored| {
             let previous = prev.map(tier_of).transpose()?;
             let input = crate::warn::EnterpriseInput {
@@ -442,13 +506,9 @@ impl StoreHook for EnterpriseSignals {
                 new,
                 crate::classify::service::SYSTEM,
                 crate::clock::now_ms(),
-                today,
+                crate::clock::today(),
             )?;
             Ok(())
         })))
-    }
-
-    fn committed(&self) {
-        self.changes.send_modify(|c| *c += 1);
     }
 }

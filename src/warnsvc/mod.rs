@@ -27,4 +27,8 @@ pub use service::{AlertFilter, NewAction, Warnings};
 pub use store::{AlertChange, Fired};
 
 #[cfg(test)]
+mod joint_tests;
+#[cfg(test)]
+mod run_tests;
+#[cfg(test)]
 mod tests;

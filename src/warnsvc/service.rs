@@ -9,7 +9,7 @@ use crate::domain::{Date, Violations};
 use crate::error::{Error, Result};
 use crate::storage::codec::decode;
 use crate::storage::keys::{prefix, trailing_seq};
-use crate::storage::{Key, Page, Records, Writer};
+use crate::storage::{Job, Key, Page, Records, Writer};
 use crate::warn::Level;
 use std::sync::{Arc, Mutex};
 
@@ -261,12 +261,46 @@ impl Warnings {
         id: &str,
         change: impl FnOnce(&mut Alert) -> Result<()> + Send + 'static,
     ) -> Result<Alert> {
+        let (job, slot) = self.change_job(id, change)?;
+        self.writer.submit_blocking(job)?;
+        self.committed_change(&slot)
+    }
+
+    /// Alert `id`'s `change` as a writer job, for a caller that commits it together with
+    /// other writes (a draw, a group ratio) in one job: a change that fails fails the whole
+    /// job, so nothing of it is stored. After the job committed, [`Warnings::committed_change`] with
+    /// the slot gives the changed alert.
+    pub fn change_job(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Alert) -> Result<()> + Send + 'static,
+    ) -> Result<(Job, AlertSlot)> {
         let n = alert_number("alert_id", id)?;
         let slot = Arc::new(Mutex::new(None));
-        self.writer
-            .submit_blocking(store::change(n, Box::new(change), slot.clone()))?;
+        Ok((store::change(n, Box::new(change), slot.clone()), slot))
+    }
+
+    /// The alert a committed [`Warnings::change_job`] changed; tells watchers.
+    pub fn committed_change(&self, slot: &AlertSlot) -> Result<Alert> {
         self.notify();
-        store::take_slot(&slot)
+        store::take_slot(slot)
+    }
+
+    /// Alert `id`'s `change` and `also` in one atomic writer job, the change first: when it
+    /// is refused, `also` does not run and nothing is stored.
+    pub fn apply_with(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Alert) -> Result<()> + Send + 'static,
+        also: Job,
+    ) -> Result<Alert> {
+        let (job, slot) = self.change_job(id, change)?;
+        self.writer.submit_blocking(Box::new(move |tx| {
+            let out = job(tx)?;
+            also(tx)?;
+            Ok(out)
+        }))?;
+        self.committed_change(&slot)
     }
 
     /// 研判: confirms or dismisses a raised alert.
@@ -312,21 +346,7 @@ impl Warnings {
 
     /// Adds a disposal action; the answer's last action is the new one.
     pub fn dispose(&self, id: &str, action: NewAction, actor: &str, at_ms: i64) -> Result<Alert> {
-        let actor = actor.to_string();
-        self.apply(id, move |a| {
-            a.dispose(
-                Action {
-                    kind: action.kind,
-                    deadline: action.deadline,
-                    note: action.note,
-                    outcome: None,
-                    draw_id: action.draw_id,
-                },
-                &actor,
-                at_ms,
-            )
-            .map(|_| ())
-        })
+        self.apply(id, dispose_step(action, None, actor, at_ms))
     }
 
     /// Records in the alert's history that a group ratio override rests on it.
@@ -339,6 +359,20 @@ impl Warnings {
     ) -> Result<Alert> {
         let actor = actor.to_string();
         self.apply(id, move |a| a.record_ratio(&summary, &actor, at_ms))
+    }
+
+    /// [`Warnings::record_ratio`] and `ratio` (the job storing the group ratio override) in
+    /// one atomic job: both are stored or neither, and a refused step stores no override.
+    pub fn record_ratio_with(
+        &self,
+        id: &str,
+        summary: String,
+        actor: &str,
+        at_ms: i64,
+        ratio: Job,
+    ) -> Result<Alert> {
+        let actor = actor.to_string();
+        self.apply_with(id, move |a| a.record_ratio(&summary, &actor, at_ms), ratio)
     }
 
     /// Records the outcome of action `n` (from 1).
@@ -453,5 +487,47 @@ impl Warnings {
             }
         }
         Ok(out)
+    }
+}
+
+/// Where a committed [`Warnings::change_job`] leaves the changed alert.
+pub type AlertSlot = Arc<Mutex<Option<Alert>>>;
+
+/// The change adding disposal `action`. With `expected` (check-and-set), it is refused unless
+/// the alert still has that many actions: a disposal whose draw was made outside the writer
+/// is refused (and its draw not stored, see [`crate::drawsvc::Draws::create_with`]) when
+/// another disposal was recorded meanwhile, so racing disposals make at most one draw.
+pub fn dispose_step(
+    action: NewAction,
+    expected: Option<usize>,
+    actor: &str,
+    at_ms: i64,
+) -> impl FnOnce(&mut Alert) -> Result<()> + Send + 'static {
+    let actor = actor.to_string();
+    move |a: &mut Alert| {
+        if let Some(n) = expected.filter(|n| *n != a.actions.len()) {
+            let last = a.actions.last();
+            return Err(Error::FailedPrecondition(format!(
+                "alert `{}` is `{}`: another disposal was recorded while this one's draw was made (it had {n} actions, now {}{}); this draw was not stored",
+                a.id,
+                a.state.as_str(),
+                a.actions.len(),
+                last.and_then(|l| l.draw_id.as_ref())
+                    .map(|d| format!(", the last with draw `{d}`"))
+                    .unwrap_or_default(),
+            )));
+        }
+        a.dispose(
+            Action {
+                kind: action.kind,
+                deadline: action.deadline,
+                note: action.note,
+                outcome: None,
+                draw_id: action.draw_id,
+            },
+            &actor,
+            at_ms,
+        )
+        .map(|_| ())
     }
 }
