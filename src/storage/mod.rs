@@ -1,4 +1,4 @@
-//! Durable storage: an ordered key-value [`Engine`] (sled by default), a typed key space,
+//! Durable storage: an ordered key-value [`Engine`] (sled by default, or PostgreSQL), a typed key space,
 //! versioned value encoding, typed reads ([`Records`]) and the single group-committing
 //! [`Writer`].
 
@@ -7,6 +7,7 @@ pub mod engine;
 pub mod event_ids;
 pub mod keys;
 pub mod log;
+pub mod postgres;
 pub mod records;
 pub mod segments;
 pub mod writer;
@@ -15,6 +16,7 @@ pub use engine::{Engine, MemoryEngine, SledEngine};
 pub use event_ids::EventIds;
 pub use keys::Key;
 pub use log::LogReader;
+pub use postgres::{Location, PgEngine, PgUrl};
 pub use records::{EnterpriseFilter, InspectorFilter, Page, Records};
 pub use segments::EventSegments;
 pub use writer::{Job, Pending, Tx, WriteOutcome, Writer, WriterThread};
