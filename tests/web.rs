@@ -6,7 +6,6 @@ mod common;
 
 use common::web::{form, Browser, Servers};
 use common::{issue, synthetic_enterprise, Role};
-use creditrisk::app::App;
 use creditrisk::server::pb;
 use pb::draw_service_client::DrawServiceClient;
 use std::net::SocketAddr;
@@ -508,7 +507,7 @@ fn serve_flag_starts_the_console_and_sigterm_stops_both() {
 #[tokio::test]
 async fn cookies_are_secure_under_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (app, stopper) = App::open(dir.path(), 16).unwrap();
+    let (app, stopper) = common::open_app(dir.path(), 16).unwrap();
     let router = creditrisk::web::router(
         app,
         creditrisk::web::Options {

@@ -140,3 +140,71 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// The database of a test's data folder on the server of `server`: made on first use and
+/// named in `dir/test-database`, so a restarted server (or a server process launched on the
+/// same folder) finds the same one. Databases of earlier tests whose folder is gone are
+/// dropped here first, so a long test run does not pile them up; the last ones go with the
+/// throwaway cluster.
+pub fn database_for_dir(server: &PgUrl, dir: &std::path::Path) -> Result<PgUrl> {
+    let file = dir.join("test-database");
+    if let Ok(name) = std::fs::read_to_string(&file) {
+        return Ok(server.with_database(name.trim()));
+    }
+    sweep(server)?;
+    let db = TestDatabase::create(server, "dir")?;
+    let path = dir.display().to_string().replace('\'', "''");
+    execute(
+        server,
+        format!("COMMENT ON DATABASE {} IS '{path}'", db.name),
+    )?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(&file, &db.name)?;
+    let url = db.url.clone();
+    // The database outlives this value: its folder's file names it.
+    std::mem::forget(db);
+    Ok(url)
+}
+
+/// Drops the test databases whose folder no longer exists.
+fn sweep(server: &PgUrl) -> Result<()> {
+    let config = server.config().clone();
+    let shown = server.to_string();
+    let names = std::thread::spawn(move || -> Result<Vec<String>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let err = |e: tokio_postgres::Error| {
+                Error::Storage(format!("PostgreSQL `{shown}`: {}", super::describe(&e)))
+            };
+            let (client, conn) = config.connect(tokio_postgres::NoTls).await.map_err(err)?;
+            let conn = tokio::spawn(conn);
+            let rows = client
+                .query(
+                    "SELECT datname::text, shobj_description(oid, 'pg_database')
+                     FROM pg_database WHERE datname LIKE 'crt\\_dir\\_%'",
+                    &[],
+                )
+                .await
+                .map_err(err)?;
+            drop(client);
+            let _ = conn.await;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| {
+                    let dir: Option<String> = r.get(1);
+                    // No comment yet: another thread is making it.
+                    dir.filter(|d| !std::path::Path::new(d).exists())
+                        .map(|_| r.get::<_, String>(0))
+                })
+                .collect())
+        })
+    })
+    .join()
+    .map_err(|_| Error::Internal("the database admin thread panicked".into()))??;
+    for name in names {
+        drop_database(server, &name)?;
+    }
+    Ok(())
+}

@@ -39,7 +39,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
-pub use url::{Location, PgUrl};
+pub use url::{Location, PgUrl, StorageUrl};
 
 /// Rows of a scan's first page.
 pub const FIRST_PAGE: i64 = 64;
@@ -48,7 +48,7 @@ pub const MAX_PAGE: i64 = 4096;
 /// Connections in the pool: the writer and concurrent readers.
 const POOL_SIZE: usize = 16;
 /// Connection attempts at start before giving up on a database that does not answer.
-const CONNECT_ATTEMPTS: u32 = 5;
+pub const CONNECT_ATTEMPTS: u32 = 5;
 /// The wait before the second attempt; doubled before each later one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
@@ -91,7 +91,7 @@ impl PgEngine {
                 .map(|u| format!(" (user `{u}`)"))
                 .unwrap_or_default()
         );
-        let pool = run_on(&rt, {
+        let opened = run_on(&rt, {
             let shown = shown.clone();
             async move {
                 let manager = Manager::from_config(
@@ -110,7 +110,15 @@ impl PgEngine {
                 schema::migrate(&mut client, &shown).await?;
                 Ok(pool)
             }
-        })?;
+        });
+        let pool = match opened {
+            Ok(p) => p,
+            Err(e) => {
+                // Dropping a runtime panics on a tokio thread; this does not wait.
+                rt.shutdown_background();
+                return Err(e);
+            }
+        };
         tracing::info!(database = %shown, "opened PostgreSQL store");
         Ok(PgEngine {
             rt: Some(rt),

@@ -210,3 +210,30 @@ mod tests {
         );
     }
 }
+
+/// The `storage` setting as written in the config file or environment. `Debug` shows it
+/// without its password (the config struct may be logged); [`StorageUrl::location`] parses it.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct StorageUrl(pub String);
+
+impl StorageUrl {
+    /// The location it names.
+    pub fn location(&self) -> Result<Location> {
+        Location::parse(&self.0)
+    }
+}
+
+impl std::fmt::Debug for StorageUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact(&self.0))
+    }
+}
+
+impl std::str::FromStr for StorageUrl {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<StorageUrl> {
+        Location::parse(s)?;
+        Ok(StorageUrl(s.to_string()))
+    }
+}
