@@ -926,6 +926,10 @@ enum BenchCmd {
         /// Events per chunk of the bulk stream.
         #[arg(long, default_value_t = 1000)]
         chunk: usize,
+        /// Also run on a fresh database of this PostgreSQL server (a URL naming a database
+        /// that exists, e.g. `postgres://u:pw@127.0.0.1:5432/postgres`), after sled.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
     },
     /// Load a demo population in-process, then time a full re-classification and a simulation.
     Classify {
@@ -1261,7 +1265,8 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             events,
             enterprises,
             chunk,
-        }) => cli::bench::ingest(events, enterprises, chunk).await,
+            postgres,
+        }) => cli::bench::ingest(events, enterprises, chunk, postgres).await,
         Command::Store(StoreCmd::Copy { from, to, batch }) => {
             tokio::task::spawn_blocking(move || cli::store::copy(&from, &to, batch)).await?
         }

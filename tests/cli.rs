@@ -85,6 +85,7 @@ impl Server {
         let mut child = Command::new(exe())
             .args(["serve", "--listen", addr, "--data-dir"])
             .arg(dir)
+            .args(common::storage_args(dir))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
