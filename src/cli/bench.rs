@@ -290,8 +290,13 @@ async fn ingest_on(
     );
     println!("  server peak RSS     : {:.1} MiB", rss as f64 / 1024.0);
     println!(
-        "  data on disk        : {:.1} MiB (PostgreSQL: the whole database)",
-        disk as f64 / 1024.0 / 1024.0
+        "  data on disk        : {:.1} MiB{}",
+        disk as f64 / 1024.0 / 1024.0,
+        if postgres.is_some() {
+            " (the whole database)"
+        } else {
+            ""
+        }
     );
     println!(
         "  restart             : listening after {reopen_s:.2} s, peak RSS then {:.1} MiB",

@@ -58,7 +58,12 @@ pub struct PgEngine {
     rt: Option<tokio::runtime::Runtime>,
     pool: Pool,
     shown: String,
+    /// The connection holding the writer lock (see `open`).
+    _locker: tokio_postgres::Client,
 }
+
+/// The session advisory lock that keeps one server per database.
+const WRITER_LOCK: i64 = 0x6372_5f77_7269_7465; // "cr_write"
 
 impl PgEngine {
     /// Connects (retrying a database that does not answer, with backoff, [`CONNECT_ATTEMPTS`]
@@ -91,6 +96,7 @@ impl PgEngine {
                 .map(|u| format!(" (user `{u}`)"))
                 .unwrap_or_default()
         );
+        let config_for_lock = config.clone();
         let opened = run_on(&rt, {
             let shown = shown.clone();
             async move {
@@ -108,10 +114,28 @@ impl PgEngine {
                     .map_err(|e| Error::Storage(format!("cannot build the pool: {e}")))?;
                 let mut client = connect(&pool, &what).await?;
                 schema::migrate(&mut client, &shown).await?;
-                Ok(pool)
+                // INVARIANT (one writer): the store has one writer, as sled's file lock makes
+                // sure on disk. A session advisory lock on a connection of its own, held for
+                // the engine's life (released when the runtime and so the connection end, also
+                // when the process is killed), refuses a second server on the database.
+                let (locker, conn) = config_for_lock
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| pg_error(e, &shown))?;
+                tokio::spawn(conn);
+                let row = locker
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+                    .await
+                    .map_err(|e| pg_error(e, &shown))?;
+                if !row.get::<_, bool>(0) {
+                    return Err(Error::Unavailable(format!(
+                        "could not acquire lock: another server is using `{shown}`"
+                    )));
+                }
+                Ok((pool, locker))
             }
         });
-        let pool = match opened {
+        let (pool, locker) = match opened {
             Ok(p) => p,
             Err(e) => {
                 // Dropping a runtime panics on a tokio thread; this does not wait.
@@ -124,6 +148,7 @@ impl PgEngine {
             rt: Some(rt),
             pool,
             shown,
+            _locker: locker,
         })
     }
 
