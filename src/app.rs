@@ -18,8 +18,8 @@ use crate::drawsvc::{Draws, ResultInput};
 use crate::error::{Error, Result};
 use crate::ingest::{self, MAX_BATCH};
 use crate::storage::{
-    Engine, EnterpriseFilter, InspectorFilter, Page, Pending, Records, SledEngine, WriteOutcome,
-    Writer, WriterThread,
+    Engine, EnterpriseFilter, InspectorFilter, Page, Pending, Records, WriteOutcome, Writer,
+    WriterThread,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -53,18 +53,28 @@ impl Stopper {
 impl App {
     /// Opens the sled store and the pseudonym key in `data_dir`, creating both if missing.
     pub fn open(data_dir: &Path, cache_mb: u64) -> Result<(App, Stopper)> {
+        App::open_at(data_dir, None, cache_mb)
+    }
+
+    /// Opens the store at `storage` (default: sled in `data_dir`), with the pseudonym and
+    /// log-signing keys of `data_dir`, creating the keys if missing.
+    pub fn open_at(
+        data_dir: &Path,
+        storage: Option<&crate::storage::Location>,
+        cache_mb: u64,
+    ) -> Result<(App, Stopper)> {
         std::fs::create_dir_all(data_dir)?;
         let key = load_or_create_key(&data_dir.join("pseudonym.key"))?;
         let seed = load_or_create_key(&data_dir.join("log-signing.key"))?;
         let seed: [u8; 32] = seed
             .try_into()
             .map_err(|_| Error::Storage("`log-signing.key` should hold 32 bytes".into()))?;
-        let engine = SledEngine::open(&data_dir.join("db"), cache_mb * 1024 * 1024)?;
-        App::with_parts(
-            Arc::new(engine),
-            Pseudonymizer::new(key),
-            Signer::from_seed(seed),
-        )
+        let default = crate::storage::Location::Sled(data_dir.to_path_buf());
+        let engine = crate::storage::open_engine(
+            storage.unwrap_or(&default),
+            cache_mb.saturating_mul(1024 * 1024),
+        )?;
+        App::with_parts(engine, Pseudonymizer::new(key), Signer::from_seed(seed))
     }
 
     /// Runs on any engine (tests use the in-memory one), with a fresh random log-signing key.

@@ -13,6 +13,12 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory holding the database and the pseudonym key. Default `./data`.
     pub data_dir: PathBuf,
+    /// Where the record store lives: `postgres://user:pass@host:port/db` for PostgreSQL
+    /// (`docs/postgres.md`), or `sled:DIR` for sled in another folder. Default none: sled in
+    /// `data_dir/db`. The keys (`pseudonym.key`, `log-signing.key`) stay in `data_dir` either
+    /// way. Never shown with its password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::storage::StorageUrl>,
     /// sled page-cache size in MiB. Default 512.
     pub cache_mb: u64,
     /// Largest gRPC message accepted or sent, in MiB. Default 16.
@@ -96,6 +102,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: PathBuf::from("./data"),
+            storage: None,
             cache_mb: 512,
             max_message_mb: 16,
             max_call_seconds: 600,
@@ -153,6 +160,18 @@ impl Config {
         env!(listen, "CREDITRISK_LISTEN");
         env!(data_dir, "CREDITRISK_DATA_DIR");
         env!(cache_mb, "CREDITRISK_CACHE_MB");
+        // The store's location: an empty value means the default (sled in `data_dir`). Errors
+        // never repeat the value, which may hold a password.
+        if let Some(v) = get("CREDITRISK_STORAGE") {
+            self.storage = if v.is_empty() {
+                None
+            } else {
+                Some(
+                    v.parse()
+                        .map_err(|e| format!("environment variable CREDITRISK_STORAGE: {e}"))?,
+                )
+            };
+        }
         env!(max_message_mb, "CREDITRISK_MAX_MESSAGE_MB");
         env!(max_call_seconds, "CREDITRISK_MAX_CALL_SECONDS");
         env!(

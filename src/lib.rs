@@ -12,9 +12,11 @@
 //!   identifiers (credit codes with GB 32100 check characters, dates), field validation, and
 //!   names in words for lists people read (districts, industries, result codes; `names`).
 //!   Pure: no I/O, no clock, no randomness.
-//! - [`storage`]: an ordered key-value [`storage::Engine`] (sled by default), the key space
+//! - [`storage`]: an ordered key-value [`storage::Engine`] (sled by default, or PostgreSQL:
+//!   [`storage::PgEngine`], chosen by the `storage` setting, `docs/postgres.md`), the key space
 //!   ([`storage::Key`], order-preserving), the versioned value codec, typed reads
-//!   ([`storage::Records`]) and the single group-committing [`storage::Writer`].
+//!   ([`storage::Records`]), the single group-committing [`storage::Writer`] and whole-store
+//!   copies between engines ([`storage::copy`]).
 //! - [`ingest`]: the checks that need the store (duplicates, conflicts, references), as writer
 //!   jobs.
 //! - [`classify`]: rule sets as stored (by hash, with activations), reading one consistent
@@ -91,7 +93,8 @@
 //!    duplicates are no-ops, conflicts and unknown references reject the whole batch, answered
 //!    with every violation found since step 3. Each new event gets the next ingest sequence
 //!    number.
-//! 6. The group is applied as one atomic sled batch and flushed; only then is the caller answered.
+//! 6. The group is applied as one atomic batch (a sled batch, or one PostgreSQL transaction) and
+//!    flushed; only then is the caller answered.
 //! 7. The handler converts the outcome (accepted, duplicates, seqs) back to proto; an error goes
 //!    through [`server::status::to_status`], the only place errors become gRPC statuses.
 

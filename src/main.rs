@@ -90,6 +90,11 @@ enum Command {
         /// Data directory (overrides config and environment).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Where the store lives: `postgres://user:pass@host:port/db` or `sled:DIR` (overrides
+        /// config and environment; default sled in the data directory).
+        #[arg(long, value_name = "URL")]
+        // A string, parsed in `run`: clap's own error would repeat the value, password included.
+        storage: Option<String>,
         /// Address of the web console (overrides config and environment; `--demo` alone
         /// serves it on 127.0.0.1:8080).
         #[arg(long)]
@@ -235,6 +240,28 @@ enum Command {
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Whole-store tools.
+    #[command(subcommand)]
+    Store(StoreCmd),
+}
+
+#[derive(Subcommand)]
+enum StoreCmd {
+    /// Copy a whole store into a new, empty one (sled to PostgreSQL, back, or sled to sled),
+    /// then check key counts and the audit log's size and root on both sides. Stop the server
+    /// first. The keys in the data folder (`pseudonym.key`, `log-signing.key`) are not in the
+    /// store: keep them with the data folder the new store is served with.
+    Copy {
+        /// The source: `sled:DATA_DIR` or `postgres://user:pass@host:port/db`.
+        #[arg(long)]
+        from: String,
+        /// The target, which must be empty: `sled:DATA_DIR` or a PostgreSQL URL.
+        #[arg(long)]
+        to: String,
+        /// Keys per batch.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -918,6 +945,10 @@ enum BenchCmd {
         /// Events per chunk of the bulk stream.
         #[arg(long, default_value_t = 1000)]
         chunk: usize,
+        /// Also run on a fresh database of this PostgreSQL server (a URL naming a database
+        /// that exists, e.g. `postgres://u:pw@127.0.0.1:5432/postgres`), after sled.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
     },
     /// Load a demo population in-process, then time a full re-classification and a simulation.
     Classify {
@@ -994,6 +1025,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             config,
             listen,
             data_dir,
+            storage,
             web_listen,
             demo,
             demo_entities,
@@ -1004,6 +1036,9 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             if let Some(d) = data_dir {
                 c.data_dir = d;
+            }
+            if let Some(s) = storage {
+                c.storage = Some(s.parse().map_err(|e| anyhow::anyhow!("--storage: {e}"))?);
             }
             if web_listen.is_some() {
                 c.web_listen = web_listen;
@@ -1261,7 +1296,11 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             events,
             enterprises,
             chunk,
-        }) => cli::bench::ingest(events, enterprises, chunk).await,
+            postgres,
+        }) => cli::bench::ingest(events, enterprises, chunk, postgres).await,
+        Command::Store(StoreCmd::Copy { from, to, batch }) => {
+            tokio::task::spawn_blocking(move || cli::store::copy(&from, &to, batch)).await?
+        }
         Command::Bench(BenchCmd::Warnings { entities, seed }) => {
             cli::bench::warnings(entities, seed)
         }

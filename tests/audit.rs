@@ -292,7 +292,7 @@ async fn log_heads_proofs_and_replay() {
 async fn values_altered_in_sled_are_reported() {
     use creditrisk::classify::record::ClassificationRecord;
     use creditrisk::storage::codec::{decode, encode};
-    use creditrisk::storage::{engine::Op, keys::prefix, Engine, Key, SledEngine};
+    use creditrisk::storage::{engine::Op, keys::prefix, Key};
     let s = TestServer::start().await;
     activity(&s).await;
     let mut a = AuditServiceClient::new(s.channel_as(Role::Auditor).await);
@@ -304,7 +304,7 @@ async fn values_altered_in_sled_are_reported() {
     let altered_code;
     let altered_seq;
     {
-        let engine = SledEngine::open(&dir.path().join("db"), 16 << 20).unwrap();
+        let engine = common::open_engine(dir.path());
         let (k, v) = engine
             .scan(&prefix::classifications(), None)
             .nth(5)

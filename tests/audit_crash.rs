@@ -36,7 +36,7 @@ fn start(dir: &std::path::Path) -> ServerProcess {
     // The child servers inherit these: they find the rules wherever the test runs.
     std::env::set_var("CREDITRISK_RULES_DIR", format!("{root}/rules/default"));
     std::env::set_var("CREDITRISK_SUPERVISION_DIR", format!("{root}/rules"));
-    ServerProcess::start_exe(exe(), dir, &[]).unwrap()
+    common::start_process(dir, &[]).unwrap()
 }
 
 #[derive(Default)]

@@ -9,7 +9,7 @@ use creditrisk::audit::{Entry, Role};
 use creditrisk::classify::record::ClassificationRecord;
 use creditrisk::server::pb;
 use creditrisk::storage::codec::{decode, encode};
-use creditrisk::storage::{engine::Op, keys::prefix, Engine, Key, SledEngine};
+use creditrisk::storage::{engine::Op, keys::prefix, Engine, Key};
 use pb::audit_service_client::AuditServiceClient;
 use pb::classification_service_client::ClassificationServiceClient;
 use std::collections::{BTreeMap, BTreeSet};
@@ -110,7 +110,7 @@ enum Alter {
 }
 
 /// The run's log block (the last one stored): its key, first index and decoded value.
-fn run_log_block(engine: &SledEngine) -> (Vec<u8>, u64, LogBlock) {
+fn run_log_block(engine: &dyn Engine) -> (Vec<u8>, u64, LogBlock) {
     let (k, v) = engine
         .last_in(
             &Key::LogBlock(0).encode(),
@@ -126,7 +126,7 @@ fn run_log_block(engine: &SledEngine) -> (Vec<u8>, u64, LogBlock) {
 
 /// Alters each of `what` in the stopped server's store; the altered log indices.
 fn alter(dir: &tempfile::TempDir, subjects: &BTreeMap<String, u64>, what: &[Alter]) -> Vec<u64> {
-    let engine = SledEngine::open(&dir.path().join("db"), 16 << 20).unwrap();
+    let engine = common::open_engine(dir.path());
     let mut ops = Vec::new();
     let mut altered = Vec::new();
     for w in what {
@@ -145,7 +145,7 @@ fn alter(dir: &tempfile::TempDir, subjects: &BTreeMap<String, u64>, what: &[Alte
                 altered.push(idx);
             }
             Alter::InLogBlock => {
-                let (k, first, mut block) = run_log_block(&engine);
+                let (k, first, mut block) = run_log_block(engine.as_ref());
                 let mut e = Entry::decode(&block.entries[5]).unwrap();
                 e.payload_digest[0] ^= 0x01;
                 block.entries[5] = e.encode().unwrap();
@@ -153,7 +153,7 @@ fn alter(dir: &tempfile::TempDir, subjects: &BTreeMap<String, u64>, what: &[Alte
                 altered.push(first + 5);
             }
             Alter::InLogBlockAndNode => {
-                let (k, first, mut block) = run_log_block(&engine);
+                let (k, first, mut block) = run_log_block(engine.as_ref());
                 let idx = first + 2;
                 block.entries[2][19] ^= 0x01;
                 ops.push(Op::Put(k, encode(&block).unwrap()));
@@ -185,7 +185,7 @@ fn alter(dir: &tempfile::TempDir, subjects: &BTreeMap<String, u64>, what: &[Alte
                 altered.push(idx);
             }
             Alter::ActorInLogBlock | Alter::ActorAndLeafInLogBlock => {
-                let (k, first, mut block) = run_log_block(&engine);
+                let (k, first, mut block) = run_log_block(engine.as_ref());
                 let idx = first + 9;
                 // The actor text starts after magic (6), kind (1), time (8) and its length (4).
                 block.entries[9][19] ^= 0x01;

@@ -85,6 +85,7 @@ impl Server {
         let mut child = Command::new(exe())
             .args(["serve", "--listen", addr, "--data-dir"])
             .arg(dir)
+            .args(common::storage_args(dir))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -165,7 +166,7 @@ async fn wait_for<T: std::fmt::Debug>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_reconnects_with_its_cursor_after_a_server_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let first = ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap();
+    let first = common::start_process(dir.path(), &[]).unwrap();
     let url = first.url.clone();
     let addr = url.trim_start_matches("http://").to_string();
     let admin = ServerProcess::admin_token(dir.path()).unwrap();

@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use creditrisk::cli::bench::ServerProcess;
 use creditrisk::server::pb;
 use pb::record_service_client::RecordServiceClient;
 use std::collections::BTreeSet;
@@ -45,7 +44,7 @@ async fn stored_ids(c: &mut RecordServiceClient<AuthChannel>, enterprise: u64) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap();
+    let server = common::start_process(dir.path(), &[]).unwrap();
     // An ingest token issued with the bootstrap admin token; tokens survive the restarts.
     let token = server
         .target_as(dir.path(), "crash-ingest", Role::Ingest, "test")
@@ -68,7 +67,7 @@ async fn acknowledged_events_survive_kill_9() {
     for round in 0..ROUNDS {
         let srv = match server.take() {
             Some(s) => s,
-            None => ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap(),
+            None => common::start_process(dir.path(), &[]).unwrap(),
         };
         let url = srv.url.clone();
         let task_token = token.clone();
@@ -120,7 +119,7 @@ async fn acknowledged_events_survive_kill_9() {
             "round {round}: nothing was acknowledged before the kill"
         );
 
-        let srv = ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap();
+        let srv = common::start_process(dir.path(), &[]).unwrap();
         let mut c = client(&srv.url, &token).await;
         let stored = stored_ids(&mut c, round).await;
         let missing: Vec<_> = acked

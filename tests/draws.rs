@@ -672,7 +672,7 @@ fn command_line_draw_export_and_verify() {
 /// with DATA_LOSS: the rebuilt snapshot no longer gives the stored draw.
 #[tokio::test]
 async fn export_refuses_a_draw_whose_inputs_were_altered() {
-    use creditrisk::storage::{engine::Op, keys::prefix, Engine, SledEngine};
+    use creditrisk::storage::{engine::Op, keys::prefix};
     let s = TestServer::start().await;
     population(&s).await;
     let mut draws = DrawServiceClient::new(s.channel_as(Role::Planner).await);
@@ -692,7 +692,7 @@ async fn export_refuses_a_draw_whose_inputs_were_altered() {
     // Change one tier the draw read: the population's run (as of the draw's date) stored its
     // tiers in blocks of fixed-width entries (version byte, first seq, then code and tier).
     {
-        let engine = SledEngine::open(&dir.path().join("db"), 16 << 20).unwrap();
+        let engine = common::open_engine(dir.path());
         let (k, mut v) = engine
             .scan(&prefix::all_run_tiers(), None)
             .next()

@@ -28,7 +28,7 @@ struct Served {
 
 async fn serve() -> Served {
     let dir = tempfile::tempdir().unwrap();
-    let (mut app, stopper) = App::open(dir.path(), 64).unwrap();
+    let (mut app, stopper) = common::open_app(dir.path(), 64).unwrap();
     app.classifier()
         .rule_sets()
         .ensure_default(&std::path::Path::new(ROOT).join("rules/default"), 0)

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{channel, exe};
+use common::channel;
 use creditrisk::cli::bench::ServerProcess;
 use creditrisk::server::pb;
 use pb::classification_service_client::ClassificationServiceClient;
@@ -19,7 +19,7 @@ async fn killed_run_resumes_instead_of_starting_over() {
     let args = ["--demo", "--demo-entities", &n];
     // The child servers inherit this: they activate the default rules wherever the test runs.
     std::env::set_var("CREDITRISK_RULES_DIR", rules);
-    let server = ServerProcess::start_exe(exe(), dir.path(), &args).unwrap();
+    let server = common::start_process(dir.path(), &args).unwrap();
     // Runs are the admin's; the demo start wrote admin.token.
     let admin = ServerProcess::admin_token(dir.path()).unwrap();
     let mut cls = ClassificationServiceClient::new(channel(&server.url, &admin).await);
@@ -40,7 +40,7 @@ async fn killed_run_resumes_instead_of_starting_over() {
         "killed mid-way: {first:?}"
     );
 
-    let server = ServerProcess::start_exe(exe(), dir.path(), &args).unwrap();
+    let server = common::start_process(dir.path(), &args).unwrap();
     let ch = channel(&server.url, &admin).await;
     let mut cls = ClassificationServiceClient::new(ch.clone());
     let mut stream = cls

@@ -241,7 +241,7 @@ async fn a_disposal_makes_a_joint_draw_and_a_confirmed_group_alert_raises_the_ra
 async fn the_demo_starts_with_its_incidents_open_at_every_level() {
     use creditrisk::warnsvc::AlertFilter;
     let dir = tempfile::tempdir().unwrap();
-    let (mut app, stopper) = creditrisk::app::App::open(dir.path(), 64).unwrap();
+    let (mut app, stopper) = common::open_app(dir.path(), 64).unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     app.classifier()
         .rule_sets()

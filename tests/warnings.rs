@@ -549,7 +549,7 @@ async fn a_serious_list_entry_raises_an_enterprise_alert_that_replays_until_alte
         // Background tasks of the stopped server may hold sled's lock a moment longer.
         let mut tries = 0;
         let (app, stopper) = loop {
-            match creditrisk::app::App::open(dir.path(), 16) {
+            match common::open_app(dir.path(), 16) {
                 Ok(x) => break x,
                 Err(e) if tries < 100 && e.to_string().contains("could not acquire lock") => {
                     tries += 1;

@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use creditrisk::cli::bench::ServerProcess;
 use creditrisk::server::pb;
 use pb::warning_service_client::WarningServiceClient;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,7 +41,7 @@ async fn list_all(url: &str, token: &str) -> Vec<pb::Alert> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_raised_alert_is_lost_and_none_duplicated_by_kill_9_during_evaluation() {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap();
+    let server = common::start_process(dir.path(), &[]).unwrap();
     let target = |id: &'static str, role| {
         let (server, dir) = (&server, dir.path());
         async move {
@@ -89,7 +88,7 @@ async fn no_raised_alert_is_lost_and_none_duplicated_by_kill_9_during_evaluation
     for round in 0..ROUNDS {
         let srv = match server.take() {
             Some(s) => s,
-            None => ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap(),
+            None => common::start_process(dir.path(), &[]).unwrap(),
         };
         let acked = Arc::new(Mutex::new(BTreeSet::<String>::new()));
         let mut tasks = Vec::new();
@@ -122,7 +121,7 @@ async fn no_raised_alert_is_lost_and_none_duplicated_by_kill_9_during_evaluation
         }
         told.extend(acked.lock().unwrap().iter().cloned());
         // Restart and check.
-        let srv = ServerProcess::start_exe(exe(), dir.path(), &[]).unwrap();
+        let srv = common::start_process(dir.path(), &[]).unwrap();
         let alerts = list_all(&srv.url, &planner).await;
         let ids: BTreeSet<String> = alerts.iter().map(|a| a.id.clone()).collect();
         let lost: Vec<_> = told.difference(&ids).collect();

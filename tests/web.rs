@@ -8,7 +8,6 @@ use common::web::{
     counts, food_draw, form, population, row_numbers, Browser, Servers, INSPECTION, SCRIPT,
 };
 use common::{issue, Role};
-use creditrisk::app::App;
 use creditrisk::server::pb;
 use pb::draw_service_client::DrawServiceClient;
 use std::net::SocketAddr;
@@ -385,7 +384,7 @@ fn serve_flag_starts_the_console_and_sigterm_stops_both() {
 #[tokio::test]
 async fn cookies_are_secure_under_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (app, stopper) = App::open(dir.path(), 16).unwrap();
+    let (app, stopper) = common::open_app(dir.path(), 16).unwrap();
     let router = creditrisk::web::router(
         app,
         creditrisk::web::Options {

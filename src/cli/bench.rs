@@ -8,6 +8,7 @@
 use super::client::{connect, explain, Target};
 use crate::domain::CreditCode;
 use crate::server::pb;
+use crate::storage::Engine as _;
 use anyhow::Context;
 use std::io::BufRead;
 use std::time::Instant;
@@ -167,11 +168,47 @@ pub fn synthetic_event(prefix: &str, i: u64, n: u64) -> pb::CreditEvent {
     }
 }
 
-/// Runs the ingest benchmark and prints its figures.
-pub async fn ingest(events: u64, enterprises: u64, chunk: usize) -> anyhow::Result<()> {
+/// Runs the ingest benchmark on sled and prints its figures; with `postgres` (a server URL
+/// whose database exists, e.g. `postgres://u:pw@127.0.0.1:5432/postgres`), runs it again on a
+/// fresh database of that server (dropped afterwards) and prints those figures beside.
+pub async fn ingest(
+    events: u64,
+    enterprises: u64,
+    chunk: usize,
+    postgres: Option<String>,
+) -> anyhow::Result<()> {
+    ingest_on(events, enterprises, chunk, None).await?;
+    if let Some(raw) = postgres {
+        let server =
+            crate::storage::PgUrl::parse(&raw).map_err(|e| anyhow::anyhow!("--postgres: {e}"))?;
+        let db = crate::storage::postgres::TestDatabase::create(&server, "bench")?;
+        let (base, _) = raw
+            .split_once('?')
+            .map_or((raw.as_str(), ""), |(b, q)| (b, q));
+        let (head, _) = base
+            .rsplit_once('/')
+            .context("--postgres: a URL ending in `/DATABASE`")?;
+        let url = format!("{head}/{}", db.name());
+        ingest_on(events, enterprises, chunk, Some((url, db.url().clone()))).await?;
+    }
+    Ok(())
+}
+
+/// One ingest run: on sled in a temporary folder, or on the PostgreSQL database given as
+/// (URL as written, parsed).
+async fn ingest_on(
+    events: u64,
+    enterprises: u64,
+    chunk: usize,
+    postgres: Option<(String, crate::storage::PgUrl)>,
+) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("creditrisk-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let server = ServerProcess::start(&dir, &[])?;
+    let storage: Vec<&str> = match &postgres {
+        Some((raw, _)) => vec!["--storage", raw],
+        None => vec![],
+    };
+    let server = ServerProcess::start(&dir, &storage)?;
     // Admins cannot ingest: the benchmark issues itself an ingest token.
     let target = server
         .target_as(
@@ -225,15 +262,24 @@ pub async fn ingest(events: u64, enterprises: u64, chunk: usize) -> anyhow::Resu
     let secs = started.elapsed().as_secs_f64();
     let rss = server.peak_rss_kib().unwrap_or(0);
     server.stop()?;
-    let disk = dir_size(&dir);
+    let disk = match &postgres {
+        Some((_, url)) => crate::storage::PgEngine::open(url)?
+            .size_on_disk()?
+            .unwrap_or(0),
+        None => dir_size(&dir),
+    };
     // Reopening reads the event-id index back into memory: time to listening, and memory then.
     let t = Instant::now();
-    let reopened = ServerProcess::start(&dir, &[])?;
+    let reopened = ServerProcess::start(&dir, &storage)?;
     let reopen_s = t.elapsed().as_secs_f64();
     let reopen_rss = reopened.peak_rss_kib().unwrap_or(0);
     reopened.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
-    println!("durable bulk ingest over gRPC (client and server on this machine)");
+    let engine = match &postgres {
+        Some((_, url)) => format!("PostgreSQL {url}"),
+        None => "sled".to_string(),
+    };
+    println!("durable bulk ingest over gRPC (client and server on this machine), on {engine}");
     println!("  events acknowledged : {acked}");
     println!("  enterprises         : {enterprises}");
     println!("  chunk size          : {chunk}");
@@ -244,8 +290,13 @@ pub async fn ingest(events: u64, enterprises: u64, chunk: usize) -> anyhow::Resu
     );
     println!("  server peak RSS     : {:.1} MiB", rss as f64 / 1024.0);
     println!(
-        "  data on disk        : {:.1} MiB",
-        disk as f64 / 1024.0 / 1024.0
+        "  data on disk        : {:.1} MiB{}",
+        disk as f64 / 1024.0 / 1024.0,
+        if postgres.is_some() {
+            " (the whole database)"
+        } else {
+            ""
+        }
     );
     println!(
         "  restart             : listening after {reopen_s:.2} s, peak RSS then {:.1} MiB",

@@ -9,6 +9,7 @@ pub mod draws;
 pub mod import;
 pub mod rules;
 pub mod serve;
+pub mod store;
 pub mod token;
 pub mod verify;
 pub mod warnings;

@@ -99,15 +99,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     };
     // 3. Only now the store and what goes in it.
-    let (mut app, stopper) = match App::open(&config.data_dir, config.cache_mb) {
+    let storage = match &config.storage {
+        Some(s) => Some(s.location().map_err(|e| anyhow::anyhow!("config: {e}"))?),
+        None => None,
+    };
+    let opened = App::open_at(&config.data_dir, storage.as_ref(), config.cache_mb);
+    let (mut app, stopper) = match opened {
         Ok(x) => x,
         Err(e) => {
             drop(lock);
             remove_if_created(&config.data_dir, created);
-            return Err(anyhow::anyhow!(
-                "cannot open the data folder `{}`: {e}",
-                config.data_dir.display()
-            ));
+            return Err(match &storage {
+                Some(at) => anyhow::anyhow!("cannot open the store `{at}`: {e}"),
+                None => anyhow::anyhow!(
+                    "cannot open the data folder `{}`: {e}",
+                    config.data_dir.display()
+                ),
+            });
         }
     };
     app.enable_draws_with(policy, calendar);
@@ -138,7 +146,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // first line of standard output.
     announce(&format!("creditrisk listening on {addr}"));
     boot.print_demo(&mut std::io::stdout());
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), tls = tls.is_some(), "serving");
+    let store = storage.map_or_else(|| "sled".to_string(), |s| s.to_string());
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), %store, tls = tls.is_some(), "serving");
     let limits = Limits {
         max_message_bytes: config.max_message_mb * 1024 * 1024,
         max_call: Duration::from_secs(config.max_call_seconds),

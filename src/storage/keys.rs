@@ -179,6 +179,57 @@ const ALERT_ENTRY: u8 = 0x9a;
 const WEBHOOK_OUTBOX: u8 = 0x9b;
 const WEBHOOK_CURSOR: u8 = 0x9c;
 
+/// The readable name of a stored key's kind, from its first byte (`"unknown"` for a tag no
+/// [`Key`] uses): the `kind` column of the PostgreSQL table, so a DBA can count and filter
+/// rows by kind without decoding keys.
+pub fn kind_name(key: &[u8]) -> &'static str {
+    match key.first().copied() {
+        Some(META) => "meta",
+        Some(ENTERPRISE) => "enterprise",
+        Some(ENTERPRISE_HISTORY) => "enterprise_history",
+        Some(JURISDICTION) => "jurisdiction",
+        Some(LEGAL_REP) => "legal_rep",
+        Some(EVENT) => "event",
+        Some(LEGACY_EVENT_ID) => "legacy_event_id",
+        Some(EVENT_ID_BLOCK) => "event_id_block",
+        Some(DRAW_FACT) => "draw_fact",
+        Some(EVENT_SEGMENT) => "event_segment",
+        Some(ITEM) => "item",
+        Some(DRAW) => "draw",
+        Some(ASSIGNMENT) => "assignment",
+        Some(DRAW_RESULT) => "draw_result",
+        Some(PUBLICATION) => "publication",
+        Some(GROUP_RATIO) => "group_ratio",
+        Some(LOG_ENTRY) => "log_entry",
+        Some(LOG_NODE) => "log_node",
+        Some(LOG_HEAD) => "log_head",
+        Some(LOG_SUBJECT) => "log_subject",
+        Some(LOG_SEQS) => "log_seqs",
+        Some(LOG_BLOCK) => "log_block",
+        Some(LOG_LEAVES) => "log_leaves",
+        Some(CLASSIFICATION) => "classification",
+        Some(TIER_CHANGE) => "tier_change",
+        Some(CURRENT_TIER) => "current_tier",
+        Some(RUN_BLOCK) => "run_block",
+        Some(RUN_TIERS) => "run_tiers",
+        Some(TIER_LAYER) => "tier_layer",
+        Some(RUN_TIER_MIX) => "run_tier_mix",
+        Some(RULE_SET) => "rule_set",
+        Some(ACTIVATION) => "activation",
+        Some(RUN) => "run",
+        Some(INSPECTOR) => "inspector",
+        Some(INSPECTOR_HISTORY) => "inspector_history",
+        Some(TOKEN) => "token",
+        Some(ALERT) => "alert",
+        Some(ALERT_OPEN) => "alert_open",
+        Some(ALERT_CHANGE) => "alert_change",
+        Some(WARN_FACT) => "warn_fact",
+        Some(WARN_RULE_SET) => "warn_rule_set",
+        Some(WARN_ACTIVATION) => "warn_activation",
+        _ => "unknown",
+    }
+}
+
 impl Key<'_> {
     /// The order-preserving encoding.
     pub fn encode(&self) -> Vec<u8> {

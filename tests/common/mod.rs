@@ -15,6 +15,66 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+/// Where a test's store lives: with `CREDITRISK_TEST_POSTGRES` set (a PostgreSQL server URL),
+/// a database of its own per data folder, kept across restarts on the same folder; otherwise
+/// `None`, sled in the folder. Every suite runs on either through this one switch.
+pub fn storage_for(dir: &std::path::Path) -> Option<creditrisk::storage::Location> {
+    let (server, _) = test_postgres()?;
+    let db = creditrisk::storage::postgres::admin::database_for_dir(&server, dir)
+        .unwrap_or_else(|e| panic!("CREDITRISK_TEST_POSTGRES: {e}"));
+    Some(creditrisk::storage::Location::Postgres(Box::new(db)))
+}
+
+/// The test server's URL, parsed and as written.
+fn test_postgres() -> Option<(creditrisk::storage::PgUrl, String)> {
+    let raw = std::env::var(creditrisk::storage::postgres::admin::TEST_SERVER_VAR).ok()?;
+    let url = creditrisk::storage::PgUrl::parse(&raw)
+        .unwrap_or_else(|e| panic!("CREDITRISK_TEST_POSTGRES: {e}"));
+    Some((url, raw))
+}
+
+/// Opens the app on the test store of `dir` (see [`storage_for`]).
+pub fn open_app(
+    dir: &std::path::Path,
+    cache_mb: u64,
+) -> creditrisk::error::Result<(App, creditrisk::app::Stopper)> {
+    App::open_at(dir, storage_for(dir).as_ref(), cache_mb)
+}
+
+/// The engine of a stopped test server's store (to alter it behind the service's back).
+pub fn open_engine(dir: &std::path::Path) -> std::sync::Arc<dyn creditrisk::storage::Engine> {
+    let at =
+        storage_for(dir).unwrap_or_else(|| creditrisk::storage::Location::Sled(dir.to_path_buf()));
+    creditrisk::storage::open_engine(&at, 16 << 20).unwrap()
+}
+
+/// The `--storage` arguments for a server process on `dir`: none on sled.
+pub fn storage_args(dir: &std::path::Path) -> Vec<String> {
+    let Some((_, raw)) = test_postgres() else {
+        return vec![];
+    };
+    let Some(creditrisk::storage::Location::Postgres(db)) = storage_for(dir) else {
+        unreachable!("a test PostgreSQL server gives a PostgreSQL location");
+    };
+    // The server's URL as written, with the folder's database instead of its own.
+    let (base, _) = raw
+        .split_once('?')
+        .map_or((raw.as_str(), ""), |(b, q)| (b, q));
+    let (server, _) = base.rsplit_once('/').expect("a URL with a database");
+    vec!["--storage".into(), format!("{server}/{}", db.database())]
+}
+
+/// Starts the real binary on `dir` (the crash tests' launcher), on the test store.
+pub fn start_process(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> anyhow::Result<creditrisk::cli::bench::ServerProcess> {
+    let storage = storage_args(dir);
+    let mut args: Vec<&str> = storage.iter().map(String::as_str).collect();
+    args.extend_from_slice(extra);
+    creditrisk::cli::bench::ServerProcess::start_exe(exe(), dir, &args)
+}
+
 /// The inspector id of the inspector token made at start.
 pub const INSPECTOR: &str = "insp-test";
 
@@ -92,7 +152,7 @@ impl TestServer {
         // file lock is released when the last handle drops. Wait for it, boundedly.
         let mut tries = 0;
         let (mut app, stopper) = loop {
-            match App::open(dir.path(), 64) {
+            match open_app(dir.path(), 64) {
                 Ok(x) => break x,
                 Err(e) if tries < 100 && e.to_string().contains("could not acquire lock") => {
                     tries += 1;

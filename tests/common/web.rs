@@ -3,7 +3,6 @@
 //! tests/web.rs and tests/web_pages.rs.
 
 use super::{issue, synthetic_code, synthetic_enterprise, Role};
-use creditrisk::app::App;
 use creditrisk::server::pb;
 use creditrisk::server::{self, Limits};
 use pb::draw_service_client::DrawServiceClient;
@@ -25,7 +24,7 @@ pub struct Servers {
 impl Servers {
     pub async fn start() -> Servers {
         let dir = tempfile::tempdir().unwrap();
-        let (mut app, stopper) = App::open(dir.path(), 64).unwrap();
+        let (mut app, stopper) = super::open_app(dir.path(), 64).unwrap();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         app.classifier()
             .rule_sets()
