@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::web::{form, Browser, Servers};
+use common::web::{form, row_numbers, Browser, Servers};
 use common::{issue, synthetic_enterprise, Role};
 use creditrisk::app::App;
 use creditrisk::server::pb;
@@ -14,18 +14,6 @@ use std::net::SocketAddr;
 const AS_OF: &str = "2026-11-01";
 const INSPECTION: &str = "2026-11-10";
 const SCRIPT: &str = "<script>alert(1)</script>";
-
-/// The numbers of the table row with id `id`.
-fn row_numbers(body: &str, id: &str) -> Vec<u64> {
-    let at = body
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no row `{id}`"));
-    let row = &body[at..at + body[at..].find("</tr>").unwrap()];
-    row.split("<td class=\"n\">")
-        .skip(1)
-        .map(|c| c[..c.find('<').unwrap()].parse().unwrap())
-        .collect()
-}
 
 fn counts(c: &Option<pb::TierCounts>) -> Vec<u64> {
     let c = c.unwrap_or_default();

@@ -225,3 +225,18 @@ impl Browser {
             .await
     }
 }
+
+/// The numbers (cells of class `n`) of the table row with id `id`.
+pub fn row_numbers(body: &str, id: &str) -> Vec<u64> {
+    let at = body
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no row `{id}`"));
+    let row = &body[at..at + body[at..].find("</tr>").unwrap()];
+    row.split("<td class=\"n")
+        .skip(1)
+        .map(|c| {
+            let c = &c[c.find('>').unwrap() + 1..];
+            c[..c.find('<').unwrap()].parse().unwrap()
+        })
+        .collect()
+}
