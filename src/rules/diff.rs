@@ -214,15 +214,15 @@ mod tests {
         let old = set(&[
             ("ruleset.toml", MANIFEST),
             (
-                "r.toml",
-                "[[rule]]\nid = \"a.keep\"\ntitle = \"keep\"\nbasis = \"b\"\nwhen = \"complaints_verified_1y > 0\"\nscore = \"-5\"\n\n[[rule]]\nid = \"b.gone\"\ntitle = \"gone\"\nbasis = \"b\"\nwhen = \"complaints_verified_1y > 1\"\nscore = \"-5\"\n",
+                "general/r.toml",
+                "[[rule]]\nid = \"a.keep\"\ntitle = \"keep\"\nbasis = \"b\"\nwhen = \"complaints_verified_1y > 0\"\nscore = \"-5 * min(complaints_verified_1y, 10)\"\n\n[[rule]]\nid = \"b.gone\"\ntitle = \"gone\"\nbasis = \"b\"\nwhen = \"complaints_verified_1y > 1\"\nscore = \"-5 * min(complaints_verified_1y, 10)\"\n",
             ),
         ]);
         let new = set(&[
             ("ruleset.toml", &MANIFEST.replace("B = 75", "B = 70")),
             (
-                "r.toml",
-                "[[rule]]\nid = \"a.keep\"\ntitle = \"keep\"\nbasis = \"b\"\nwhen = \"complaints_verified_1y > 2\"\nscore = \"-5\"\n\n[[rule]]\nid = \"c.new\"\ntitle = \"new\"\nbasis = \"b\"\nwhen = \"complaints_verified_1y > 3\"\ncap = \"C\"\n",
+                "general/r.toml",
+                "[[rule]]\nid = \"a.keep\"\ntitle = \"keep\"\nbasis = \"b\"\nwhen = \"complaints_verified_1y > 2\"\nscore = \"-5 * min(complaints_verified_1y, 10)\"\n\n[[rule]]\nid = \"c.new\"\ntitle = \"new\"\nbasis = \"b\"\nwhen = \"complaints_verified_1y > 3\"\ncap = \"C\"\n",
             ),
         ]);
         let d = diff(&old, &new);
