@@ -426,6 +426,8 @@ fieldset{margin:.5rem 0;border:1px solid #8c959f}fieldset label{display:flex;gap
 .card{border:1px solid #8c959f;border-radius:4px;padding:.75rem;margin:.75rem 0}\
 .ok{color:#116329}.err{color:#a40e26}pre{background:#f6f8fa;padding:.5rem;overflow-x:auto}\
 .legend span{display:inline-block;width:.9rem;height:.9rem;margin:0 .25rem 0 .75rem;vertical-align:middle}\
+.chart{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}td.pct,td.same{text-align:right;font-variant-numeric:tabular-nums}td.same{background:#f6f8fa}\
+select{font-size:1rem;padding:.3rem;max-width:100%}\
 @media (max-width:480px){main{padding:.5rem}table{font-size:.9rem}}";
 
 /// Headers every page carries: no scripts at all, no framing, no sniffing.
