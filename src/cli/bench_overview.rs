@@ -88,10 +88,22 @@ pub async fn overview(
             "generated {ne} enterprises, {nv} events in {gen_s:.1} s; loaded in {load_s:.1} s"
         );
     }
-    // A finished whole-population run with its stored mix, made now if there is none.
+    // A finished whole-population run with its stored mix, made now if there is none (looked
+    // for directly: `tier_report` would fall back to a scan of every enterprise).
     let c = app.classifier().clone();
-    let report = tokio::task::spawn_blocking(move || c.tier_report(None)).await??;
-    if report.run.is_none() {
+    let has_run = tokio::task::spawn_blocking(move || -> crate::Result<bool> {
+        for r in c.runs()? {
+            if r.jurisdiction.is_none()
+                && r.finished
+                && crate::classify::report::stored_mix(&c, r.id)?.is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    })
+    .await??;
+    if !has_run {
         let (records, writer) = (app.records().clone(), app.writer().clone());
         let c = app.classifier().clone();
         let (run, secs) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
