@@ -536,6 +536,23 @@ impl App {
         .await
     }
 
+    /// A page of an enterprise's events, newest first, before seq `before`; `NotFound` if the
+    /// enterprise is unknown. The web console's enterprise page reads this one.
+    pub async fn events_newest_first(
+        &self,
+        code: CreditCode,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<StoredEvent, u64>> {
+        self.blocking(move |r| {
+            if r.enterprise(&code)?.is_none() {
+                return Err(Error::NotFound(format!("enterprise `{code}`")));
+            }
+            r.events_of_newest_first(&code, before, limit)
+        })
+        .await
+    }
+
     /// A page of inspectors.
     pub async fn list_inspectors(
         &self,

@@ -64,8 +64,9 @@ pub struct Config {
     /// still required. Default none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_client_ca: Option<PathBuf>,
-    /// Address of the web console (HTTP; `docs/web.md`). Default none: off, except with
-    /// `demo`, which turns it on at [`DEMO_WEB_LISTEN`].
+    /// Address of the web console (`docs/web.md`): HTTPS with `tls_cert` and `tls_key`, else
+    /// plain HTTP. Default none: off, except with `demo`, which turns it on at
+    /// [`DEMO_WEB_LISTEN`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_listen: Option<SocketAddr>,
     /// Departments' webhooks for alert steps (`docs/warnings.md`, "Webhooks"). Default none.

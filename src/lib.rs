@@ -33,12 +33,14 @@
 //!   a login that exchanges an access token for a session cookie (CSRF token per session,
 //!   rate-limited logins), pages that each name the gRPC method whose permission they need and
 //!   check it with the same policy ([`audit::access::authorize`]) before calling the same
-//!   [`app`] operations, and the public result page of a draw (公示) without login.
+//!   [`app`] operations, and the public result page of a draw (公示) without login; HTTPS on
+//!   its port with the server's certificate when TLS is configured ([`web::tls`]).
 //! - [`cli`]: what the `creditrisk` command runs: `serve`, client commands, `import`, benchmarks.
 //! - [`rules`]: the pure rule engine: the CEL-subset language, the feature schema and its
 //!   computation from records, rule-set loading and checking, classification and explanation,
-//!   case files, and the repository's `rules/` folder built into the binary
-//!   ([`rules::embedded`]). No I/O but reading rule files, no clock.
+//!   case files, what changed between two rule sets ([`rules::diff`]), and the repository's
+//!   `rules/` folder built into the binary ([`rules::embedded`]). No I/O but reading rule
+//!   files, no clock.
 //! - [`warn`]: the pure core of early warning (issue 12): warning rule sets (`rules/warnings/`,
 //!   same CEL and load-time checks as the classification rules), enterprise signals after a
 //!   classification (tier falls, serious-list entries, failed key-sector spot checks, repeated

@@ -975,6 +975,23 @@ enum BenchCmd {
         #[arg(long, conflicts_with_all = ["simulate_only", "run_and_replay"])]
         groups_only: bool,
     },
+    /// Time the web console's overview page over HTTP on a store of N enterprises with a
+    /// stored whole-population run (made or reused like `bench classify`'s).
+    Overview {
+        /// Enterprises in the demo population.
+        #[arg(long, default_value_t = 100_000)]
+        entities: usize,
+        /// Seed of the demo population.
+        #[arg(long, default_value_t = 20231)]
+        seed: u64,
+        /// Keep the store in this directory and reuse it when it holds this population (the
+        /// same folder as `bench classify --data-dir` works).
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        /// Overview requests timed (1 to 1000).
+        #[arg(long, default_value_t = 20)]
+        requests: usize,
+    },
     /// Time group warning signals over the facts of N enterprises (demo rates), in-process.
     Warnings {
         /// Enterprises whose facts are evaluated.
@@ -1301,6 +1318,12 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Store(StoreCmd::Copy { from, to, batch }) => {
             tokio::task::spawn_blocking(move || cli::store::copy(&from, &to, batch)).await?
         }
+        Command::Bench(BenchCmd::Overview {
+            entities,
+            seed,
+            data_dir,
+            requests,
+        }) => cli::bench_overview::overview(entities, seed, data_dir, requests).await,
         Command::Bench(BenchCmd::Warnings { entities, seed }) => {
             cli::bench::warnings(entities, seed)
         }

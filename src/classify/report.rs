@@ -254,6 +254,63 @@ impl Classifier {
     }
 }
 
+/// Most months a trend lists (two years).
+pub const MAX_TREND_MONTHS: usize = 24;
+/// Most stored runs a trend looks at, newest first: the bound on its work whatever the number
+/// of runs (jurisdiction runs of the automatic re-classification are among them).
+pub const TREND_RUN_BUDGET: usize = 10_000;
+
+/// One month of a trend: the latest finished whole-population run as of a day in that month.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrendPoint {
+    /// Year and month of the run's as-of date.
+    pub month: (i32, u32),
+    /// The run whose stored mix is shown.
+    pub run: RunState,
+    /// Its counts per tier, from the mix stored with it.
+    pub overall: TierCounts,
+}
+
+impl Classifier {
+    /// The monthly trend of the tier mix: for each month, the latest (highest id) finished
+    /// whole-population run whose as-of date falls in it, with the overall counts of the mix
+    /// stored with that run; oldest month first, at most `months` (capped at
+    /// [`MAX_TREND_MONTHS`]) of the latest months. Reads the stored runs newest first, at most
+    /// [`TREND_RUN_BUDGET`] of them, and one stored mix per month: no scan of enterprises.
+    /// Runs without a stored mix (made before tier reports) are left out.
+    pub fn tier_trend(&self, months: usize) -> Result<Vec<TrendPoint>> {
+        let months = months.min(MAX_TREND_MONTHS);
+        let mut latest: BTreeMap<(i32, u32), RunState> = BTreeMap::new();
+        for kv in self
+            .records()
+            .engine()
+            .scan_rev(&prefix::runs())
+            .take(TREND_RUN_BUDGET)
+        {
+            let (_, v) = kv?;
+            let state: RunState = decode(&v, &"run")?;
+            if state.jurisdiction.is_some() || !state.finished {
+                continue;
+            }
+            let (y, m, _) = state.as_of.ymd();
+            // Newest id first: the first run seen for a month is its latest.
+            latest.entry((y, m)).or_insert(state);
+        }
+        let skip = latest.len().saturating_sub(months);
+        let mut out = Vec::new();
+        for (month, run) in latest.into_iter().skip(skip) {
+            if let Some(mix) = stored_mix(self, run.id)? {
+                out.push(TrendPoint {
+                    month,
+                    overall: mix.overall,
+                    run,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The date a report is as of: the run's, if any.
 pub fn as_of(report: &TierReport) -> Option<Date> {
     report.run.as_ref().map(|r| r.as_of)

@@ -546,6 +546,25 @@ impl Classifier {
         }
         Ok((sim, current))
     }
+
+    /// The simulation behind the Simulate RPC and the console's rules page: `candidate`
+    /// against the rule set in force over one jurisdiction's enterprises, or every enterprise
+    /// when `jurisdiction` is `None`; see [`Classifier::simulate_blocking`].
+    pub fn simulate_scope(
+        &self,
+        jurisdiction: Option<&str>,
+        candidate: &RuleSet,
+        as_of: Date,
+        max_changes: usize,
+    ) -> Result<(Simulation, Arc<RuleSet>)> {
+        match jurisdiction {
+            Some(j) => {
+                let codes = super::batch::codes_in_scope(self, Some(j), None)?;
+                self.simulate_blocking(Some(&codes), candidate, as_of, max_changes)
+            }
+            None => self.simulate_blocking(None, candidate, as_of, max_changes),
+        }
+    }
 }
 
 /// The tier letter of a stored byte, for display.

@@ -362,31 +362,13 @@ pub async fn classify(
     let dir = keep.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("creditrisk-bench-classify-{}", std::process::id()))
     });
-    let marker = dir.join("bench-population");
-    let population = format!("{entities} {seed}");
-    let reuse =
-        keep.is_some() && std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == population);
-    if !reuse {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    let (mut app, stopper) = App::open(&dir, 2048)?;
-    app.enable_draws(std::path::Path::new("rules"))?;
     let rules_dir = std::path::Path::new("rules/default");
-    app.classifier()
-        .rule_sets()
-        .ensure_default(rules_dir, crate::clock::now_ms())
-        .await?;
+    let (app, stopper, loaded) = population_store(&dir, keep.is_some(), entities, seed).await?;
+    let (gen_s, load_s, ne, nv) = loaded.unwrap_or_default();
     // As `serve` does: the run evaluates the enterprise warning signals in each chunk's job.
     app.warnings()
         .ensure_default_rules(crate::clock::now_ms())
         .await?;
-    let (mut gen_s, mut load_s, mut ne, mut nv) = (0.0, 0.0, 0, 0);
-    if reuse {
-        println!("reusing the population loaded in `{}`", dir.display());
-    } else {
-        (gen_s, load_s, ne, nv) = load_population(&app, entities, seed).await?;
-        std::fs::write(&marker, &population)?;
-    }
     // Event segments, as the server's background compaction keeps them (`storage::segments`).
     let (records, writer) = (app.records().clone(), app.writer().clone());
     let (compaction, compact_s) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
@@ -615,6 +597,45 @@ async fn groups_from_store(
         own_peak_rss_mib()
     );
     Ok(())
+}
+
+/// Opens (or makes) a store in `dir` holding the demo population of `entities` enterprises
+/// from `seed`, with draws enabled and the default rules stored. With `keep`, a store that
+/// already holds this population (the marker file `bench-population` says which was loaded)
+/// is reused; otherwise the folder is emptied and the population generated and loaded. The
+/// third value is `Some((generate s, load s, enterprises, events))` when it was loaded now.
+pub async fn population_store(
+    dir: &std::path::Path,
+    keep: bool,
+    entities: usize,
+    seed: u64,
+) -> anyhow::Result<(
+    crate::app::App,
+    crate::app::Stopper,
+    Option<(f64, f64, usize, usize)>,
+)> {
+    let marker = dir.join("bench-population");
+    let population = format!("{entities} {seed}");
+    let reuse = keep && std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == population);
+    if !reuse {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let (mut app, stopper) = crate::app::App::open(dir, 2048)?;
+    app.enable_draws(std::path::Path::new("rules"))?;
+    app.classifier()
+        .rule_sets()
+        .ensure_default(
+            std::path::Path::new("rules/default"),
+            crate::clock::now_ms(),
+        )
+        .await?;
+    if reuse {
+        println!("reusing the population loaded in `{}`", dir.display());
+        return Ok((app, stopper, None));
+    }
+    let loaded = load_population(&app, entities, seed).await?;
+    std::fs::write(&marker, &population)?;
+    Ok((app, stopper, Some(loaded)))
 }
 
 /// Generates the demo population and loads it durably through the writer: (generate seconds,

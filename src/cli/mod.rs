@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bench_overview;
 pub mod client;
 pub mod draws;
 pub mod import;

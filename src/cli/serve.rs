@@ -83,9 +83,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => crate::drawsvc::Draws::embedded_rules()?,
     };
     let (hooks, delivery) = webhooks(&config).map_err(anyhow::Error::msg)?;
-    let tls = match config.tls_files().map_err(anyhow::Error::msg)? {
-        Some((cert, key, ca)) => Some(server::tls_config(cert, key, ca)?),
-        None => None,
+    let (tls, web_tls) = match config.tls_files().map_err(anyhow::Error::msg)? {
+        // The console speaks HTTPS with the same certificate and key (`web::tls`).
+        Some((cert, key, ca)) => (
+            Some(server::tls_config(cert, key, ca)?),
+            Some(crate::web::tls::server_config(cert, key)?),
+        ),
+        None => (None, None),
     };
     // 2. The addresses, then the data folder's lock.
     let listener = listen(config.listen).await?;
@@ -168,16 +172,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let web = match web_listener {
         Some(l) => {
             let addr = l.local_addr()?;
+            let scheme = if web_tls.is_some() { "https" } else { "http" };
             // Scripts read this line to find the console when `web_listen` has port 0.
-            announce(&format!("creditrisk web console on http://{addr}"));
-            tracing::info!(%addr, "web console serving");
+            announce(&format!("creditrisk web console on {scheme}://{addr}"));
+            tracing::info!(%addr, scheme, "web console serving");
             let router = crate::web::router(
                 app.clone(),
                 crate::web::Options {
-                    secure_cookies: tls.is_some(),
+                    secure_cookies: web_tls.is_some(),
                 },
             );
-            Some(tokio::spawn(crate::web::serve(l, router, stopped())))
+            Some(match web_tls {
+                Some(cfg) => tokio::spawn(crate::web::serve_tls(l, cfg, router, stopped())),
+                None => tokio::spawn(crate::web::serve(l, router, stopped())),
+            })
         }
         None => None,
     };

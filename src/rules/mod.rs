@@ -5,9 +5,11 @@
 //! - `ruleset`: rule-set files, loading, static checks, the canonical hash, compilation;
 //! - `engine`: classification and explanation;
 //! - `cases`: case files that pin a rule set's behaviour;
+//! - [`diff`]: what changed between two rule sets (manifest, rules added, removed, changed);
 //! - [`embedded`]: the repository's `rules/` folder built into the binary.
 
 mod cases;
+pub mod diff;
 pub mod embedded;
 mod engine;
 mod features;

@@ -7,7 +7,6 @@ use super::pb::{
 };
 use super::status::to_status;
 use crate::app::App;
-use crate::classify::batch::codes_in_scope;
 use crate::classify::RuleSets;
 use crate::clock;
 use crate::error::{Error, Result};
@@ -304,13 +303,8 @@ impl ClassificationService for ClassificationApi {
         .map_err(to_status)? as usize;
         let c = self.app.classifier().clone();
         let (sim, current, cand_hash) = blocking(move || {
-            let (sim, current) = match jurisdiction.as_deref() {
-                Some(j) => {
-                    let codes = codes_in_scope(&c, Some(j), None)?;
-                    c.simulate_blocking(Some(&codes), &candidate, as_of, max)?
-                }
-                None => c.simulate_blocking(None, &candidate, as_of, max)?,
-            };
+            let (sim, current) =
+                c.simulate_scope(jurisdiction.as_deref(), &candidate, as_of, max)?;
             Ok((
                 sim,
                 current.hash().to_string(),

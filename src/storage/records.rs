@@ -205,6 +205,33 @@ impl Records {
         Ok(Page { items, next: None })
     }
 
+    /// A page of an enterprise's events, newest (highest seq) first, each with seq below
+    /// `before` (all when `None`); at most `limit`, with the last seq as `next` when more may
+    /// follow. One ordered point lookup per event returned, however many events there are.
+    pub fn events_of_newest_first(
+        &self,
+        code: &CreditCode,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<StoredEvent, u64>> {
+        let from = prefix::events_of(code);
+        let mut to = Key::Event(*code, before.unwrap_or(u64::MAX)).encode();
+        let mut items: Vec<StoredEvent> = Vec::new();
+        while let Some((k, v)) = self.engine.last_in(&from, &to)? {
+            let seq = trailing_seq(&k).ok_or_else(|| Error::Corrupt("event key".into()))?;
+            items.push(decode(&v, &format_args!("event {seq} of `{code}`"))?);
+            if items.len() >= limit {
+                let more = seq > 0 && self.engine.last_in(&from, &k)?.is_some();
+                return Ok(Page {
+                    items,
+                    next: more.then_some(seq),
+                });
+            }
+            to = k;
+        }
+        Ok(Page { items, next: None })
+    }
+
     /// Every event of an enterprise with seq at most `up_to`, in ingest order.
     pub fn all_events_of(&self, code: &CreditCode, up_to: u64) -> Result<Vec<StoredEvent>> {
         let mut out = Vec::new();

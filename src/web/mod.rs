@@ -20,9 +20,13 @@
 //! the blocking pool like theirs do.
 
 pub mod audit;
+pub mod enterprise;
+pub mod overview;
 pub mod pages;
+pub mod review;
 pub mod rules;
 pub mod session;
+pub mod tls;
 pub mod warnings;
 
 use crate::app::App;
@@ -52,8 +56,7 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 /// How the console is served.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
-    /// Mark cookies `Secure` (set when the server runs with TLS: the console is then expected
-    /// behind an HTTPS front, see `docs/web.md`).
+    /// Mark cookies `Secure` (set when the console speaks HTTPS: see [`serve_tls`]).
     pub secure_cookies: bool,
 }
 
@@ -64,6 +67,8 @@ pub struct Web {
     sessions: Sessions,
     limiter: LoginLimiter,
     options: Options,
+    /// One simulation at a time from the console (see [`review`]).
+    simulations: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// The console's routes over `app`. The `/metrics` endpoint (issue 13) is merged here too.
@@ -75,24 +80,30 @@ pub fn router(app: App, options: Options) -> Router {
         sessions: Sessions::default(),
         limiter: LoginLimiter::default(),
         options,
+        simulations: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
     };
     Router::new()
         .route("/", get(|| async { see_other("/overview") }))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
-        .route("/overview", get(pages::overview))
+        .route("/overview", get(overview::overview))
         .route("/draws", get(pages::draws))
         .route("/draws/{id}", get(pages::draw))
         .route("/public/draws/{id}", get(pages::public_draw))
         .route("/public/draws/{id}/bundle.json", get(pages::public_bundle))
         .route("/inspector", get(pages::inspector))
         .route("/inspector/results", post(pages::record_result))
-        .route("/enterprises/{code}", get(pages::enterprise))
+        .route("/enterprises/{code}", get(enterprise::enterprise))
         .route("/warnings", get(warnings::board))
         .route("/warnings/{id}", get(warnings::alert))
         .route("/warnings/{id}/{op}", post(warnings::change))
         .route("/audit", get(audit::audit))
         .route("/rules", get(rules::rules))
+        .route("/rules/diff", get(review::diff_page))
+        .route(
+            "/rules/simulate",
+            get(review::simulate_page).post(review::simulate),
+        )
         .fallback(not_found)
         .with_state(web)
         .merge(metrics)
@@ -112,6 +123,27 @@ pub async fn serve(
     .await
 }
 
+/// Serves `router` over HTTPS on `listener` with `config` (see [`tls`]) until `shutdown`
+/// resolves, then lets requests in flight finish. Build the router with
+/// [`Options::secure_cookies`] set.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` with nothing to do: axum gives the peer address (ConnectInfo, which the login
+    // rate limit reads) for any listener wrapped this way.
+    let listener = tls::TlsListener::new(listener, config)?.tap_io(|_| {});
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
 /// One request's view of who asks and in which language.
 pub struct Ctx {
     web: Web,
@@ -121,8 +153,10 @@ pub struct Ctx {
     lang_chosen: bool,
     /// The session id and session, if the browser has a live one.
     session: Option<(String, Session)>,
-    /// Path and query of the request (for the language switch and the return after login).
+    /// Path of the request (for the language switch and the return after login).
     path: String,
+    /// The query without `lang`, percent-encoded again (kept by the language switch).
+    query: String,
 }
 
 impl Ctx {
@@ -148,6 +182,11 @@ impl Ctx {
             lang_chosen: asked.is_some(),
             session,
             path: uri.path().to_string(),
+            query: query
+                .iter()
+                .filter(|(k, _)| k != "lang")
+                .map(|(k, v)| format!("{}={}&", pct(k), pct(v)))
+                .collect(),
         }
     }
 
@@ -199,6 +238,11 @@ impl Ctx {
     /// Whether `p` may call `method` (for optional parts of a page).
     pub fn may(&self, p: &Principal, method: &str) -> bool {
         authorize(p, method).is_ok()
+    }
+
+    /// The session's CSRF token, for the hidden field of a form.
+    pub fn csrf(&self) -> Option<String> {
+        self.session.as_ref().map(|(_, s)| s.csrf.clone())
     }
 
     /// Checks a posted form's CSRF token against the session's.
@@ -321,7 +365,7 @@ impl Ctx {
                                         li { a href="/audit" { (self.t("审计", "Audit")) } }
                                     }
                                 }
-                                li { a href={ (self.path) "?lang=" (other.0) } lang=(other.0) { (other.1) } }
+                                li { a href={ (self.path) "?" (self.query) "lang=" (other.0) } lang=(other.0) { (other.1) } }
                                 @if let (Some(p), Some(csrf)) = (who, csrf) {
                                     li {
                                         form method="post" action="/logout" class="inline" {
@@ -382,6 +426,8 @@ fieldset{margin:.5rem 0;border:1px solid #8c959f}fieldset label{display:flex;gap
 .card{border:1px solid #8c959f;border-radius:4px;padding:.75rem;margin:.75rem 0}\
 .ok{color:#116329}.err{color:#a40e26}pre{background:#f6f8fa;padding:.5rem;overflow-x:auto}\
 .legend span{display:inline-block;width:.9rem;height:.9rem;margin:0 .25rem 0 .75rem;vertical-align:middle}\
+.chart{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}td.pct,td.same{text-align:right;font-variant-numeric:tabular-nums}td.same{background:#f6f8fa}\
+select{font-size:1rem;padding:.3rem;max-width:100%}\
 @media (max-width:480px){main{padding:.5rem}table{font-size:.9rem}}";
 
 /// Headers every page carries: no scripts at all, no framing, no sniffing.

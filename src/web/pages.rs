@@ -1,9 +1,11 @@
 //! The console's pages. Each names the gRPC method whose permission it needs (the constants
 //! below) and calls the operation behind that method; see the module doc of [`crate::web`].
 
+use super::enterprise::{
+    EXPLAIN, GET_CLASSIFICATION, GET_ENTERPRISE, LIST_CLASSIFICATIONS, LIST_EVENTS,
+};
 use super::{ctx, field, read_form, see_other, Ctx, Web};
 use crate::audit::access::Principal;
-use crate::classify::report::TierCounts;
 use crate::domain::names::{self, Lang};
 use crate::domain::{CreditCode, Date};
 use crate::drawsvc::ResultInput;
@@ -24,16 +26,6 @@ pub const GET_DRAW: &str = "/creditrisk.v1.DrawService/GetDraw";
 pub const LIST_ASSIGNMENTS: &str = "/creditrisk.v1.DrawService/ListAssignments";
 /// The result form's permission.
 pub const RECORD_RESULTS: &str = "/creditrisk.v1.DrawService/RecordResults";
-/// The enterprise page's permission.
-pub const GET_ENTERPRISE: &str = "/creditrisk.v1.RecordService/GetEnterprise";
-/// The enterprise page's tier section needs this one too.
-pub const GET_CLASSIFICATION: &str = "/creditrisk.v1.ClassificationService/GetClassification";
-/// The enterprise page's tier history needs this one.
-pub const LIST_CLASSIFICATIONS: &str = "/creditrisk.v1.ClassificationService/ListClassifications";
-/// The enterprise page's explanation needs this one.
-pub const EXPLAIN: &str = "/creditrisk.v1.ClassificationService/Explain";
-/// Most classifications the enterprise page shows (the newest).
-const HISTORY_ROWS: usize = 24;
 
 /// What calling `method` means, in words, for refusal pages.
 pub fn method_words(method: &str, lang: Lang) -> &'static str {
@@ -47,91 +39,35 @@ pub fn method_words(method: &str, lang: Lang) -> &'static str {
         GET_CLASSIFICATION => ("查看企业分类", "see an enterprise's tier"),
         LIST_CLASSIFICATIONS => ("查看分类历史", "see an enterprise's tier history"),
         EXPLAIN => ("查看分类理由", "see why an enterprise has its tier"),
+        LIST_EVENTS => ("查看企业信用事件", "see an enterprise's credit events"),
         _ => super::warnings::method_words(method)
             .or_else(|| super::audit::method_words(method))
             .or_else(|| super::rules::method_words(method))
+            .or_else(|| super::review::method_words(method))
             .unwrap_or(("调用此接口", "call this method")),
     };
     lang.pick(zh, en)
 }
 
-const TIER_COLOURS: [&str; 4] = ["#116329", "#0550ae", "#9a4a00", "#a40e26"];
-const TIERS: [&str; 4] = ["A", "B", "C", "D"];
+/// Colours of tiers A to D in charts.
+pub(super) const TIER_COLOURS: [&str; 4] = ["#116329", "#0550ae", "#9a4a00", "#a40e26"];
+/// Tier letters, A to D.
+pub(super) const TIERS: [&str; 4] = ["A", "B", "C", "D"];
 
-fn tier_words(t: usize, lang: Lang) -> &'static str {
+/// Tier `t` (0 = A) in words.
+pub(super) fn tier_words(t: usize, lang: Lang) -> &'static str {
     let zh = ["信用风险低", "信用风险一般", "信用风险较高", "信用风险高"];
     let en = ["low risk", "ordinary risk", "higher risk", "high risk"];
     lang.pick(zh[t.min(3)], en[t.min(3)])
 }
 
-/// A stacked horizontal bar of `c` scaled to `max`, decorative (the numbers are beside it).
-fn bar(c: &TierCounts, max: u64) -> Markup {
-    const W: f64 = 240.0;
-    let mut x = 0.0;
-    let mut parts = Vec::new();
-    for (t, n) in c.iter().enumerate() {
-        let w = if max == 0 {
-            0.0
-        } else {
-            W * (*n as f64) / (max as f64)
-        };
-        parts.push((x, w, TIER_COLOURS[t]));
-        x += w;
-    }
-    html! {
-        svg width="240" height="16" viewBox="0 0 240 16" aria-hidden="true" focusable="false" {
-            @for (x, w, colour) in parts {
-                rect x=(format!("{x:.1}")) y="0" width=(format!("{w:.1}")) height="16" fill=(colour) {}
-            }
-        }
-    }
-}
-
-/// A table of tier counts, one row per key, with a bar per row. `id_prefix` makes each row's
-/// id (`{id_prefix}-{key}`), so the numbers are easy to find.
-fn mix_table(
-    c: &Ctx,
-    caption: &str,
-    key_head: &str,
-    id_prefix: &str,
-    rows: &[(String, String, TierCounts)],
-) -> Markup {
-    let max = rows
-        .iter()
-        .map(|(_, _, n)| n.iter().sum::<u64>())
-        .max()
-        .unwrap_or(0);
-    html! {
-        table {
-            caption { (caption) }
-            thead { tr {
-                th scope="col" { (key_head) }
-                @for t in TIERS { th scope="col" { (t) } }
-                th scope="col" { (c.t("合计", "Total")) }
-                th scope="col" { (c.t("构成", "Mix")) }
-            } }
-            tbody {
-                @for (key, label, n) in rows {
-                    tr id=(format!("{id_prefix}-{key}")) {
-                        th scope="row" { (label) }
-                        @for v in n { td.n { (v) } }
-                        td.n { (n.iter().sum::<u64>()) }
-                        td { (bar(n, max)) }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn legend(c: &Ctx) -> Markup {
-    html! {
-        p.legend {
-            @for (t, name) in TIERS.iter().enumerate() {
-                span style=(format!("background:{}", TIER_COLOURS[t])) {}
-                (name) " " (tier_words(t, c.lang))
-            }
-        }
+/// `part` of `total` as a percentage with one decimal (`12.5%`), the same in every language;
+/// `-` when `total` is 0.
+pub(super) fn share(part: u64, total: u64) -> String {
+    if total == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / total as f64)
     }
 }
 
@@ -142,79 +78,6 @@ pub(super) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Internal(format!("web task failed: {e}")))?
-}
-
-/// Overview: the tier mix of the city, overall, by district and by industry section, from the
-/// same report as the ReportTiers RPC.
-pub async fn overview(State(web): State<Web>, headers: HeaderMap, uri: Uri) -> Response {
-    let c = ctx(&web, &headers, &uri);
-    let p = match c.authorize(REPORT_TIERS) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let cls = c.app().classifier().clone();
-    let report = match blocking(move || cls.tier_report(None)).await {
-        Ok(r) => r,
-        Err(e) => return c.error(e),
-    };
-    let lang = c.lang;
-    let overall = vec![(
-        "all".to_string(),
-        c.t("全市", "City").to_string(),
-        report.mix.overall,
-    )];
-    let districts: Vec<_> = report
-        .mix
-        .by_jurisdiction
-        .iter()
-        .map(|(k, n)| (k.clone(), names::district(k, lang).to_string(), *n))
-        .collect();
-    let sections: Vec<_> = report
-        .mix
-        .by_section
-        .iter()
-        .map(|(k, n)| {
-            let label = k
-                .chars()
-                .next()
-                .and_then(|s| names::industry_section(s, lang))
-                .map(|name| format!("{k} {name}"))
-                .unwrap_or_else(|| {
-                    if k.is_empty() {
-                        c.t("（未填行业）", "(no industry)").to_string()
-                    } else {
-                        k.clone()
-                    }
-                });
-            (k.clone(), label, *n)
-        })
-        .collect();
-    let source = match &report.run {
-        Some(r) => format!(
-            "{} {} ({} {})",
-            c.t("分类批次", "Classification run"),
-            r.id,
-            c.t("截至", "as of"),
-            r.as_of
-        ),
-        None => c.t("当前分类", "Current tiers").to_string(),
-    };
-    let title = c.t("信用风险分类总览", "Credit-risk tier overview");
-    c.page(
-        title,
-        Some(&p),
-        html! {
-            h1 { (title) }
-            p { (source) "; " (c.t("企业数", "enterprises")) ": " (report.mix.total()) }
-            (legend(&c))
-            h2 { (c.t("全市", "City")) }
-            (mix_table(&c, c.t("全市各类企业数", "Enterprises per tier, whole city"), c.t("范围", "Scope"), "overall", &overall))
-            h2 { (c.t("按区（市）县", "By district")) }
-            (mix_table(&c, c.t("各区（市）县企业分类", "Tiers by district"), c.t("区（市）县", "District"), "d", &districts))
-            h2 { (c.t("按行业门类", "By industry section")) }
-            (mix_table(&c, c.t("各行业门类企业分类", "Tiers by industry section"), c.t("行业门类", "Section"), "s", &sections))
-        },
-    )
 }
 
 /// A draw id as the gRPC layer accepts it: 1 to 128 characters, no control characters.
@@ -673,146 +536,12 @@ fn result_input(form: &[(String, String)], p: &Principal) -> crate::Result<(Stri
     ))
 }
 
-/// An enterprise: its record and, for roles that may read classifications, its current tier.
-pub async fn enterprise(
-    State(web): State<Web>,
-    Path(code): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let c = ctx(&web, &headers, &uri);
-    let p = match c.authorize(GET_ENTERPRISE) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let code = match CreditCode::parse(&code) {
-        Ok(x) => x,
-        Err(e) => return c.error(Error::invalid("credit_code", e)),
-    };
-    let e = match c.app().enterprise(code).await {
-        Ok(e) => e.enterprise,
-        Err(e) => return c.error(e),
-    };
-    let tier = if c.may(&p, GET_CLASSIFICATION) {
-        let cls = c.app().classifier().clone();
-        match blocking(move || crate::classify::report::current_tier(&cls, &code)).await {
-            Ok(t) => Some(t),
-            Err(e) => return c.error(e),
-        }
-    } else {
-        None
-    };
-    // The history (newest first, as ListClassifications pages it) and the explanation, each
-    // for roles allowed its method; an enterprise never classified has neither.
-    let history = if c.may(&p, LIST_CLASSIFICATIONS) {
-        let cls = c.app().classifier().clone();
-        match blocking(move || cls.history(&code)).await {
-            Ok(mut h) => {
-                h.reverse();
-                h.truncate(HISTORY_ROWS);
-                h
-            }
-            Err(e) => return c.error(e),
-        }
-    } else {
-        Vec::new()
-    };
-    let explanation = if c.may(&p, EXPLAIN) && !history.is_empty() {
-        let cls = c.app().classifier().clone();
-        match blocking(move || cls.explain_latest(&code)).await {
-            Ok((_, x)) => Some(x),
-            Err(e) => return c.error(e),
-        }
-    } else {
-        None
-    };
-    let lang = c.lang;
-    c.page(
-        &e.name,
-        Some(&p),
-        html! {
-            h1 { (e.name) }
-            dl {
-                dt { (c.t("统一社会信用代码", "Credit code")) } dd { code { (e.credit_code.as_str()) } }
-                dt { (c.t("所在区（市）县", "District")) } dd { (names::district(&e.jurisdiction, lang)) }
-                dt { (c.t("行业", "Industry")) } dd { (names::industry(&e.industry, lang)) }
-                dt { (c.t("住所", "Address")) } dd { (e.address) }
-                dt { (c.t("成立日期", "Established")) } dd { (e.established) }
-                @match tier {
-                    Some(Some(t)) => {
-                        dt { (c.t("信用风险分类", "Credit-risk tier")) }
-                        dd { strong { (TIERS[(t as usize).min(3)]) } " " (tier_words(t as usize, lang)) }
-                    }
-                    Some(None) => {
-                        dt { (c.t("信用风险分类", "Credit-risk tier")) }
-                        dd { (c.t("尚未分类", "not classified yet")) }
-                    }
-                    None => {}
-                }
-            }
-            @if let Some(x) = &explanation {
-                h2 { (c.t("分类理由", "Why this tier")) }
-                ul { @for w in &x.why { li { (w) } } }
-                @if !x.next_words.is_empty() {
-                    h2 { (c.t("如何改善", "How to improve")) }
-                    ul { @for w in &x.next_words { li { (w) } } }
-                }
-            }
-            @if !history.is_empty() {
-                h2 { (c.t("分类历史", "Tier history")) }
-                (history_chart(&history))
-                table {
-                    caption { (c.t("最近的分类（新的在前）", "Latest classifications, newest first")) }
-                    thead { tr {
-                        th scope="col" { (c.t("截至日期", "As of")) }
-                        th scope="col" { (c.t("类别", "Tier")) }
-                        th scope="col" { (c.t("得分", "Score")) }
-                        th scope="col" { (c.t("分类批次", "Run")) }
-                    } }
-                    tbody {
-                        @for h in &history {
-                            tr {
-                                th scope="row" { (h.as_of) }
-                                td { (TIERS[(h.tier as usize).min(3)]) }
-                                td.n { (h.score) }
-                                td.n { @if h.run_id == 0 { "-" } @else { (h.run_id) } }
-                            }
-                        }
-                    }
-                }
-            }
-        },
-    )
-}
-
-/// The tier over time, oldest left, as a step of squares (A high, D low); decorative, the
-/// table below it carries the same facts.
-fn history_chart(newest_first: &[crate::classify::ClassificationRecord]) -> Markup {
-    const STEP: usize = 14;
-    let n = newest_first.len();
-    let width = (n * STEP).max(STEP);
-    html! {
-        svg width=(width) height="64" viewBox=(format!("0 0 {width} 64")) aria-hidden="true" focusable="false" {
-            @for (i, h) in newest_first.iter().rev().enumerate() {
-                @let t = (h.tier as usize).min(3);
-                rect x=(i * STEP + 1) y=(t * 16) width=(STEP - 2) height="14" fill=(TIER_COLOURS[t]) {}
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn bars_are_decorative_and_scaled() {
-        let m = bar(&[1, 1, 0, 2], 8).into_string();
-        assert!(m.contains("aria-hidden=\"true\""));
-        assert!(
-            m.contains("x=\"60.0\" y=\"0\" width=\"60.0\""),
-            "D: 2 of 8 is a quarter of 240: {m}"
-        );
+    fn refusals_say_what_the_method_does() {
         assert_eq!(method_words(GET_DRAW, Lang::En), "see a draw's details");
     }
 }

@@ -107,6 +107,11 @@ pub async fn rules(State(web): State<Web>, headers: HeaderMap, uri: Uri) -> Resp
     let title = c.t("规则", "Rules");
     let body = html! {
         h1 { (title) }
+        p {
+            a href="/rules/diff" { (c.t("对比两个规则集", "Compare two rule sets")) }
+            " · "
+            a href="/rules/simulate" { (c.t("模拟候选规则集", "Simulate a candidate rule set")) }
+        }
         (section(&c, "classification", c.t("分类规则集", "Classification rule sets"), &cls))
         (section(&c, "warning", c.t("预警规则集", "Warning rule sets"), &warn))
     };

@@ -233,15 +233,18 @@ pub const AS_OF: &str = "2026-11-01";
 pub const INSPECTION: &str = "2026-11-10";
 pub const SCRIPT: &str = "<script>alert(1)</script>";
 
-/// The numbers of the table row with id `id`.
+/// The numbers (cells of class `n`) of the table row with id `id`.
 pub fn row_numbers(body: &str, id: &str) -> Vec<u64> {
     let at = body
         .find(&format!("id=\"{id}\""))
         .unwrap_or_else(|| panic!("no row `{id}`"));
     let row = &body[at..at + body[at..].find("</tr>").unwrap()];
-    row.split("<td class=\"n\">")
+    row.split("<td class=\"n")
         .skip(1)
-        .map(|c| c[..c.find('<').unwrap()].parse().unwrap())
+        .map(|c| {
+            let c = &c[c.find('>').unwrap() + 1..];
+            c[..c.find('<').unwrap()].parse().unwrap()
+        })
         .collect()
 }
 
