@@ -60,6 +60,8 @@ pub struct PgEngine {
     shown: String,
     /// The connection holding the writer lock (see `open`).
     _locker: tokio_postgres::Client,
+    /// This engine's writer epoch: every write transaction checks it first (see `open`).
+    epoch: i64,
 }
 
 /// The session advisory lock that keeps one server per database.
@@ -132,10 +134,23 @@ impl PgEngine {
                         "could not acquire lock: another server is using `{shown}`"
                     )));
                 }
-                Ok((pool, locker))
+                // INVARIANT (fenced writes): the lock alone does not stop a killed server's
+                // transaction that PostgreSQL is still executing on another connection (its
+                // backend finishes what was sent before it notices the client is gone). The
+                // epoch update waits for every transaction that passed the fence and makes
+                // every later one of an older epoch fail (migration 2, `apply`).
+                let row = locker
+                    .query_one(
+                        "UPDATE creditrisk_writer SET epoch = epoch + 1 RETURNING epoch",
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| pg_error(e, &shown))?;
+                let epoch: i64 = row.get(0);
+                Ok((pool, locker, epoch))
             }
         });
-        let (pool, locker) = match opened {
+        let (pool, locker, epoch) = match opened {
             Ok(p) => p,
             Err(e) => {
                 // Dropping a runtime panics on a tokio thread; this does not wait.
@@ -149,6 +164,7 @@ impl PgEngine {
             pool,
             shown,
             _locker: locker,
+            epoch,
         })
     }
 
@@ -469,10 +485,15 @@ impl Engine for PgEngine {
         }
         let pool = self.pool.clone();
         let shown = self.shown.clone();
+        let epoch = self.epoch;
         self.run(async move {
             let e = |e| pg_error(e, &shown);
             let mut client = pool.get().await.map_err(|e| pool_error(e, &shown))?;
             let tx = client.transaction().await.map_err(e)?;
+            // INVARIANT (fenced writes): first, so a newer server's epoch fails this one.
+            tx.execute("SELECT creditrisk_fence($1)", &[&epoch])
+                .await
+                .map_err(e)?;
             if !keys.is_empty() {
                 let stmt = tx.prepare_cached(UPSERT).await.map_err(e)?;
                 tx.execute(&stmt, &[&keys, &kinds, &values])

@@ -20,19 +20,45 @@ pub struct Migration {
 }
 
 /// Every migration this build knows, in version order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "the ordered key-value table of the record store",
-    // `key` is compared bytewise (bytea ordering is memcmp, then length), which is the
-    // engine's order. `kind` is the readable name of the key's first byte
-    // (`storage::keys::kind_name`), for people reading the table.
-    sql: "CREATE TABLE kv (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "the ordered key-value table of the record store",
+        // `key` is compared bytewise (bytea ordering is memcmp, then length), which is the
+        // engine's order. `kind` is the readable name of the key's first byte
+        // (`storage::keys::kind_name`), for people reading the table.
+        sql: "CREATE TABLE kv (
               key   bytea PRIMARY KEY,
               kind  text  NOT NULL,
               value bytea NOT NULL
           );
           COMMENT ON TABLE kv IS 'creditrisk record store: one row per key, see storage/keys.rs';",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "the writer's fencing epoch",
+        // A server takes the next epoch at start; every write transaction first calls
+        // `creditrisk_fence(epoch)`, which share-locks the row and fails unless the epoch is
+        // still its own. A killed server's transaction that PostgreSQL is still running either
+        // commits before the next server's epoch update (which waits for the share lock) or
+        // fails after it: it can never land under a newer server (`PgEngine::open`).
+        sql: "CREATE TABLE creditrisk_writer (
+                  one   boolean PRIMARY KEY DEFAULT true CHECK (one),
+                  epoch bigint NOT NULL
+              );
+              INSERT INTO creditrisk_writer (epoch) VALUES (0);
+              CREATE FUNCTION creditrisk_fence(mine bigint) RETURNS void
+              LANGUAGE plpgsql AS $$
+              DECLARE current bigint;
+              BEGIN
+                  SELECT epoch INTO current FROM creditrisk_writer FOR SHARE;
+                  IF current <> mine THEN
+                      RAISE EXCEPTION 'creditrisk: writer epoch % is stale, the store''s is %',
+                          mine, current;
+                  END IF;
+              END $$;",
+    },
+];
 
 /// A key that no other program is likely to take: the lock serialising migrations.
 const MIGRATION_LOCK: i64 = 0x6372_6564_6974_7269; // "creditri"
