@@ -245,8 +245,20 @@ impl Ctx {
         self.session.as_ref().map(|(_, s)| s.csrf.clone())
     }
 
-    /// Checks a posted form's CSRF token against the session's.
+    /// Reads a posted form (bounded to 64 KiB) and checks its CSRF token: the start of every
+    /// form handler.
     // The error is the finished page a handler returns as is; made once per refused request.
+    #[allow(clippy::result_large_err)]
+    pub async fn posted_form(
+        &self,
+        body: axum::body::Body,
+    ) -> Result<Vec<(String, String)>, Response> {
+        let form = read_form(body).await.map_err(|s| s.into_response())?;
+        self.check_csrf(&form)?;
+        Ok(form)
+    }
+
+    /// Checks a posted form's CSRF token against the session's.
     #[allow(clippy::result_large_err)]
     pub fn check_csrf(&self, form: &[(String, String)]) -> Result<(), Response> {
         let sent = field(form, "csrf");
@@ -633,11 +645,7 @@ async fn logout(
     body: axum::body::Body,
 ) -> Response {
     let c = Ctx::new(&web, &headers, &uri);
-    let form = match read_form(body).await {
-        Ok(f) => f,
-        Err(s) => return s.into_response(),
-    };
-    if let Err(r) = c.check_csrf(&form) {
+    if let Err(r) = c.posted_form(body).await {
         return r;
     }
     if let Some((id, _)) = &c.session {

@@ -4,7 +4,7 @@
 use super::enterprise::{
     EXPLAIN, GET_CLASSIFICATION, GET_ENTERPRISE, LIST_CLASSIFICATIONS, LIST_EVENTS,
 };
-use super::{ctx, field, read_form, see_other, Ctx, Web};
+use super::{ctx, field, see_other, Ctx, Web};
 use crate::audit::access::Principal;
 use crate::domain::names::{self, Lang};
 use crate::domain::{CreditCode, Date};
@@ -471,13 +471,10 @@ pub async fn record_result(
     body: axum::body::Body,
 ) -> Response {
     let c = ctx(&web, &headers, &uri);
-    let form = match read_form(body).await {
+    let form = match c.posted_form(body).await {
         Ok(f) => f,
-        Err(s) => return s.into_response(),
+        Err(r) => return r,
     };
-    if let Err(r) = c.check_csrf(&form) {
-        return r;
-    }
     let p = match c.authorize(RECORD_RESULTS) {
         Ok(p) => p,
         Err(r) => return r,

@@ -10,7 +10,7 @@
 //! meanwhile gets 429) and the form is a POST with its CSRF token, never a link.
 
 use super::pages::{blocking, share, TIERS};
-use super::{ctx, field, read_form, Ctx, Web};
+use super::{ctx, field, Ctx, Web};
 use crate::audit::access::Principal;
 use crate::classify::Simulation;
 use crate::domain::Date;
@@ -19,7 +19,7 @@ use crate::rules::diff::{diff, effect_text, RuleSetDiff};
 use crate::rules::{Rule, RuleSet};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 use std::sync::Arc;
 
@@ -368,13 +368,10 @@ pub async fn simulate(
     body: axum::body::Body,
 ) -> Response {
     let c = ctx(&web, &headers, &uri);
-    let form = match read_form(body).await {
+    let form = match c.posted_form(body).await {
         Ok(f) => f,
-        Err(s) => return s.into_response(),
+        Err(r) => return r,
     };
-    if let Err(r) = c.check_csrf(&form) {
-        return r;
-    }
     let p = match c.authorize(SIMULATE) {
         Ok(p) => p,
         Err(r) => return r,

@@ -6,7 +6,7 @@
 //! `WarningService` RPC it mirrors; department-scoped tokens see and change only their
 //! department's alerts, exactly as over gRPC.
 
-use super::{ctx, field, read_form, see_other, session, Ctx, Web};
+use super::{ctx, field, see_other, session, Ctx, Web};
 use crate::audit::access::Principal;
 use crate::error::Error;
 use crate::server::convert;
@@ -15,7 +15,7 @@ use crate::warnsvc::alert::{check_department, routing};
 use crate::warnsvc::{ActionKind, Alert, AlertFilter, NewAction, State};
 use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 use std::collections::BTreeMap;
 
@@ -525,13 +525,10 @@ pub async fn change(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let form = match read_form(body).await {
+    let form = match c.posted_form(body).await {
         Ok(f) => f,
-        Err(s) => return s.into_response(),
+        Err(r) => return r,
     };
-    if let Err(r) = c.check_csrf(&form) {
-        return r;
-    }
     let id = match convert::alert_id(&id) {
         Ok(id) => id.to_string(),
         Err(e) => return c.error(e),
